@@ -1,0 +1,176 @@
+/*
+ * batch.c
+ *		Building a batch from Kafka messages (see batch.h).
+ *
+ * A message is judged by axs_event_from_json, the same decoder the
+ * extension uses, so a message is either an inbox row the applier can
+ * decode or a dead letter with the decoder's reason; nothing is dropped.
+ */
+#include "batch.h"
+
+#include <string.h>
+
+#include "event.h"
+
+#define INBOX_FIELD_COUNT 3
+#define DEAD_LETTER_FIELD_COUNT 5
+#define EMPTY_MESSAGE_REASON "empty message"
+
+void
+batch_init(Batch *batch)
+{
+	memset(batch, 0, sizeof(*batch));
+	copy_buffer_init(&batch->inbox_rows);
+	copy_buffer_init(&batch->dead_letter_rows);
+}
+
+void
+batch_free(Batch *batch)
+{
+	copy_buffer_free(&batch->inbox_rows);
+	copy_buffer_free(&batch->dead_letter_rows);
+	batch_init(batch);
+}
+
+void
+batch_reset(Batch *batch)
+{
+	copy_buffer_reset(&batch->inbox_rows);
+	copy_buffer_reset(&batch->dead_letter_rows);
+	batch->inbox_row_count = 0;
+	batch->dead_letter_count = 0;
+	batch->message_count = 0;
+	batch->first_message_ms = 0;
+	batch->sealed = false;
+}
+
+/*
+ * The reason goes into a text column, so it must be valid in any server
+ * encoding even when the decoder quotes bytes of the message: keep
+ * printable ASCII only.
+ */
+static size_t
+sanitize_reason(const char *reason, char *out, size_t out_size)
+{
+	size_t		length = 0;
+
+	for (; reason[length] != '\0' && length + 1 < out_size; length++)
+	{
+		unsigned char c = (unsigned char) reason[length];
+
+		out[length] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
+	}
+	out[length] = '\0';
+	return length;
+}
+
+static void
+add_dead_letter(Batch *batch, const OwnedPartition *owned, int64_t offset,
+				const void *value, size_t length, const char *reason)
+{
+	CopyBuffer *rows = &batch->dead_letter_rows;
+	char		clean_reason[256];
+	size_t		reason_length;
+
+	if (batch->dead_letter_count == 0)
+		copy_binary_put_header(rows);
+	reason_length = sanitize_reason(reason, clean_reason, sizeof(clean_reason));
+	copy_binary_put_tuple_begin(rows, DEAD_LETTER_FIELD_COUNT);
+	copy_binary_put_bytes(rows, owned->topic, strlen(owned->topic));
+	copy_binary_put_int32(rows, owned->partition);
+	copy_binary_put_int64(rows, offset);
+	if (value == NULL)
+		copy_binary_put_null(rows);
+	else
+		copy_binary_put_bytes(rows, value, length);
+	copy_binary_put_bytes(rows, clean_reason, reason_length);
+	batch->dead_letter_count++;
+}
+
+static void
+add_inbox_row(Batch *batch, const AxsEvent *event, const uint8_t *payload,
+			  size_t payload_length, int64_t queued_at_unix_ms)
+{
+	CopyBuffer *rows = &batch->inbox_rows;
+
+	if (batch->inbox_row_count == 0)
+		copy_binary_put_header(rows);
+	copy_binary_put_tuple_begin(rows, INBOX_FIELD_COUNT);
+	copy_binary_put_int64(rows, event->id);
+	copy_binary_put_bytes(rows, payload, payload_length);
+	copy_binary_put_timestamptz(rows,
+								copy_binary_timestamptz_from_unix_ms(queued_at_unix_ms));
+	batch->inbox_row_count++;
+}
+
+BatchOutcome
+batch_add_message(Batch *batch, OwnedPartition *owned, int64_t offset,
+				  const void *value, size_t length, int64_t queued_at_unix_ms,
+				  int64_t now_ms)
+{
+	BatchOutcome outcome;
+	AxsEvent	event;
+	AxsDecodeError error;
+
+	/*
+	 * After a seek librdkafka may still hand over a message fetched before
+	 * it; anything below the accepted position is already in this batch or
+	 * in PostgreSQL.
+	 */
+	if (offset < owned->accept_from_offset)
+		return BATCH_SKIPPED;
+
+	if (value == NULL || length == 0)
+	{
+		add_dead_letter(batch, owned, offset, value, length, EMPTY_MESSAGE_REASON);
+		outcome = BATCH_DEAD_LETTER;
+	}
+	else if (!axs_event_from_json(value, length, &event, &error))
+	{
+		add_dead_letter(batch, owned, offset, value, length, error.message);
+		outcome = BATCH_DEAD_LETTER;
+	}
+	else
+	{
+		uint8_t		payload[AXS_PAYLOAD_MAX];
+		size_t		payload_length = axs_event_encode(&event, payload, sizeof(payload));
+
+		if (payload_length == 0)
+		{
+			add_dead_letter(batch, owned, offset, value, length,
+							"event too large to encode");
+			outcome = BATCH_DEAD_LETTER;
+		}
+		else
+		{
+			add_inbox_row(batch, &event, payload, payload_length, queued_at_unix_ms);
+			outcome = BATCH_EVENT;
+		}
+	}
+
+	if (batch->message_count == 0)
+		batch->first_message_ms = now_ms;
+	batch->message_count++;
+	owned->in_batch = true;
+	owned->batch_last_offset = offset;
+	owned->accept_from_offset = offset + 1;
+	return outcome;
+}
+
+size_t
+batch_bytes(const Batch *batch)
+{
+	return batch->inbox_rows.length + batch->dead_letter_rows.length;
+}
+
+void
+batch_seal(Batch *batch)
+{
+	if (batch->sealed)
+		return;
+	if (batch->inbox_row_count > 0)
+		copy_binary_put_trailer(&batch->inbox_rows);
+	if (batch->dead_letter_count > 0)
+		copy_binary_put_trailer(&batch->dead_letter_rows);
+	batch->sealed = true;
+}

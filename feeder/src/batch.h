@@ -1,0 +1,67 @@
+/*
+ * batch.h
+ *		The batch being built: Kafka messages decoded with the shared event
+ *		decoder and encoded as binary COPY data, valid events for axs.inbox
+ *		and invalid messages for axs.dead_letters, plus the per-partition
+ *		offset range the batch covers (kept in the partition table).
+ *
+ * No I/O: pg_sink writes a sealed batch, feeder decides when to flush.
+ */
+#ifndef AXS_FEEDER_BATCH_H
+#define AXS_FEEDER_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "copy_binary.h"
+#include "partition_table.h"
+
+/* Columns the feeder COPYs into. */
+#define BATCH_INBOX_COPY \
+	"COPY axs.inbox (event_id, payload, queued_at) FROM STDIN (FORMAT binary)"
+#define BATCH_DEAD_LETTER_COPY \
+	"COPY axs.dead_letters (topic, partition, \"offset\", raw, reason) FROM STDIN (FORMAT binary)"
+
+typedef struct Batch
+{
+	CopyBuffer	inbox_rows;		/* COPY data for axs.inbox */
+	int			inbox_row_count;
+	CopyBuffer	dead_letter_rows;	/* COPY data for axs.dead_letters */
+	int			dead_letter_count;
+	int			message_count;	/* inbox rows + dead letters */
+	int64_t		first_message_ms;	/* monotonic time of the first message */
+	bool		sealed;			/* trailers written, no more messages */
+} Batch;
+
+/* What became of one message. */
+typedef enum BatchOutcome
+{
+	BATCH_EVENT,				/* a valid event, queued for the inbox */
+	BATCH_DEAD_LETTER,			/* invalid, queued for axs.dead_letters */
+	BATCH_SKIPPED				/* offset already in the batch or in PG */
+} BatchOutcome;
+
+extern void batch_init(Batch *batch);
+extern void batch_free(Batch *batch);
+
+/* Empty the batch, keeping its memory for the next one. */
+extern void batch_reset(Batch *batch);
+
+/*
+ * Add the message at offset of an owned partition.  value may be NULL (a
+ * message without a value).  queued_at_unix_ms is the Kafka CreateTime, or
+ * the current time when the message has none.  now_ms is monotonic time.
+ */
+extern BatchOutcome batch_add_message(Batch *batch, OwnedPartition *owned,
+									  int64_t offset, const void *value,
+									  size_t length, int64_t queued_at_unix_ms,
+									  int64_t now_ms);
+
+/* Bytes of COPY data buffered. */
+extern size_t batch_bytes(const Batch *batch);
+
+/* Write the COPY trailers; the batch is then ready to send (idempotent). */
+extern void batch_seal(Batch *batch);
+
+#endif							/* AXS_FEEDER_BATCH_H */

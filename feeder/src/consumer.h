@@ -1,0 +1,62 @@
+/*
+ * consumer.h
+ *		axs-feeder's Kafka consumer: configuration (defaults, -X properties,
+ *		the settings exactly-once depends on), subscription, assigning
+ *		partitions at the offsets PostgreSQL stores, seeking, and committing
+ *		offsets back to Kafka for lag tooling.
+ *
+ * Does not decide offsets: the feeder reads them from PostgreSQL.
+ */
+#ifndef AXS_FEEDER_CONSUMER_H
+#define AXS_FEEDER_CONSUMER_H
+
+#include <stdbool.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "options.h"
+#include "partition_table.h"
+
+typedef void (*ConsumerRebalanceCallback) (rd_kafka_t *consumer,
+										   rd_kafka_resp_err_t reason,
+										   rd_kafka_topic_partition_list_t *partitions,
+										   void *opaque);
+
+/*
+ * Create the consumer and subscribe to the topics.  Returns NULL after
+ * logging the reason.
+ */
+extern rd_kafka_t *consumer_create(const FeederOptions *options,
+								   ConsumerRebalanceCallback rebalance,
+								   void *opaque);
+
+/* true when the group uses the cooperative (incremental) protocol. */
+extern bool consumer_is_cooperative(rd_kafka_t *consumer);
+
+/*
+ * Set each partition's offset in the list to its stored offset in table
+ * (RD_KAFKA_OFFSET_BEGINNING when none is stored).
+ */
+extern void consumer_set_start_offsets(rd_kafka_topic_partition_list_t *partitions,
+									   PartitionTable *table);
+
+/* Start (assign) or stop (revoke) consuming partitions. */
+extern void consumer_assign(rd_kafka_t *consumer,
+							rd_kafka_topic_partition_list_t *partitions);
+extern void consumer_unassign(rd_kafka_t *consumer,
+							  rd_kafka_topic_partition_list_t *partitions);
+
+/* Seek every owned partition to its stored offset; false on failure. */
+extern bool consumer_seek_to_stored(rd_kafka_t *consumer, PartitionTable *table);
+
+/*
+ * After a PostgreSQL commit: commit the partitions that were in the batch
+ * to Kafka too (asynchronously), so that lag tools see progress.  Call
+ * before partition_table_batch_committed.
+ */
+extern void consumer_commit_batch(rd_kafka_t *consumer, const PartitionTable *table);
+
+/* Refresh each owned partition's cached high watermark. */
+extern void consumer_refresh_watermarks(rd_kafka_t *consumer, PartitionTable *table);
+
+#endif							/* AXS_FEEDER_CONSUMER_H */

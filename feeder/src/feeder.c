@@ -1,0 +1,409 @@
+/*
+ * feeder.c
+ *		axs-feeder runtime (see feeder.h).
+ *
+ * Invariants:
+ * - A partition's stored offset (axs.feeder_offsets) advances only in the
+ *   transaction that writes the messages below it.
+ * - The feeder consumes a partition only from its stored offset: at
+ *   assignment, and again after any batch that could not be committed
+ *   (fenced, connection lost, SQL error), the batch is dropped and every
+ *   owned partition is re-read from PostgreSQL and sought there.
+ * - Nothing is polled while a batch is being written, so memory stays
+ *   bounded by the batch limits and librdkafka's prefetch queue.
+ */
+#include "feeder.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "batch.h"
+#include "clock.h"
+#include "consumer.h"
+#include "log.h"
+#include "metrics.h"
+#include "partition_table.h"
+#include "pg_sink.h"
+
+/* A batch is flushed early when its COPY data reaches this size. */
+#define FEEDER_BATCH_MAX_BYTES (64 * 1024 * 1024)
+
+#define RETRY_FIRST_DELAY_MS 100
+#define RETRY_MAX_DELAY_MS 5000
+#define PROGRESS_INTERVAL_MS 5000
+#define LAG_INTERVAL_MS 1000
+
+typedef struct Feeder
+{
+	const FeederOptions *options;
+	volatile sig_atomic_t *running;
+	rd_kafka_t *consumer;
+	PgSink		sink;
+	Batch		batch;
+	PartitionTable owned;
+	bool		resync_needed;	/* owned partitions must be re-read and sought */
+	bool		fatal;			/* stop with a non-zero exit status */
+} Feeder;
+
+/* Sleep for the current backoff and double it up to the cap. */
+static void
+backoff_wait(int64_t *delay_ms)
+{
+	clock_sleep_ms(*delay_ms);
+	*delay_ms *= 2;
+	if (*delay_ms > RETRY_MAX_DELAY_MS)
+		*delay_ms = RETRY_MAX_DELAY_MS;
+}
+
+/*
+ * Connect if needed; a new session has none of the advisory locks, so
+ * forget them.
+ */
+static bool
+feeder_connect(Feeder *feeder)
+{
+	bool		new_session;
+	int			i;
+
+	if (!pg_sink_ensure_connected(&feeder->sink, &new_session))
+		return false;
+	if (new_session)
+		for (i = 0; i < feeder->owned.count; i++)
+			feeder->owned.entries[i].lock_held = false;
+	return true;
+}
+
+/*
+ * Read the stored offset and take the advisory lock of every owned
+ * partition named in the list (all owned partitions when list is NULL).
+ * Retries with backoff while running; false if stopped first.
+ */
+static bool
+feeder_load_offsets(Feeder *feeder, const rd_kafka_topic_partition_list_t *list)
+{
+	int64_t		delay_ms = RETRY_FIRST_DELAY_MS;
+
+	for (;;)
+	{
+		bool		ok = feeder_connect(feeder);
+		int			i;
+
+		for (i = 0; ok && i < feeder->owned.count; i++)
+		{
+			OwnedPartition *owned = &feeder->owned.entries[i];
+
+			if (list != NULL &&
+				rd_kafka_topic_partition_list_find(list, owned->topic,
+												   owned->partition) == NULL)
+				continue;
+			/* Wait for an older feeder's session to let go of the lock. */
+			ok = pg_sink_read_offset(&feeder->sink, owned) == PG_SINK_OK &&
+				pg_sink_lock_partition(&feeder->sink, owned) == PG_SINK_OK &&
+				owned->lock_held;
+		}
+		if (ok)
+			return true;
+		if (!*feeder->running)
+			return false;
+		backoff_wait(&delay_ms);
+	}
+}
+
+/* Forget the batch; owned partitions are accepted again from PG's offsets. */
+static void
+feeder_drop_batch(Feeder *feeder)
+{
+	if (feeder->batch.message_count > 0)
+		log_message("dropping a batch of %d messages; it will be consumed again "
+					"from the offsets stored in PostgreSQL",
+					feeder->batch.message_count);
+	batch_reset(&feeder->batch);
+	partition_table_batch_dropped(&feeder->owned);
+	feeder->resync_needed = true;
+}
+
+/*
+ * Write the current batch.  On failure the batch is dropped and a resync
+ * scheduled: PostgreSQL's offsets say where to consume from again.
+ */
+static bool
+feeder_flush(Feeder *feeder)
+{
+	Batch	   *batch = &feeder->batch;
+	PgSinkStatus status = PG_SINK_FAILED;
+
+	if (batch->message_count == 0)
+		return true;
+	batch_seal(batch);
+	if (feeder_connect(feeder))
+		status = pg_sink_write_batch(&feeder->sink, batch, &feeder->owned);
+	if (status != PG_SINK_OK)
+	{
+		if (status == PG_SINK_FENCED)
+			log_message("batch fenced: another feeder advanced one of these partitions");
+		feeder_drop_batch(feeder);
+		return false;
+	}
+
+	metrics_count_batch((uint64_t) batch->inbox_row_count,
+						(uint64_t) batch->dead_letter_count,
+						(double) (clock_monotonic_ms() - batch->first_message_ms) / 1000.0);
+	consumer_commit_batch(feeder->consumer, &feeder->owned);
+	partition_table_batch_committed(&feeder->owned);
+	batch_reset(batch);
+	return true;
+}
+
+/*
+ * Re-read every owned partition's stored offset and seek there.  Retries
+ * with backoff while running.
+ */
+static void
+feeder_resync(Feeder *feeder)
+{
+	int64_t		delay_ms = RETRY_FIRST_DELAY_MS;
+
+	while (*feeder->running)
+	{
+		if (feeder_load_offsets(feeder, NULL) &&
+			consumer_seek_to_stored(feeder->consumer, &feeder->owned))
+		{
+			int			i;
+
+			for (i = 0; i < feeder->owned.count; i++)
+			{
+				OwnedPartition *owned = &feeder->owned.entries[i];
+
+				if (owned->has_stored_offset)
+					log_message("%s[%d]: resuming at offset %" PRId64,
+								owned->topic, owned->partition, owned->stored_next_offset);
+				else
+					log_message("%s[%d]: resuming at the beginning (no stored offset)",
+								owned->topic, owned->partition);
+			}
+			feeder->resync_needed = false;
+			return;
+		}
+		backoff_wait(&delay_ms);
+	}
+}
+
+static void
+feeder_take_partitions(Feeder *feeder, rd_kafka_topic_partition_list_t *partitions)
+{
+	int			i;
+
+	for (i = 0; i < partitions->cnt; i++)
+		partition_table_add(&feeder->owned, partitions->elems[i].topic,
+							partitions->elems[i].partition);
+	if (!feeder_load_offsets(feeder, partitions))
+	{
+		/* Stopping: consume nothing we could not place. */
+		for (i = 0; i < partitions->cnt; i++)
+			partition_table_remove(&feeder->owned, partitions->elems[i].topic,
+								   partitions->elems[i].partition);
+		return;
+	}
+	consumer_set_start_offsets(partitions, &feeder->owned);
+	for (i = 0; i < partitions->cnt; i++)
+	{
+		if (partitions->elems[i].offset >= 0)
+			log_message("assigned %s[%d] at stored offset %" PRId64,
+						partitions->elems[i].topic, partitions->elems[i].partition,
+						partitions->elems[i].offset);
+		else
+			log_message("assigned %s[%d] from the beginning (no stored offset)",
+						partitions->elems[i].topic, partitions->elems[i].partition);
+	}
+	consumer_assign(feeder->consumer, partitions);
+}
+
+static void
+feeder_give_up_partitions(Feeder *feeder, rd_kafka_topic_partition_list_t *partitions)
+{
+	int			i;
+
+	/* What was consumed from these partitions is written before they go. */
+	feeder_flush(feeder);
+	for (i = 0; i < partitions->cnt; i++)
+	{
+		OwnedPartition *owned = partition_table_find(&feeder->owned,
+													 partitions->elems[i].topic,
+													 partitions->elems[i].partition);
+
+		if (owned == NULL)
+			continue;
+		log_message("revoked %s[%d]", owned->topic, owned->partition);
+		pg_sink_unlock_partition(&feeder->sink, owned);
+		partition_table_remove(&feeder->owned, partitions->elems[i].topic,
+							   partitions->elems[i].partition);
+	}
+	consumer_unassign(feeder->consumer, partitions);
+}
+
+/* librdkafka's rebalance callback, run inside rd_kafka_consumer_poll. */
+static void
+feeder_rebalance(rd_kafka_t *consumer, rd_kafka_resp_err_t reason,
+				 rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
+	Feeder	   *feeder = opaque;
+
+	(void) consumer;
+	switch (reason)
+	{
+		case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+			feeder_take_partitions(feeder, partitions);
+			break;
+		case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+			feeder_give_up_partitions(feeder, partitions);
+			break;
+		default:
+			log_message("rebalance error: %s", rd_kafka_err2str(reason));
+			feeder_give_up_partitions(feeder, partitions);
+			break;
+	}
+}
+
+static void
+feeder_handle_message(Feeder *feeder, rd_kafka_message_t *message)
+{
+	const char *topic = rd_kafka_topic_name(message->rkt);
+	OwnedPartition *owned;
+	rd_kafka_timestamp_type_t timestamp_type;
+	int64_t		timestamp;
+
+	if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+			message->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
+		{
+			log_message("FATAL: %s[%d]: the offset to resume from is no longer in Kafka "
+						"(retention passed it?): %s; refusing to skip messages; "
+						"fix axs.feeder_offsets deliberately to continue",
+						message->rkt ? topic : "?", message->partition,
+						rd_kafka_message_errstr(message));
+			feeder->fatal = true;
+		}
+		else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			log_message("kafka: %s", rd_kafka_message_errstr(message));
+		return;
+	}
+
+	metrics_count_consumed(1);
+	owned = partition_table_find(&feeder->owned, topic, message->partition);
+	if (owned == NULL)
+		return;					/* fetched before a revoke */
+
+	timestamp = rd_kafka_message_timestamp(message, &timestamp_type);
+	if (timestamp_type != RD_KAFKA_TIMESTAMP_CREATE_TIME || timestamp < 0)
+		timestamp = clock_wall_ms();
+	batch_add_message(&feeder->batch, owned, message->offset, message->payload,
+					  message->len, timestamp, clock_monotonic_ms());
+}
+
+/* true when the batch must be written now. */
+static bool
+feeder_batch_due(const Feeder *feeder, int64_t now_ms)
+{
+	const Batch *batch = &feeder->batch;
+
+	if (batch->message_count == 0)
+		return false;
+	return batch->message_count >= feeder->options->batch_rows ||
+		batch_bytes(batch) >= FEEDER_BATCH_MAX_BYTES ||
+		now_ms - batch->first_message_ms >= feeder->options->batch_ms;
+}
+
+/* How long the next poll may wait. */
+static int
+feeder_poll_timeout(const Feeder *feeder, int64_t now_ms)
+{
+	int64_t		remaining;
+
+	if (feeder->batch.message_count == 0)
+		return 100;
+	remaining = feeder->batch.first_message_ms + feeder->options->batch_ms - now_ms;
+	return remaining < 0 ? 0 : (int) remaining;
+}
+
+int
+feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
+{
+	Feeder		feeder;
+	int64_t		next_progress_ms;
+	int64_t		next_lag_ms;
+	int			exit_status;
+
+	memset(&feeder, 0, sizeof(feeder));
+	feeder.options = options;
+	feeder.running = running;
+	pg_sink_init(&feeder.sink, options->conninfo);
+	batch_init(&feeder.batch);
+	partition_table_init(&feeder.owned);
+
+	/* Fail fast on a wrong connection string rather than at first assignment. */
+	if (!feeder_connect(&feeder))
+		log_message("PostgreSQL is not reachable yet; will retry");
+
+	feeder.consumer = consumer_create(options, feeder_rebalance, &feeder);
+	if (feeder.consumer == NULL)
+	{
+		pg_sink_close(&feeder.sink);
+		batch_free(&feeder.batch);
+		partition_table_free(&feeder.owned);
+		return 1;
+	}
+	log_message("consuming %s%s as group %s from %s", options->topics[0],
+				options->topic_count > 1 ? " and more" : "", options->group,
+				options->brokers);
+
+	next_progress_ms = clock_monotonic_ms() + PROGRESS_INTERVAL_MS;
+	next_lag_ms = clock_monotonic_ms() + LAG_INTERVAL_MS;
+	while (*running && !feeder.fatal)
+	{
+		rd_kafka_message_t *message;
+		int64_t		now_ms;
+
+		if (feeder.resync_needed)
+			feeder_resync(&feeder);
+
+		message = rd_kafka_consumer_poll(feeder.consumer,
+										 feeder_poll_timeout(&feeder, clock_monotonic_ms()));
+		if (message != NULL)
+		{
+			feeder_handle_message(&feeder, message);
+			rd_kafka_message_destroy(message);
+		}
+
+		now_ms = clock_monotonic_ms();
+		if (feeder_batch_due(&feeder, now_ms))
+			feeder_flush(&feeder);
+		if (now_ms >= next_lag_ms)
+		{
+			consumer_refresh_watermarks(feeder.consumer, &feeder.owned);
+			metrics_publish_lag(&feeder.owned);
+			next_lag_ms = now_ms + LAG_INTERVAL_MS;
+		}
+		if (now_ms >= next_progress_ms)
+		{
+			metrics_log_progress();
+			next_progress_ms = now_ms + PROGRESS_INTERVAL_MS;
+		}
+	}
+
+	/* Write what was consumed, then leave the group (revoke flushes too). */
+	log_message("stopping: writing the last batch");
+	feeder_flush(&feeder);
+	rd_kafka_consumer_close(feeder.consumer);
+	rd_kafka_destroy(feeder.consumer);
+	metrics_log_progress();
+
+	exit_status = feeder.fatal ? 1 : 0;
+	pg_sink_close(&feeder.sink);
+	batch_free(&feeder.batch);
+	partition_table_free(&feeder.owned);
+	return exit_status;
+}

@@ -1,0 +1,338 @@
+/*
+ * metrics.c
+ *		Feeder metrics and their Prometheus endpoint (see metrics.h).
+ */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "clock.h"
+#include "log.h"
+
+/* Upper bounds (seconds) of the batch latency histogram buckets. */
+static const double latency_bounds[] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
+};
+#define LATENCY_BUCKETS (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
+
+typedef struct PartitionLag
+{
+	char		topic[256];
+	int32_t		partition;
+	int64_t		lag;			/* -1: unknown */
+} PartitionLag;
+
+static uint64_t messages_consumed;
+static uint64_t events_written;
+static uint64_t dead_letters_written;
+static uint64_t batches_written;
+static uint64_t db_reconnects;
+static uint64_t latency_bucket_counts[LATENCY_BUCKETS];
+static uint64_t latency_sum_usec;
+
+static pthread_mutex_t lag_mutex = PTHREAD_MUTEX_INITIALIZER;
+static PartitionLag *lag_entries;
+static int	lag_count;
+
+static struct MHD_Daemon *metrics_daemon;
+
+/* Progress-line state, used by the feeder thread only. */
+static int64_t progress_last_ms;
+static uint64_t progress_last_written;
+
+static uint64_t
+counter_read(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+static void
+counter_add(uint64_t *counter, uint64_t amount)
+{
+	__atomic_fetch_add(counter, amount, __ATOMIC_RELAXED);
+}
+
+void
+metrics_count_consumed(uint64_t messages)
+{
+	counter_add(&messages_consumed, messages);
+}
+
+void
+metrics_count_batch(uint64_t events, uint64_t dead_letters, double latency_seconds)
+{
+	size_t		i;
+
+	counter_add(&events_written, events);
+	counter_add(&dead_letters_written, dead_letters);
+	counter_add(&batches_written, 1);
+	counter_add(&latency_sum_usec, (uint64_t) (latency_seconds * 1e6));
+	/* Buckets are stored non-cumulative; the exposition sums them. */
+	for (i = 0; i < LATENCY_BUCKETS; i++)
+		if (latency_seconds <= latency_bounds[i])
+			break;
+	if (i < LATENCY_BUCKETS)
+		counter_add(&latency_bucket_counts[i], 1);
+}
+
+void
+metrics_count_db_reconnect(void)
+{
+	counter_add(&db_reconnects, 1);
+}
+
+void
+metrics_publish_lag(const PartitionTable *table)
+{
+	PartitionLag *entries = NULL;
+	int			i;
+
+	if (table->count > 0)
+	{
+		entries = calloc((size_t) table->count, sizeof(PartitionLag));
+		if (entries == NULL)
+			return;				/* keep the previous figures */
+	}
+	for (i = 0; i < table->count; i++)
+	{
+		const OwnedPartition *owned = &table->entries[i];
+		int64_t		written = owned->has_stored_offset ? owned->stored_next_offset : 0;
+
+		snprintf(entries[i].topic, sizeof(entries[i].topic), "%s", owned->topic);
+		entries[i].partition = owned->partition;
+		entries[i].lag = owned->high_watermark < 0 ? -1 :
+			(owned->high_watermark > written ? owned->high_watermark - written : 0);
+	}
+	pthread_mutex_lock(&lag_mutex);
+	free(lag_entries);
+	lag_entries = entries;
+	lag_count = table->count;
+	pthread_mutex_unlock(&lag_mutex);
+}
+
+/* Sum of the known lags; -1 if none is known. */
+static int64_t
+total_lag(void)
+{
+	int64_t		total = -1;
+	int			i;
+
+	pthread_mutex_lock(&lag_mutex);
+	for (i = 0; i < lag_count; i++)
+		if (lag_entries[i].lag >= 0)
+			total = (total < 0 ? 0 : total) + lag_entries[i].lag;
+	pthread_mutex_unlock(&lag_mutex);
+	return total;
+}
+
+/* Append formatted text to a growing string; returns false on overflow. */
+static bool
+append(char **text, size_t *length, size_t *capacity, const char *format,...)
+	__attribute__((format(printf, 4, 5)));
+
+static bool
+append(char **text, size_t *length, size_t *capacity, const char *format,...)
+{
+	for (;;)
+	{
+		va_list		args;
+		int			written;
+
+		va_start(args, format);
+		written = vsnprintf(*text + *length, *capacity - *length, format, args);
+		va_end(args);
+		if (written < 0)
+			return false;
+		if ((size_t) written < *capacity - *length)
+		{
+			*length += (size_t) written;
+			return true;
+		}
+		else
+		{
+			char	   *grown = realloc(*text, *capacity * 2 + (size_t) written);
+
+			if (grown == NULL)
+				return false;
+			*text = grown;
+			*capacity = *capacity * 2 + (size_t) written;
+		}
+	}
+}
+
+/* The Prometheus text exposition; NULL on out of memory. */
+static char *
+metrics_render(size_t *length_out)
+{
+	size_t		capacity = 4096;
+	size_t		length = 0;
+	char	   *text = malloc(capacity);
+	uint64_t	cumulative = 0;
+	bool		ok;
+	size_t		i;
+	int			p;
+
+	if (text == NULL)
+		return NULL;
+	text[0] = '\0';
+	ok = append(&text, &length, &capacity,
+				"# HELP axs_feeder_messages_consumed_total Kafka messages received.\n"
+				"# TYPE axs_feeder_messages_consumed_total counter\n"
+				"axs_feeder_messages_consumed_total %" PRIu64 "\n"
+				"# HELP axs_feeder_events_written_total Events committed into axs.inbox.\n"
+				"# TYPE axs_feeder_events_written_total counter\n"
+				"axs_feeder_events_written_total %" PRIu64 "\n"
+				"# HELP axs_feeder_dead_letters_total Messages committed into axs.dead_letters.\n"
+				"# TYPE axs_feeder_dead_letters_total counter\n"
+				"axs_feeder_dead_letters_total %" PRIu64 "\n"
+				"# HELP axs_feeder_batches_total Batches committed.\n"
+				"# TYPE axs_feeder_batches_total counter\n"
+				"axs_feeder_batches_total %" PRIu64 "\n"
+				"# HELP axs_feeder_db_reconnects_total PostgreSQL reconnections.\n"
+				"# TYPE axs_feeder_db_reconnects_total counter\n"
+				"axs_feeder_db_reconnects_total %" PRIu64 "\n"
+				"# HELP axs_feeder_batch_latency_seconds Time from a batch's first message to its commit.\n"
+				"# TYPE axs_feeder_batch_latency_seconds histogram\n",
+				counter_read(&messages_consumed), counter_read(&events_written),
+				counter_read(&dead_letters_written), counter_read(&batches_written),
+				counter_read(&db_reconnects));
+	for (i = 0; ok && i < LATENCY_BUCKETS; i++)
+	{
+		cumulative += counter_read(&latency_bucket_counts[i]);
+		ok = append(&text, &length, &capacity,
+					"axs_feeder_batch_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+					latency_bounds[i], cumulative);
+	}
+	ok = ok && append(&text, &length, &capacity,
+					  "axs_feeder_batch_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+					  "axs_feeder_batch_latency_seconds_sum %.6f\n"
+					  "axs_feeder_batch_latency_seconds_count %" PRIu64 "\n"
+					  "# HELP axs_feeder_consumer_lag Messages in Kafka not yet committed to PostgreSQL.\n"
+					  "# TYPE axs_feeder_consumer_lag gauge\n",
+					  counter_read(&batches_written),
+					  (double) counter_read(&latency_sum_usec) / 1e6,
+					  counter_read(&batches_written));
+	pthread_mutex_lock(&lag_mutex);
+	for (p = 0; ok && p < lag_count; p++)
+		if (lag_entries[p].lag >= 0)
+			ok = append(&text, &length, &capacity,
+						"axs_feeder_consumer_lag{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
+						lag_entries[p].topic, lag_entries[p].partition,
+						lag_entries[p].lag);
+	pthread_mutex_unlock(&lag_mutex);
+	if (!ok)
+	{
+		free(text);
+		return NULL;
+	}
+	*length_out = length;
+	return text;
+}
+
+static enum MHD_Result
+metrics_handle_request(void *closure, struct MHD_Connection *connection,
+					   const char *url, const char *method, const char *version,
+					   const char *upload_data, size_t *upload_data_size,
+					   void **request_state)
+{
+	struct MHD_Response *response;
+	enum MHD_Result result;
+	unsigned int status = MHD_HTTP_OK;
+	char	   *body;
+	size_t		length = 0;
+
+	(void) closure;
+	(void) version;
+	(void) upload_data;
+	(void) upload_data_size;
+	(void) request_state;
+
+	if (strcmp(method, "GET") != 0)
+	{
+		response = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
+		result = MHD_queue_response(connection, MHD_HTTP_METHOD_NOT_ALLOWED, response);
+		MHD_destroy_response(response);
+		return result;
+	}
+	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/") != 0)
+	{
+		static const char not_found[] = "see /metrics\n";
+
+		response = MHD_create_response_from_buffer(sizeof(not_found) - 1,
+												   (void *) not_found,
+												   MHD_RESPMEM_PERSISTENT);
+		result = MHD_queue_response(connection, MHD_HTTP_NOT_FOUND, response);
+		MHD_destroy_response(response);
+		return result;
+	}
+	body = metrics_render(&length);
+	if (body == NULL)
+		return MHD_NO;
+	response = MHD_create_response_from_buffer(length, body, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(response, "Content-Type",
+							"text/plain; version=0.0.4; charset=utf-8");
+	result = MHD_queue_response(connection, status, response);
+	MHD_destroy_response(response);
+	return result;
+}
+
+bool
+metrics_start(int port)
+{
+	metrics_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+									  (uint16_t) port, NULL, NULL,
+									  metrics_handle_request, NULL,
+									  MHD_OPTION_END);
+	if (metrics_daemon == NULL)
+	{
+		log_message("cannot serve metrics on port %d", port);
+		return false;
+	}
+	log_message("metrics on http://0.0.0.0:%d/metrics", port);
+	return true;
+}
+
+void
+metrics_stop(void)
+{
+	if (metrics_daemon != NULL)
+		MHD_stop_daemon(metrics_daemon);
+	metrics_daemon = NULL;
+	pthread_mutex_lock(&lag_mutex);
+	free(lag_entries);
+	lag_entries = NULL;
+	lag_count = 0;
+	pthread_mutex_unlock(&lag_mutex);
+}
+
+void
+metrics_log_progress(void)
+{
+	int64_t		now = clock_monotonic_ms();
+	uint64_t	written = counter_read(&events_written) + counter_read(&dead_letters_written);
+	double		rate = 0.0;
+	int64_t		lag = total_lag();
+	char		lag_text[32];
+
+	if (progress_last_ms != 0 && now > progress_last_ms)
+		rate = (double) (written - progress_last_written) * 1000.0 /
+			(double) (now - progress_last_ms);
+	progress_last_ms = now;
+	progress_last_written = written;
+	if (lag < 0)
+		snprintf(lag_text, sizeof(lag_text), "unknown");
+	else
+		snprintf(lag_text, sizeof(lag_text), "%" PRId64, lag);
+	log_message("consumed %" PRIu64 ", written %" PRIu64 ", dead letters %" PRIu64
+				", batches %" PRIu64 ", %.0f msg/s, lag %s",
+				counter_read(&messages_consumed), counter_read(&events_written),
+				counter_read(&dead_letters_written), counter_read(&batches_written),
+				rate, lag_text);
+}

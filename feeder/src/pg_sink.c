@@ -1,0 +1,328 @@
+/*
+ * pg_sink.c
+ *		PostgreSQL side of axs-feeder (see pg_sink.h).
+ *
+ * The compare-and-set in axs.feeder_advance is what makes a batch exactly
+ * once: it commits only if every partition's stored offset is still the one
+ * this feeder last wrote (or read).  The advisory locks are a second fence,
+ * mostly useful to see in pg_locks which session feeds which partition.
+ */
+#include "pg_sink.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#define SQLSTATE_SERIALIZATION_FAILURE "40001"
+
+/* Largest piece handed to PQputCopyData, so libpq's buffer stays small. */
+#define COPY_CHUNK_BYTES (256 * 1024)
+
+void
+pg_sink_init(PgSink *sink, const char *conninfo)
+{
+	sink->conninfo = strdup(conninfo);
+	sink->connection = NULL;
+	sink->connected_before = false;
+}
+
+void
+pg_sink_close(PgSink *sink)
+{
+	if (sink->connection != NULL)
+		PQfinish(sink->connection);
+	sink->connection = NULL;
+	free(sink->conninfo);
+	sink->conninfo = NULL;
+}
+
+/* Drop a session that failed; the next ensure_connected opens a new one. */
+static void
+pg_sink_disconnect(PgSink *sink)
+{
+	if (sink->connection != NULL)
+		PQfinish(sink->connection);
+	sink->connection = NULL;
+}
+
+bool
+pg_sink_ensure_connected(PgSink *sink, bool *new_session)
+{
+	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {sink->conninfo, "axs-feeder", NULL};
+
+	*new_session = false;
+	if (sink->connection != NULL && PQstatus(sink->connection) == CONNECTION_OK)
+		return true;
+	pg_sink_disconnect(sink);
+
+	sink->connection = PQconnectdbParams(keywords, values, 1);
+	if (PQstatus(sink->connection) != CONNECTION_OK)
+	{
+		char	   *message = PQerrorMessage(sink->connection);
+		size_t		length = strlen(message);
+
+		while (length > 0 && message[length - 1] == '\n')
+			message[--length] = '\0';
+		log_message("cannot connect to PostgreSQL: %s", message);
+		pg_sink_disconnect(sink);
+		return false;
+	}
+	if (sink->connected_before)
+		metrics_count_db_reconnect();
+	sink->connected_before = true;
+	*new_session = true;
+	return true;
+}
+
+/*
+ * Classify a failed result (NULL: no result at all), log it, and leave no
+ * transaction open.  A broken connection is dropped.
+ */
+static PgSinkStatus
+pg_sink_failure(PgSink *sink, PGresult *result, const char *what)
+{
+	const char *sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+	const char *message = result ? PQresultErrorMessage(result) : "";
+	PgSinkStatus status = PG_SINK_FAILED;
+	char		text[512];
+	size_t		length;
+
+	if (message[0] == '\0')
+		message = PQerrorMessage(sink->connection);
+	snprintf(text, sizeof(text), "%s", message);
+	length = strlen(text);
+	while (length > 0 && text[length - 1] == '\n')
+		text[--length] = '\0';
+
+	if (sqlstate != NULL && strcmp(sqlstate, SQLSTATE_SERIALIZATION_FAILURE) == 0)
+		status = PG_SINK_FENCED;
+	log_message("%s failed%s: %s", what,
+				status == PG_SINK_FENCED ? " (fenced)" : "", text);
+	if (result != NULL)
+		PQclear(result);
+
+	if (PQstatus(sink->connection) != CONNECTION_OK)
+		pg_sink_disconnect(sink);
+	else if (PQtransactionStatus(sink->connection) != PQTRANS_IDLE)
+	{
+		PGresult   *rollback = PQexec(sink->connection, "ROLLBACK");
+
+		if (PQresultStatus(rollback) != PGRES_COMMAND_OK)
+			pg_sink_disconnect(sink);
+		PQclear(rollback);
+	}
+	return status;
+}
+
+/* Run a command that returns no rows. */
+static PgSinkStatus
+pg_sink_command(PgSink *sink, const char *sql)
+{
+	PGresult   *result = PQexec(sink->connection, sql);
+
+	if (PQresultStatus(result) != PGRES_COMMAND_OK)
+		return pg_sink_failure(sink, result, sql);
+	PQclear(result);
+	return PG_SINK_OK;
+}
+
+PgSinkStatus
+pg_sink_read_offset(PgSink *sink, OwnedPartition *owned)
+{
+	char		partition_text[16];
+	const char *params[2];
+	PGresult   *result;
+
+	snprintf(partition_text, sizeof(partition_text), "%d", owned->partition);
+	params[0] = owned->topic;
+	params[1] = partition_text;
+	result = PQexecParams(sink->connection,
+						  "SELECT next_offset FROM axs.feeder_offsets"
+						  " WHERE topic = $1 AND partition = $2",
+						  2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(result) != PGRES_TUPLES_OK)
+		return pg_sink_failure(sink, result, "reading axs.feeder_offsets");
+	if (PQntuples(result) == 0)
+		partition_set_stored(owned, false, 0);
+	else
+		partition_set_stored(owned, true,
+							 strtoll(PQgetvalue(result, 0, 0), NULL, 10));
+	PQclear(result);
+	return PG_SINK_OK;
+}
+
+void
+pg_sink_lock_keys(const char *topic, int32_t partition, int32_t *key1, int32_t *key2)
+{
+	static const char prefix[] = "axs-feeder:";
+	uint32_t	hash = 2166136261u; /* 32-bit FNV-1a */
+	const char *c;
+
+	for (c = prefix; *c != '\0'; c++)
+		hash = (hash ^ (uint8_t) *c) * 16777619u;
+	for (c = topic; *c != '\0'; c++)
+		hash = (hash ^ (uint8_t) *c) * 16777619u;
+	*key1 = (int32_t) hash;
+	*key2 = partition;
+}
+
+/* Run pg_try_advisory_lock or pg_advisory_unlock on a partition's keys. */
+static PGresult *
+pg_sink_advisory(PgSink *sink, const OwnedPartition *owned, const char *function)
+{
+	char		sql[96];
+	char		key1_text[16];
+	char		key2_text[16];
+	const char *params[2];
+	int32_t		key1;
+	int32_t		key2;
+
+	pg_sink_lock_keys(owned->topic, owned->partition, &key1, &key2);
+	snprintf(key1_text, sizeof(key1_text), "%d", key1);
+	snprintf(key2_text, sizeof(key2_text), "%d", key2);
+	snprintf(sql, sizeof(sql), "SELECT %s($1::int4, $2::int4)", function);
+	params[0] = key1_text;
+	params[1] = key2_text;
+	return PQexecParams(sink->connection, sql, 2, NULL, params, NULL, NULL, 0);
+}
+
+PgSinkStatus
+pg_sink_lock_partition(PgSink *sink, OwnedPartition *owned)
+{
+	PGresult   *result;
+
+	if (owned->lock_held)
+		return PG_SINK_OK;
+	result = pg_sink_advisory(sink, owned, "pg_try_advisory_lock");
+	if (PQresultStatus(result) != PGRES_TUPLES_OK)
+		return pg_sink_failure(sink, result, "pg_try_advisory_lock");
+	owned->lock_held = strcmp(PQgetvalue(result, 0, 0), "t") == 0;
+	PQclear(result);
+	if (!owned->lock_held)
+		log_message("advisory lock of %s[%d] is held by another session (an older feeder?)",
+					owned->topic, owned->partition);
+	return PG_SINK_OK;
+}
+
+void
+pg_sink_unlock_partition(PgSink *sink, OwnedPartition *owned)
+{
+	PGresult   *result;
+
+	if (!owned->lock_held)
+		return;
+	owned->lock_held = false;
+	if (sink->connection == NULL)
+		return;					/* the session and its locks are gone */
+	result = pg_sink_advisory(sink, owned, "pg_advisory_unlock");
+	if (PQresultStatus(result) != PGRES_TUPLES_OK)
+		pg_sink_failure(sink, result, "pg_advisory_unlock");
+	else
+		PQclear(result);
+}
+
+/* COPY data into a table; the statement must be COPY ... FROM STDIN. */
+static PgSinkStatus
+pg_sink_copy(PgSink *sink, const char *sql, const CopyBuffer *data)
+{
+	PGconn	   *connection = sink->connection;
+	PGresult   *result = PQexec(connection, sql);
+	PGresult   *failed = NULL;
+	size_t		sent;
+
+	if (PQresultStatus(result) != PGRES_COPY_IN)
+		return pg_sink_failure(sink, result, sql);
+	PQclear(result);
+
+	for (sent = 0; sent < data->length;)
+	{
+		size_t		chunk = data->length - sent;
+
+		if (chunk > COPY_CHUNK_BYTES)
+			chunk = COPY_CHUNK_BYTES;
+		if (PQputCopyData(connection, (const char *) data->data + sent, (int) chunk) != 1)
+		{
+			PQputCopyEnd(connection, "axs-feeder: sending COPY data failed");
+			break;
+		}
+		sent += chunk;
+	}
+	if (sent == data->length && PQputCopyEnd(connection, NULL) != 1)
+		log_message("ending COPY failed: %s", PQerrorMessage(connection));
+
+	/* Read every result until NULL; the first failure decides. */
+	while ((result = PQgetResult(connection)) != NULL)
+	{
+		if (failed == NULL && PQresultStatus(result) != PGRES_COMMAND_OK)
+			failed = result;
+		else
+			PQclear(result);
+	}
+	if (failed != NULL)
+		return pg_sink_failure(sink, failed, sql);
+	if (sent != data->length)
+		return pg_sink_failure(sink, NULL, sql);
+	return PG_SINK_OK;
+}
+
+static PgSinkStatus
+pg_sink_advance(PgSink *sink, const OwnedPartition *owned)
+{
+	char		partition_text[16];
+	char		expected_text[24];
+	char		new_text[24];
+	const char *params[4];
+	PGresult   *result;
+
+	snprintf(partition_text, sizeof(partition_text), "%d", owned->partition);
+	snprintf(expected_text, sizeof(expected_text), "%" PRId64, owned->stored_next_offset);
+	snprintf(new_text, sizeof(new_text), "%" PRId64, owned->batch_last_offset + 1);
+	params[0] = owned->topic;
+	params[1] = partition_text;
+	params[2] = owned->has_stored_offset ? expected_text : NULL;
+	params[3] = new_text;
+	result = PQexecParams(sink->connection,
+						  "SELECT axs.feeder_advance($1, $2::int4, $3::int8, $4::int8)",
+						  4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(result) != PGRES_TUPLES_OK)
+		return pg_sink_failure(sink, result, "axs.feeder_advance");
+	PQclear(result);
+	return PG_SINK_OK;
+}
+
+PgSinkStatus
+pg_sink_write_batch(PgSink *sink, const Batch *batch, PartitionTable *table)
+{
+	PgSinkStatus status;
+	int			i;
+
+	for (i = 0; i < table->count; i++)
+	{
+		OwnedPartition *owned = &table->entries[i];
+
+		if (!owned->in_batch)
+			continue;
+		status = pg_sink_lock_partition(sink, owned);
+		if (status != PG_SINK_OK)
+			return status;
+		if (!owned->lock_held)
+			return PG_SINK_FAILED;
+	}
+
+	status = pg_sink_command(sink, "BEGIN");
+	if (status == PG_SINK_OK && batch->inbox_row_count > 0)
+		status = pg_sink_copy(sink, BATCH_INBOX_COPY, &batch->inbox_rows);
+	if (status == PG_SINK_OK && batch->dead_letter_count > 0)
+		status = pg_sink_copy(sink, BATCH_DEAD_LETTER_COPY, &batch->dead_letter_rows);
+	for (i = 0; status == PG_SINK_OK && i < table->count; i++)
+		if (table->entries[i].in_batch)
+			status = pg_sink_advance(sink, &table->entries[i]);
+	if (status == PG_SINK_OK)
+		status = pg_sink_command(sink, "COMMIT");
+	return status;
+}

@@ -1,0 +1,66 @@
+/*
+ * pg_sink.h
+ *		axs-feeder's PostgreSQL session: connecting, reading stored Kafka
+ *		offsets, the per-partition advisory locks, and writing one batch as
+ *		one transaction (COPY into axs.inbox, COPY into axs.dead_letters,
+ *		axs.feeder_advance per partition, COMMIT).
+ *
+ * Never retries by itself and never decides what to consume: it reports
+ * what happened and the feeder chooses.
+ */
+#ifndef AXS_FEEDER_PG_SINK_H
+#define AXS_FEEDER_PG_SINK_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "batch.h"
+#include "partition_table.h"
+
+typedef enum PgSinkStatus
+{
+	PG_SINK_OK,
+	PG_SINK_FENCED,				/* another feeder owns a partition (40001) */
+	PG_SINK_FAILED				/* connection or other error; already logged */
+} PgSinkStatus;
+
+typedef struct PgSink
+{
+	char	   *conninfo;
+	PGconn	   *connection;		/* NULL while disconnected */
+	bool		connected_before;	/* later connections count as reconnects */
+} PgSink;
+
+extern void pg_sink_init(PgSink *sink, const char *conninfo);
+extern void pg_sink_close(PgSink *sink);
+
+/*
+ * Make sure a healthy session exists, connecting once if needed.  Sets
+ * *new_session when a new session was opened (advisory locks of the old
+ * one are gone).  Returns false if PostgreSQL cannot be reached.
+ */
+extern bool pg_sink_ensure_connected(PgSink *sink, bool *new_session);
+
+/* Read axs.feeder_offsets for one partition into owned. */
+extern PgSinkStatus pg_sink_read_offset(PgSink *sink, OwnedPartition *owned);
+
+/* pg_try_advisory_lock for owned (sets owned->lock_held on success). */
+extern PgSinkStatus pg_sink_lock_partition(PgSink *sink, OwnedPartition *owned);
+
+/* Release the advisory lock of owned if held. */
+extern void pg_sink_unlock_partition(PgSink *sink, OwnedPartition *owned);
+
+/*
+ * Write a sealed batch and advance the offsets of every partition with
+ * in_batch set, in one transaction.  Fails (after a ROLLBACK) if a
+ * partition's advisory lock cannot be held.
+ */
+extern PgSinkStatus pg_sink_write_batch(PgSink *sink, const Batch *batch,
+										PartitionTable *table);
+
+/* The two int4 advisory lock keys of a partition (stable across releases). */
+extern void pg_sink_lock_keys(const char *topic, int32_t partition,
+							  int32_t *key1, int32_t *key2);
+
+#endif							/* AXS_FEEDER_PG_SINK_H */
