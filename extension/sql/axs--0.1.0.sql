@@ -1,0 +1,448 @@
+/*
+ * axs--0.1.0.sql
+ *		Install script of the axs balance ledger: tables, the inbox queue,
+ *		the SQL API and the roles applications get privileges through.
+ *
+ * Balance tables are written only by functions of this extension (SECURITY
+ * DEFINER); applications are granted the role axs_app, the Kafka feeder the
+ * role axs_feeder, dashboards the role axs_reader.
+ */
+\echo Use "CREATE EXTENSION axs" to load this file. \quit
+
+-- Group roles (cluster-wide, so created only if missing and kept on DROP EXTENSION).
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'axs_reader') THEN
+		CREATE ROLE axs_reader NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'axs_app') THEN
+		CREATE ROLE axs_app NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'axs_feeder') THEN
+		CREATE ROLE axs_feeder NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'axs_admin') THEN
+		CREATE ROLE axs_admin NOLOGIN;
+	END IF;
+END
+$roles$;
+GRANT axs_reader TO axs_app;
+GRANT axs_app TO axs_admin;
+
+-- The result of applying one event.
+CREATE TYPE axs.result AS (status text, reason text);
+
+---------------------------------------------------------------------------
+-- Tables
+---------------------------------------------------------------------------
+
+CREATE TABLE axs.currencies (
+	id			integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	code		text NOT NULL UNIQUE,
+	scale		integer NOT NULL CHECK (scale BETWEEN 0 AND 18),
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per (account, currency), created by the first event that credits it.
+-- fillfactor leaves room for HOT updates of the hot rows.
+CREATE TABLE axs.balances (
+	account		bigint NOT NULL CHECK (account > 0),
+	currency	integer NOT NULL,	-- an id of axs.currencies (no foreign key: ids come only from that registry and currencies are never removed; a key check per row would cost the applier)
+	available	bigint NOT NULL DEFAULT 0 CHECK (available >= 0),
+	frozen		bigint NOT NULL DEFAULT 0 CHECK (frozen >= 0),
+	PRIMARY KEY (account, currency)
+) WITH (fillfactor = 70);
+
+-- Every event ever decided, with its outcome; the primary key is the
+-- idempotency guarantee.  reason_code 0 means applied, otherwise the
+-- rejection reason (see axs.reasons).  payload is the binary event without
+-- its id (format in event.h); render it with axs.event_json.
+CREATE TABLE axs.event_log (
+	id			bigint PRIMARY KEY,
+	payload		bytea NOT NULL,
+	reason_code smallint NOT NULL,
+	queue_position bigint,		-- NULL when applied synchronously
+	queued_at	timestamptz,	-- NULL when applied synchronously
+	recorded_at timestamptz NOT NULL
+);
+
+CREATE TABLE axs.reasons (
+	code		smallint PRIMARY KEY,
+	reason		text NOT NULL UNIQUE
+);
+INSERT INTO axs.reasons VALUES
+	(1, 'insufficient_available'),
+	(2, 'insufficient_frozen'),
+	(3, 'unknown_currency'),
+	(4, 'overflow'),
+	(5, 'id_reused'),
+	(6, 'invalid_payload');
+
+-- Inbox events whose id was already used by an event with other content:
+-- the original stays untouched, the newcomer is recorded here (reason id_reused).
+CREATE TABLE axs.id_conflicts (
+	queue_position bigint PRIMARY KEY,
+	id			bigint NOT NULL,
+	payload		bytea NOT NULL,
+	queued_at	timestamptz NOT NULL,
+	recorded_at timestamptz NOT NULL
+);
+
+---------------------------------------------------------------------------
+-- Inbox: the durable queue the applier drains.
+--
+-- Row format (what axs-feeder COPYs, in binary): event_id bigint, payload
+-- bytea (binary event, see event.h), queued_at timestamptz.  position is
+-- assigned from axs.inbox_position_seq.  A statement trigger takes the inbox
+-- append lock for the inserting transaction, so transactions that append
+-- commit one after another and positions become visible in order; the
+-- applier can then follow a plain watermark.  The table is split into 16
+-- segments of 2^20 positions; the applier truncates a segment once every
+-- row in it is applied, so the inbox never needs VACUUM.
+---------------------------------------------------------------------------
+
+CREATE SEQUENCE axs.inbox_position_seq AS bigint;	-- CACHE 1: see above
+
+CREATE TABLE axs.inbox (
+	position	bigint NOT NULL DEFAULT nextval('axs.inbox_position_seq'),
+	event_id	bigint NOT NULL,
+	payload		bytea NOT NULL,
+	queued_at	timestamptz NOT NULL DEFAULT now()
+) PARTITION BY LIST (((position >> 20) & 15));
+
+DO $segments$
+BEGIN
+	FOR segment IN 0..15 LOOP
+		EXECUTE format('CREATE TABLE axs.inbox_%s PARTITION OF axs.inbox FOR VALUES IN (%s)',
+					   segment, segment);
+		EXECUTE format('ALTER TABLE axs.inbox_%s SET (autovacuum_enabled = off)', segment);
+		EXECUTE format('CREATE INDEX ON axs.inbox_%s (position)', segment);
+	END LOOP;
+END
+$segments$;
+
+-- The applier's durable progress.  epoch grows at every takeover; a batch
+-- commits only if epoch and watermark are still the ones it started from.
+CREATE TABLE axs.applier_state (
+	singleton	boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	watermark	bigint NOT NULL DEFAULT 0,	-- every position <= watermark is decided
+	epoch		bigint NOT NULL DEFAULT 0,
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO axs.applier_state DEFAULT VALUES;
+
+-- Kafka offsets, written in the same transaction as the batch they cover.
+CREATE TABLE axs.feeder_offsets (
+	topic		text NOT NULL,
+	partition	integer NOT NULL,
+	next_offset bigint NOT NULL,	-- first offset not yet in PostgreSQL
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (topic, partition)
+);
+
+-- Kafka messages that are not valid events, kept with their raw bytes.
+CREATE TABLE axs.dead_letters (
+	topic		text NOT NULL,
+	partition	integer NOT NULL,
+	"offset"	bigint NOT NULL,
+	raw			bytea,			-- the message value; NULL for a message without one
+	reason		text NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (topic, partition, "offset")
+);
+
+SELECT pg_catalog.pg_extension_config_dump('axs.currencies', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.balances', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.event_log', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.id_conflicts', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.applier_state', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.feeder_offsets', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.dead_letters', '');
+
+---------------------------------------------------------------------------
+-- Feeder support
+---------------------------------------------------------------------------
+
+-- Advance the stored Kafka offset of one partition from expected_next (NULL:
+-- no offset stored yet) to new_next, in the caller's transaction.  This
+-- compare-and-set is the partition fence: a feeder that lost the partition,
+-- or a zombie, finds another offset stored and its whole batch rolls back.
+CREATE FUNCTION axs.feeder_advance(topic text, partition integer,
+								   expected_next bigint, new_next bigint)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	stored bigint;
+BEGIN
+	IF new_next IS NULL OR new_next < 0 OR (expected_next IS NOT NULL AND new_next < expected_next) THEN
+		RAISE EXCEPTION 'invalid offset range % to % for %[%]', expected_next, new_next, topic, partition
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF expected_next IS NULL THEN
+		INSERT INTO axs.feeder_offsets AS o (topic, partition, next_offset)
+		VALUES (feeder_advance.topic, feeder_advance.partition, new_next)
+		ON CONFLICT DO NOTHING;
+		IF FOUND THEN
+			RETURN;
+		END IF;
+	ELSE
+		UPDATE axs.feeder_offsets AS o
+		   SET next_offset = new_next, updated_at = now()
+		 WHERE o.topic = feeder_advance.topic AND o.partition = feeder_advance.partition
+		   AND o.next_offset = expected_next;
+		IF FOUND THEN
+			RETURN;
+		END IF;
+	END IF;
+	SELECT o.next_offset INTO stored FROM axs.feeder_offsets AS o
+	 WHERE o.topic = feeder_advance.topic AND o.partition = feeder_advance.partition;
+	RAISE EXCEPTION 'partition %[%] is fenced: stored next offset is %, this feeder expected %',
+		topic, partition, coalesce(stored::text, 'none'), coalesce(expected_next::text, 'none')
+		USING ERRCODE = 'serialization_failure',
+			  HINT = 'Another feeder owns this partition now; re-read the stored offsets before writing again.';
+END
+$$;
+
+---------------------------------------------------------------------------
+-- Inbox append guard and applier control
+---------------------------------------------------------------------------
+
+CREATE FUNCTION axs.inbox_append_guard() RETURNS trigger
+AS 'MODULE_PATHNAME', 'axs_inbox_append_guard' LANGUAGE C;
+
+CREATE TRIGGER inbox_append_guard BEFORE INSERT ON axs.inbox
+	FOR EACH STATEMENT EXECUTE FUNCTION axs.inbox_append_guard();
+
+CREATE FUNCTION axs.start_applier() RETURNS integer
+AS 'MODULE_PATHNAME', 'axs_start_applier' LANGUAGE C STRICT;
+
+CREATE FUNCTION axs.wait("position" bigint, timeout_ms integer DEFAULT 5000) RETURNS boolean
+AS 'MODULE_PATHNAME', 'axs_wait' LANGUAGE C STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION axs.applier_stats(
+	OUT pid integer, OUT fence_held boolean, OUT standbys integer, OUT epoch bigint,
+	OUT batches bigint, OUT events_applied bigint, OUT events_rejected bigint,
+	OUT events_duplicate bigint, OUT last_batch_size bigint, OUT last_batch_ms double precision,
+	OUT last_batch_at timestamptz, OUT started_at timestamptz, OUT published_watermark bigint)
+AS 'MODULE_PATHNAME', 'axs_applier_stats' LANGUAGE C STRICT;
+
+---------------------------------------------------------------------------
+-- Applying events now, in the caller's transaction
+---------------------------------------------------------------------------
+
+CREATE FUNCTION axs.apply(event jsonb) RETURNS axs.result
+AS 'MODULE_PATHNAME', 'axs_apply' LANGUAGE C STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION axs.deposit(id bigint, account bigint, currency text, amount bigint) RETURNS axs.result
+AS 'MODULE_PATHNAME', 'axs_deposit' LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION axs.withdraw(id bigint, account bigint, currency text, amount bigint) RETURNS axs.result
+AS 'MODULE_PATHNAME', 'axs_withdraw' LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION axs.freeze(id bigint, account bigint, currency text, amount bigint) RETURNS axs.result
+AS 'MODULE_PATHNAME', 'axs_freeze' LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION axs.unfreeze(id bigint, account bigint, currency text, amount bigint) RETURNS axs.result
+AS 'MODULE_PATHNAME', 'axs_unfreeze' LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION axs.transfer(id bigint, from_account bigint, to_account bigint, currency text, amount bigint)
+RETURNS axs.result
+AS 'MODULE_PATHNAME', 'axs_transfer' LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION axs.trade(id bigint, buyer bigint, seller bigint, base text, quote text,
+						  base_amount bigint, quote_amount bigint,
+						  buyer_fee bigint DEFAULT 0, seller_fee bigint DEFAULT 0,
+						  fee_account bigint DEFAULT NULL)
+RETURNS axs.result
+AS 'MODULE_PATHNAME', 'axs_trade' LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+---------------------------------------------------------------------------
+-- Queueing events for the applier
+---------------------------------------------------------------------------
+
+CREATE FUNCTION axs.submit(event jsonb) RETURNS bigint
+AS 'MODULE_PATHNAME', 'axs_submit' LANGUAGE C STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION axs.submit_many(events jsonb) RETURNS bigint
+AS 'MODULE_PATHNAME', 'axs_submit_many' LANGUAGE C STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+---------------------------------------------------------------------------
+-- Currencies
+---------------------------------------------------------------------------
+
+CREATE FUNCTION axs.create_currency(code text, scale integer) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	new_id integer;
+BEGIN
+	IF code IS NULL OR code !~ '^[A-Za-z0-9_.-]{1,16}$' THEN
+		RAISE EXCEPTION 'invalid currency code %', coalesce(quote_literal(code), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A code has 1 to 16 characters from A-Z a-z 0-9 _ . -';
+	END IF;
+	IF scale IS NULL OR scale NOT BETWEEN 0 AND 18 THEN
+		RAISE EXCEPTION 'invalid scale % for currency %', coalesce(scale::text, 'NULL'), code
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The scale is the number of decimal places of the minor unit, 0 to 18.';
+	END IF;
+	INSERT INTO axs.currencies (code, scale) VALUES (code, scale) RETURNING id INTO new_id;
+	RETURN new_id;
+EXCEPTION WHEN unique_violation THEN
+	RAISE EXCEPTION 'currency % already exists', code
+		USING ERRCODE = 'unique_violation';
+END
+$$;
+
+---------------------------------------------------------------------------
+-- Reads
+---------------------------------------------------------------------------
+
+CREATE FUNCTION axs.event_json(id bigint, payload bytea) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'axs_event_json' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION axs.event_legs(id bigint, payload bytea,
+	OUT account bigint, OUT currency integer, OUT available bigint, OUT frozen bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'axs_event_legs' LANGUAGE C STRICT STABLE;
+
+CREATE FUNCTION axs.balance(account bigint, currency text,
+	OUT available bigint, OUT frozen bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(b.available, 0), coalesce(b.frozen, 0)
+	FROM (SELECT 1) AS one
+	LEFT JOIN axs.currencies AS c ON c.code = balance.currency
+	LEFT JOIN axs.balances AS b ON b.account = balance.account AND b.currency = c.id
+$$;
+
+CREATE FUNCTION axs.balances(account bigint,
+	OUT currency text, OUT available bigint, OUT frozen bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.code, b.available, b.frozen
+	FROM axs.balances AS b JOIN axs.currencies AS c ON c.id = b.currency
+	WHERE b.account = balances.account
+	ORDER BY c.code
+$$;
+
+-- Every event: decided ones from the log, queued ones as pending.
+CREATE VIEW axs.events AS
+	SELECT e.id,
+		   (axs.event_json(e.id, e.payload) ->> 'kind') AS kind,
+		   axs.event_json(e.id, e.payload) AS event,
+		   CASE WHEN e.reason_code = 0 THEN 'applied' ELSE 'rejected' END AS status,
+		   r.reason,
+		   e.queue_position,
+		   e.queued_at,
+		   e.recorded_at
+	FROM axs.event_log AS e
+	LEFT JOIN axs.reasons AS r ON r.code = e.reason_code
+	UNION ALL
+	SELECT i.event_id,
+		   (axs.event_json(i.event_id, i.payload) ->> 'kind'),
+		   axs.event_json(i.event_id, i.payload),
+		   'pending',
+		   NULL,
+		   i.position,
+		   i.queued_at,
+		   NULL
+	FROM axs.inbox AS i
+	WHERE i.position > (SELECT watermark FROM axs.applier_state)
+	  AND NOT EXISTS (SELECT 1 FROM axs.event_log AS l WHERE l.id = i.event_id);
+
+CREATE FUNCTION axs.event_status(id bigint) RETURNS axs.result
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(
+		(SELECT ROW(CASE WHEN e.reason_code = 0 THEN 'applied' ELSE 'rejected' END, r.reason)::axs.result
+		   FROM axs.event_log AS e LEFT JOIN axs.reasons AS r ON r.code = e.reason_code
+		  WHERE e.id = event_status.id),
+		(SELECT ROW('pending', NULL)::axs.result
+		   FROM axs.inbox AS i
+		  WHERE i.position > (SELECT watermark FROM axs.applier_state)
+		    AND i.event_id = event_status.id
+		  LIMIT 1))
+$$;
+
+-- Recompute every balance from the applied events and list the ones that differ.
+CREATE FUNCTION axs.verify()
+RETURNS TABLE (account bigint, currency text,
+			   expected_available bigint, expected_frozen bigint,
+			   actual_available bigint, actual_frozen bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH expected AS (
+		SELECT l.account, l.currency,
+			   sum(l.available)::bigint AS available, sum(l.frozen)::bigint AS frozen
+		FROM axs.event_log AS e, axs.event_legs(e.id, e.payload) AS l
+		WHERE e.reason_code = 0
+		GROUP BY l.account, l.currency
+	)
+	SELECT coalesce(x.account, b.account), c.code,
+		   coalesce(x.available, 0), coalesce(x.frozen, 0),
+		   coalesce(b.available, 0), coalesce(b.frozen, 0)
+	FROM expected AS x
+	FULL JOIN axs.balances AS b ON b.account = x.account AND b.currency = x.currency
+	JOIN axs.currencies AS c ON c.id = coalesce(x.currency, b.currency)
+	WHERE coalesce(x.available, 0) <> coalesce(b.available, 0)
+	   OR coalesce(x.frozen, 0) <> coalesce(b.frozen, 0)
+	ORDER BY 1, 2
+$$;
+
+CREATE VIEW axs.applier_status AS
+	SELECT s.pid,
+		   s.fence_held,
+		   s.standbys,
+		   st.epoch,
+		   s.batches,
+		   s.events_applied,
+		   s.events_rejected,
+		   s.events_duplicate,
+		   s.last_batch_size,
+		   s.last_batch_ms,
+		   s.last_batch_at,
+		   st.watermark,
+		   q.queue_depth,
+		   coalesce(extract(epoch FROM now() - q.oldest_queued_at), 0)::double precision AS lag_seconds,
+		   s.started_at
+	FROM axs.applier_stats() AS s,
+		 axs.applier_state AS st,
+		 LATERAL (SELECT count(*) AS queue_depth, min(i.queued_at) AS oldest_queued_at
+					FROM axs.inbox AS i WHERE i.position > st.watermark) AS q;
+
+---------------------------------------------------------------------------
+-- Privileges: nobody but the extension's functions writes these tables.
+---------------------------------------------------------------------------
+
+REVOKE ALL ON ALL TABLES IN SCHEMA axs FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA axs FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA axs FROM PUBLIC;
+GRANT USAGE ON SCHEMA axs TO axs_reader, axs_app, axs_feeder, axs_admin;
+
+GRANT SELECT ON axs.currencies, axs.balances, axs.event_log, axs.reasons, axs.id_conflicts,
+	axs.applier_state, axs.feeder_offsets, axs.dead_letters, axs.events, axs.applier_status
+	TO axs_reader;
+GRANT EXECUTE ON FUNCTION axs.balance(bigint, text), axs.balances(bigint), axs.event_status(bigint),
+	axs.verify(), axs.event_json(bigint, bytea), axs.event_legs(bigint, bytea), axs.applier_stats()
+	TO axs_reader;
+
+GRANT EXECUTE ON FUNCTION axs.apply(jsonb),
+	axs.deposit(bigint, bigint, text, bigint), axs.withdraw(bigint, bigint, text, bigint),
+	axs.freeze(bigint, bigint, text, bigint), axs.unfreeze(bigint, bigint, text, bigint),
+	axs.transfer(bigint, bigint, bigint, text, bigint),
+	axs.trade(bigint, bigint, bigint, text, text, bigint, bigint, bigint, bigint, bigint),
+	axs.submit(jsonb), axs.submit_many(jsonb), axs.wait(bigint, integer)
+	TO axs_app;
+
+GRANT EXECUTE ON FUNCTION axs.create_currency(text, integer) TO axs_admin;
+
+-- The feeder COPYs into the inbox (the trigger runs with the inserter's rights).
+GRANT INSERT ON axs.inbox, axs.dead_letters TO axs_feeder;
+GRANT SELECT ON axs.feeder_offsets TO axs_feeder;
+GRANT USAGE ON SEQUENCE axs.inbox_position_seq TO axs_feeder;
+GRANT EXECUTE ON FUNCTION axs.feeder_advance(text, integer, bigint, bigint),
+	axs.inbox_append_guard() TO axs_feeder;

@@ -1,0 +1,1090 @@
+/*
+ * applier.c
+ *		The applier: a background worker that drains axs.inbox in large
+ *		batches, one transaction per batch, through the ledger core.
+ *
+ * Fencing: the applier holds the session advisory lock
+ * (AXS_LOCK_NAMESPACE, AXS_LOCK_APPLIER_FENCE) for as long as it acts; a
+ * second applier in the same database waits as a standby, polling the lock.
+ * On takeover it bumps axs.applier_state.epoch, and every batch commits only
+ * through a compare-and-set of (epoch, watermark), after checking it still
+ * holds the lock: two appliers can never both commit a batch.
+ *
+ * A batch: read the next rows after the watermark in position order, decode
+ * them, sort out duplicates (within the batch and against axs.event_log),
+ * lock every touched balance, apply the events in order in memory, write
+ * the balances back with one UPDATE, record every outcome, move the
+ * watermark, commit.  Segments of the inbox whose rows are all applied are
+ * truncated afterwards.
+ *
+ * This file also holds the pieces other backends use to talk to the
+ * applier: the shared-memory status, the wake-up at commit of a transaction
+ * that appended to the inbox, axs.wait and axs.start_applier.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/utility.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "axs_pg.h"
+
+/* Inbox geometry: must match axs--*.sql (LIST partitions on (position >> 20) & 15). */
+#define INBOX_SEGMENT_BITS 20
+#define INBOX_SEGMENTS 16
+
+/* Databases that can run an applier at the same time. */
+#define APPLIER_SLOTS 8
+
+/* Standby: how often to try for the fence. */
+#define STANDBY_POLL_MS 100
+
+/* What the fence holder of one database publishes. */
+typedef struct ApplierSlot
+{
+	Oid			database;		/* InvalidOid: free */
+	int			pid;			/* fence holder, 0 if none */
+	Latch	   *latch;			/* fence holder's latch, NULL if none */
+	int			standbys;		/* appliers waiting for the fence */
+	int64		epoch;
+	int64		watermark;
+	int64		batches;
+	int64		events_applied;
+	int64		events_rejected;
+	int64		events_duplicate;
+	int64		last_batch_size;
+	double		last_batch_ms;
+	TimestampTz last_batch_at;
+	TimestampTz started_at;
+} ApplierSlot;
+
+typedef struct ApplierShared
+{
+	slock_t		mutex;
+	ConditionVariable progress; /* broadcast after every batch commit */
+	ApplierSlot slots[APPLIER_SLOTS];
+} ApplierShared;
+
+/* Outcome of one queued event within a batch. */
+typedef enum QueuedOutcome
+{
+	QUEUED_PENDING,
+	QUEUED_DECIDED,				/* reason says applied or rejected */
+	QUEUED_DUPLICATE,			/* same id, same content as a recorded event */
+	QUEUED_ID_REUSED			/* same id, other content: recorded in id_conflicts */
+} QueuedOutcome;
+
+typedef struct QueuedEvent
+{
+	int64		position;
+	int64		id;
+	Datum		queued_at;
+	bytea	   *payload;
+	QueuedOutcome outcome;
+	AxsReason	reason;
+	int			first_leg;
+	int			nlegs;
+} QueuedEvent;
+
+typedef struct BatchIdEntry
+{
+	int64		id;				/* hash key */
+	int			index;			/* first event in the batch with this id */
+} BatchIdEntry;
+
+static ApplierShared *applier_shared = NULL;
+static ApplierSlot *my_slot = NULL;
+static bool wake_registered = false;
+static bool wake_pending = false;
+
+/* Plans of the applier process. */
+static SPIPlanPtr read_batch_plan = NULL;
+static SPIPlanPtr logged_events_plan = NULL;
+static SPIPlanPtr record_outcomes_plan = NULL;
+static SPIPlanPtr record_conflicts_plan = NULL;
+static SPIPlanPtr advance_plan = NULL;
+
+PGDLLEXPORT void axs_applier_main(Datum main_arg);
+static void applier_wait(long timeout_ms);
+
+/* Attach to (or create) the shared status, as autoprewarm does. */
+static void
+applier_shared_attach(void)
+{
+	bool		found;
+
+	if (applier_shared != NULL)
+		return;
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	applier_shared = ShmemInitStruct("axs applier", sizeof(ApplierShared), &found);
+	if (!found)
+	{
+		memset(applier_shared, 0, sizeof(ApplierShared));
+		SpinLockInit(&applier_shared->mutex);
+		ConditionVariableInit(&applier_shared->progress);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* The slot of a database, claimed if claim is set; NULL if none. Caller holds mutex. */
+static ApplierSlot *
+slot_for_database(Oid database, bool claim)
+{
+	ApplierSlot *free_slot = NULL;
+
+	for (int i = 0; i < APPLIER_SLOTS; i++)
+	{
+		ApplierSlot *slot = &applier_shared->slots[i];
+
+		if (slot->database == database)
+			return slot;
+		if (slot->database == InvalidOid && free_slot == NULL)
+			free_slot = slot;
+	}
+	if (claim && free_slot != NULL)
+	{
+		memset(free_slot, 0, sizeof(ApplierSlot));
+		free_slot->database = database;
+		return free_slot;
+	}
+	return NULL;
+}
+
+static void
+fence_locktag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, AXS_LOCK_NAMESPACE, AXS_LOCK_APPLIER_FENCE, 2);
+}
+
+static bool
+fence_held(void)
+{
+	LOCKTAG		tag;
+
+	fence_locktag(&tag);
+	return LockHeldByMe(&tag, ExclusiveLock);
+}
+
+/* Worker exit: clear what this process published. */
+static void
+applier_detach(int code, Datum arg)
+{
+	if (my_slot == NULL)
+		return;
+	SpinLockAcquire(&applier_shared->mutex);
+	if (my_slot->pid == MyProcPid)
+	{
+		my_slot->pid = 0;
+		my_slot->latch = NULL;
+	}
+	else if (my_slot->standbys > 0)
+		my_slot->standbys--;
+	SpinLockRelease(&applier_shared->mutex);
+	ConditionVariableBroadcast(&applier_shared->progress);
+}
+
+/* Fill and register a worker entry (static or dynamic). */
+static void
+applier_worker_init(BackgroundWorker *worker, bool dynamic)
+{
+	memset(worker, 0, sizeof(BackgroundWorker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = dynamic ? BGW_NEVER_RESTART : 1;
+	strlcpy(worker->bgw_library_name, "axs", BGW_MAXLEN);
+	strlcpy(worker->bgw_function_name, "axs_applier_main", BGW_MAXLEN);
+	strlcpy(worker->bgw_name, "axs applier", BGW_MAXLEN);
+	strlcpy(worker->bgw_type, "axs applier", BGW_MAXLEN);
+	worker->bgw_main_arg = ObjectIdGetDatum(dynamic ? MyDatabaseId : InvalidOid);
+}
+
+/* Register the applier at server start (shared_preload_libraries). */
+void
+axs_applier_register_static(void)
+{
+	BackgroundWorker worker;
+
+	applier_worker_init(&worker, false);
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Wake the applier of this database after the current transaction commits. */
+static void
+wake_on_xact(XactEvent event, void *arg)
+{
+	if (!wake_pending)
+		return;
+	if (event == XACT_EVENT_COMMIT)
+	{
+		ApplierSlot *slot;
+
+		applier_shared_attach();
+		SpinLockAcquire(&applier_shared->mutex);
+		slot = slot_for_database(MyDatabaseId, false);
+		if (slot != NULL && slot->latch != NULL)
+			SetLatch(slot->latch);
+		SpinLockRelease(&applier_shared->mutex);
+		wake_pending = false;
+	}
+	else if (event == XACT_EVENT_ABORT)
+		wake_pending = false;
+}
+
+void
+axs_applier_wake_at_commit(void)
+{
+	if (!wake_registered)
+	{
+		RegisterXactCallback(wake_on_xact, NULL);
+		wake_registered = true;
+	}
+	wake_pending = true;
+}
+
+PG_FUNCTION_INFO_V1(axs_inbox_append_guard);
+/*
+ * Statement trigger on axs.inbox: take the inbox append lock for the rest of
+ * the transaction, so appending transactions commit in position order, and
+ * wake the applier when this one commits.
+ */
+Datum
+axs_inbox_append_guard(PG_FUNCTION_ARGS)
+{
+	LOCKTAG		tag;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "axs_inbox_append_guard must be called as a trigger");
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, AXS_LOCK_NAMESPACE, AXS_LOCK_INBOX_APPEND, 2);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	axs_applier_wake_at_commit();
+	return PointerGetDatum(NULL);
+}
+
+static SPIPlanPtr
+prepare_kept(const char *query, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query,
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+static void
+prepare_plans(void)
+{
+	Oid			read_types[2] = {INT8OID, INT4OID};
+	Oid			logged_types[1] = {INT8ARRAYOID};
+	Oid			record_types[6] = {INT8ARRAYOID, BYTEAARRAYOID, INT2ARRAYOID, INT8ARRAYOID,
+	TIMESTAMPTZARRAYOID, TIMESTAMPTZOID};
+	Oid			conflict_types[5] = {INT8ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID,
+	TIMESTAMPTZARRAYOID, TIMESTAMPTZOID};
+	Oid			advance_types[3] = {INT8OID, INT8OID, INT8OID};
+
+	if (read_batch_plan != NULL)
+		return;
+	read_batch_plan = prepare_kept(
+								   "SELECT position, event_id, payload, queued_at FROM axs.inbox "
+								   "WHERE position > $1 ORDER BY position LIMIT $2",
+								   2, read_types);
+	logged_events_plan = prepare_kept(
+									  "SELECT id, payload, reason_code FROM axs.event_log WHERE id = ANY ($1)",
+									  1, logged_types);
+	record_outcomes_plan = prepare_kept(
+										"INSERT INTO axs.event_log (id, payload, reason_code, queue_position, queued_at, recorded_at) "
+										"SELECT *, $6 FROM unnest($1, $2, $3, $4, $5)",
+										6, record_types);
+	record_conflicts_plan = prepare_kept(
+										 "INSERT INTO axs.id_conflicts (queue_position, id, payload, queued_at, recorded_at) "
+										 "SELECT *, $5 FROM unnest($1, $2, $3, $4)",
+										 5, conflict_types);
+	advance_plan = prepare_kept(
+								"UPDATE axs.applier_state SET watermark = $1, updated_at = now() "
+								"WHERE epoch = $2 AND watermark = $3",
+								3, advance_types);
+}
+
+/* Run one SQL statement with no arguments, returning the int8 of row 1 col 1 (or default). */
+static int64
+query_int64(const char *query, int64 default_value)
+{
+	bool		isnull;
+	Datum		value;
+	int			ret = SPI_execute(query, false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "\"%s\" failed: %s", query, SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return default_value;
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? default_value : DatumGetInt64(value);
+}
+
+static void
+begin_work(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+end_work(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* Whether the axs extension exists in this database. */
+static bool
+extension_present(void)
+{
+	bool		present;
+
+	begin_work("axs applier: looking for the extension");
+	present = query_int64("SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'axs'", 0) > 0;
+	end_work();
+	return present;
+}
+
+/*
+ * Try to take the fence.  On success bump the epoch, publish this process as
+ * the fence holder and return true.
+ */
+static bool
+take_fence(int64 *epoch, int64 *watermark)
+{
+	LOCKTAG		tag;
+
+	fence_locktag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return false;
+
+	begin_work("axs applier: taking over");
+	*epoch = query_int64("UPDATE axs.applier_state SET epoch = epoch + 1, updated_at = now() RETURNING epoch", -1);
+	*watermark = query_int64("SELECT watermark FROM axs.applier_state", 0);
+	end_work();
+	if (*epoch < 0)
+		elog(ERROR, "axs.applier_state has no row; reinstall the extension");
+
+	SpinLockAcquire(&applier_shared->mutex);
+	my_slot->pid = MyProcPid;
+	my_slot->latch = MyLatch;
+	my_slot->epoch = *epoch;
+	my_slot->watermark = *watermark;
+	my_slot->started_at = GetCurrentTimestamp();
+	if (my_slot->standbys > 0)
+		my_slot->standbys--;
+	SpinLockRelease(&applier_shared->mutex);
+	ConditionVariableBroadcast(&applier_shared->progress);
+	return true;
+}
+
+static void
+release_fence(void)
+{
+	LOCKTAG		tag;
+
+	fence_locktag(&tag);
+	if (LockHeldByMe(&tag, ExclusiveLock))
+		LockRelease(&tag, ExclusiveLock, true);
+	SpinLockAcquire(&applier_shared->mutex);
+	if (my_slot->pid == MyProcPid)
+	{
+		my_slot->pid = 0;
+		my_slot->latch = NULL;
+	}
+	my_slot->standbys++;
+	SpinLockRelease(&applier_shared->mutex);
+}
+
+/* Whether axs.applier_state still carries this epoch. */
+static bool
+still_current_epoch(int64 epoch)
+{
+	int64		stored;
+
+	begin_work("axs applier: checking the epoch");
+	stored = query_int64("SELECT epoch FROM axs.applier_state", -1);
+	end_work();
+	return stored == epoch;
+}
+
+static Datum
+build_array(Datum *values, bool *nulls, int count, Oid element_type)
+{
+	int16		length;
+	bool		byval;
+	char		align;
+	int			dims[1] = {count};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(element_type, &length, &byval, &align);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs,
+											  element_type, length, byval, align));
+}
+
+static bool
+same_payload(const bytea *a, const bytea *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+/*
+ * Mark events whose id is already in axs.event_log: duplicates or id_reused.
+ * Only ids not above the largest logged id can be there.
+ */
+static void
+sort_out_logged_ids(QueuedEvent *events, int count, HTAB *first_by_id)
+{
+	int64		largest_logged = query_int64("SELECT max(id) FROM axs.event_log", 0);
+	Datum	   *candidates = palloc(sizeof(Datum) * count);
+	int			ncandidates = 0;
+	Datum		argument;
+	int			ret;
+
+	for (int i = 0; i < count; i++)
+		if (events[i].outcome == QUEUED_PENDING && events[i].id <= largest_logged)
+			candidates[ncandidates++] = Int64GetDatum(events[i].id);
+	if (ncandidates == 0)
+		return;
+	argument = build_array(candidates, NULL, ncandidates, INT8OID);
+	ret = SPI_execute_plan(logged_events_plan, &argument, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading logged events failed: %s", SPI_result_code_string(ret));
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+		bytea	   *logged = DatumGetByteaPP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+		BatchIdEntry *entry = hash_search(first_by_id, &id, HASH_FIND, NULL);
+		QueuedEvent *event;
+
+		if (entry == NULL)
+			continue;
+		event = &events[entry->index];
+		event->outcome = same_payload(logged, event->payload) ? QUEUED_DUPLICATE : QUEUED_ID_REUSED;
+	}
+}
+
+/* Publish the progress of a committed batch. */
+static void
+publish_batch(int64 watermark, int size, int applied, int rejected, int duplicates,
+			  TimestampTz started)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	SpinLockAcquire(&applier_shared->mutex);
+	my_slot->watermark = watermark;
+	my_slot->batches++;
+	my_slot->events_applied += applied;
+	my_slot->events_rejected += rejected;
+	my_slot->events_duplicate += duplicates;
+	my_slot->last_batch_size = size;
+	my_slot->last_batch_ms = (double) (now - started) / 1000.0;
+	my_slot->last_batch_at = now;
+	SpinLockRelease(&applier_shared->mutex);
+	ConditionVariableBroadcast(&applier_shared->progress);
+}
+
+/*
+ * Apply the next batch.  Returns the number of inbox rows consumed (0 when
+ * the inbox is drained).  *watermark moves on commit.
+ */
+static int
+apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
+{
+	TimestampTz started = GetCurrentTimestamp();
+	MemoryContext caller_context = CurrentMemoryContext;
+	Datum		read_arguments[2];
+	QueuedEvent *events;
+	AxsLeg	   *legs;
+	int			count;
+	int			nlegs_total = 0;
+	HASHCTL		hash_control;
+	HTAB	   *first_by_id;
+	AxsAllocator allocator;
+	AxsBalanceMap *map;
+	int			applied = 0,
+				rejected = 0,
+				duplicates = 0,
+				conflicts = 0,
+				recorded = 0;
+	int64		new_watermark;
+	int			ret;
+
+	begin_work("axs applier: applying a batch");
+	prepare_plans();
+	MemoryContextSwitchTo(batch_context);
+
+	read_arguments[0] = Int64GetDatum(*watermark);
+	read_arguments[1] = Int32GetDatum(axs_applier_batch_size);
+	ret = SPI_execute_plan(read_batch_plan, read_arguments, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the inbox failed: %s", SPI_result_code_string(ret));
+	count = (int) SPI_processed;
+	if (count == 0)
+	{
+		MemoryContextSwitchTo(caller_context);
+		end_work();
+		return 0;
+	}
+
+	/* Keep the rows: the SPI tuple table lives until SPI_finish. */
+	events = palloc_extended(sizeof(QueuedEvent) * count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	legs = palloc_extended(sizeof(AxsLeg) * (Size) count * 6, MCXT_ALLOC_HUGE);
+	memset(&hash_control, 0, sizeof(hash_control));
+	hash_control.keysize = sizeof(int64);
+	hash_control.entrysize = sizeof(BatchIdEntry);
+	hash_control.hcxt = batch_context;
+	first_by_id = hash_create("axs batch ids", count, &hash_control,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	{
+		SPITupleTable *rows = SPI_tuptable;
+
+		for (int i = 0; i < count; i++)
+		{
+			HeapTuple	tuple = rows->vals[i];
+			bool		isnull;
+			BatchIdEntry *entry;
+			bool		found;
+
+			events[i].position = DatumGetInt64(SPI_getbinval(tuple, rows->tupdesc, 1, &isnull));
+			events[i].id = DatumGetInt64(SPI_getbinval(tuple, rows->tupdesc, 2, &isnull));
+			events[i].payload = DatumGetByteaPP(SPI_getbinval(tuple, rows->tupdesc, 3, &isnull));
+			events[i].queued_at = SPI_getbinval(tuple, rows->tupdesc, 4, &isnull);
+			events[i].outcome = QUEUED_PENDING;
+			entry = hash_search(first_by_id, &events[i].id, HASH_ENTER, &found);
+			if (found)
+			{
+				QueuedEvent *first = &events[entry->index];
+
+				events[i].outcome = same_payload(first->payload, events[i].payload) ?
+					QUEUED_DUPLICATE : QUEUED_ID_REUSED;
+			}
+			else
+				entry->index = i;
+		}
+		new_watermark = events[count - 1].position;
+	}
+
+	sort_out_logged_ids(events, count, first_by_id);
+
+	/* Decode and expand what is left; gather the touched balances. */
+	allocator = axs_memory_context_allocator(batch_context);
+	map = axs_balance_map_create(&allocator, (size_t) count * 2);
+	for (int i = 0; i < count; i++)
+	{
+		QueuedEvent *event = &events[i];
+		AxsEvent	decoded;
+		AxsDecodeError error;
+
+		if (event->outcome != QUEUED_PENDING)
+			continue;
+		event->first_leg = nlegs_total;
+		if (!axs_event_decode(event->id, (const uint8 *) VARDATA_ANY(event->payload),
+							  VARSIZE_ANY_EXHDR(event->payload), &decoded, &error))
+		{
+			ereport(LOG,
+					(errmsg("axs applier: event %lld at queue position %lld is not a valid event: %s",
+							(long long) event->id, (long long) event->position, error.message)));
+			event->outcome = QUEUED_DECIDED;
+			event->reason = AXS_REASON_INVALID_PAYLOAD;
+			continue;
+		}
+		event->reason = axs_event_expand(&decoded, axs_currency_resolve, NULL,
+										 &legs[nlegs_total], &event->nlegs);
+		if (event->reason != AXS_REASON_NONE)
+		{
+			event->outcome = QUEUED_DECIDED;
+			event->nlegs = 0;
+			continue;
+		}
+		for (int l = 0; l < event->nlegs; l++)
+			axs_balance_map_get(map, legs[nlegs_total + l].account, legs[nlegs_total + l].currency);
+		nlegs_total += event->nlegs;
+	}
+
+	axs_store_lock_balances(map);
+	for (int i = 0; i < count; i++)
+	{
+		QueuedEvent *event = &events[i];
+
+		if (event->outcome == QUEUED_PENDING)
+		{
+			event->reason = axs_ledger_apply(map, &legs[event->first_leg], event->nlegs);
+			event->outcome = QUEUED_DECIDED;
+		}
+		switch (event->outcome)
+		{
+			case QUEUED_DECIDED:
+				recorded++;
+				if (event->reason == AXS_REASON_NONE)
+					applied++;
+				else
+					rejected++;
+				break;
+			case QUEUED_DUPLICATE:
+				duplicates++;
+				break;
+			case QUEUED_ID_REUSED:
+				conflicts++;
+				rejected++;
+				break;
+			case QUEUED_PENDING:
+				break;
+		}
+	}
+	axs_store_write_balances(map);
+
+	if (recorded > 0)
+	{
+		Datum	   *ids = palloc(sizeof(Datum) * recorded);
+		Datum	   *payloads = palloc(sizeof(Datum) * recorded);
+		Datum	   *reasons = palloc(sizeof(Datum) * recorded);
+		Datum	   *positions = palloc(sizeof(Datum) * recorded);
+		Datum	   *queued = palloc(sizeof(Datum) * recorded);
+		Datum		arguments[6];
+		int			n = 0;
+
+		for (int i = 0; i < count; i++)
+		{
+			if (events[i].outcome != QUEUED_DECIDED)
+				continue;
+			ids[n] = Int64GetDatum(events[i].id);
+			payloads[n] = PointerGetDatum(events[i].payload);
+			reasons[n] = Int16GetDatum((int16) events[i].reason);
+			positions[n] = Int64GetDatum(events[i].position);
+			queued[n] = events[i].queued_at;
+			n++;
+		}
+		arguments[0] = build_array(ids, NULL, n, INT8OID);
+		arguments[1] = build_array(payloads, NULL, n, BYTEAOID);
+		arguments[2] = build_array(reasons, NULL, n, INT2OID);
+		arguments[3] = build_array(positions, NULL, n, INT8OID);
+		arguments[4] = build_array(queued, NULL, n, TIMESTAMPTZOID);
+		arguments[5] = TimestampTzGetDatum(GetCurrentTimestamp());
+		ret = SPI_execute_plan(record_outcomes_plan, arguments, NULL, false, 0);
+		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) n)
+			elog(ERROR, "recording outcomes failed: %s", SPI_result_code_string(ret));
+	}
+	if (conflicts > 0)
+	{
+		Datum	   *positions = palloc(sizeof(Datum) * conflicts);
+		Datum	   *ids = palloc(sizeof(Datum) * conflicts);
+		Datum	   *payloads = palloc(sizeof(Datum) * conflicts);
+		Datum	   *queued = palloc(sizeof(Datum) * conflicts);
+		Datum		arguments[5];
+		int			n = 0;
+
+		for (int i = 0; i < count; i++)
+		{
+			if (events[i].outcome != QUEUED_ID_REUSED)
+				continue;
+			positions[n] = Int64GetDatum(events[i].position);
+			ids[n] = Int64GetDatum(events[i].id);
+			payloads[n] = PointerGetDatum(events[i].payload);
+			queued[n] = events[i].queued_at;
+			n++;
+		}
+		arguments[0] = build_array(positions, NULL, n, INT8OID);
+		arguments[1] = build_array(ids, NULL, n, INT8OID);
+		arguments[2] = build_array(payloads, NULL, n, BYTEAOID);
+		arguments[3] = build_array(queued, NULL, n, TIMESTAMPTZOID);
+		arguments[4] = TimestampTzGetDatum(GetCurrentTimestamp());
+		ret = SPI_execute_plan(record_conflicts_plan, arguments, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "recording id conflicts failed: %s", SPI_result_code_string(ret));
+	}
+
+	/* The fence: still the lock holder, and nobody moved epoch or watermark. */
+	if (!fence_held())
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("axs applier lost its fence; abandoning the batch")));
+	{
+		Datum		arguments[3];
+
+		arguments[0] = Int64GetDatum(new_watermark);
+		arguments[1] = Int64GetDatum(epoch);
+		arguments[2] = Int64GetDatum(*watermark);
+		ret = SPI_execute_plan(advance_plan, arguments, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE || SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("axs applier epoch %lld was superseded; abandoning the batch",
+							(long long) epoch)));
+	}
+
+	MemoryContextSwitchTo(caller_context);
+	end_work();
+	MemoryContextReset(batch_context);
+	*watermark = new_watermark;
+	publish_batch(new_watermark, count, applied, rejected, duplicates, started);
+	return count;
+}
+
+/*
+ * Truncate one inbox segment if all its rows are at or below the watermark.
+ * A segment some other transaction is using is left for a later call.
+ */
+static void
+truncate_segment_if_applied(int segment, int64 watermark)
+{
+	MemoryContext context = CurrentMemoryContext;
+	char		query[128];
+
+	begin_work("axs applier: truncating applied inbox segments");
+	PG_TRY();
+	{
+		int64		largest;
+
+		snprintf(query, sizeof(query), "SELECT max(position) FROM axs.inbox_%d", segment);
+		largest = query_int64(query, -1);
+		if (largest >= 0 && largest <= watermark)
+		{
+			snprintf(query, sizeof(query), "LOCK TABLE axs.inbox_%d IN ACCESS EXCLUSIVE MODE NOWAIT", segment);
+			if (SPI_execute(query, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "\"%s\" failed", query);
+			snprintf(query, sizeof(query), "SELECT max(position) FROM axs.inbox_%d", segment);
+			largest = query_int64(query, -1);
+			if (largest >= 0 && largest <= watermark)
+			{
+				snprintf(query, sizeof(query), "TRUNCATE axs.inbox_%d", segment);
+				if (SPI_execute(query, false, 0) != SPI_OK_UTILITY)
+					elog(ERROR, "\"%s\" failed", query);
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		/* busy: try again after a later batch */
+		MemoryContextSwitchTo(context);
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return;
+	}
+	PG_END_TRY();
+	end_work();
+}
+
+/* Truncate every inbox segment whose rows are all applied. */
+static void
+truncate_applied_segments(int64 watermark)
+{
+	for (int segment = 0; segment < INBOX_SEGMENTS; segment++)
+		truncate_segment_if_applied(segment, watermark);
+}
+
+/*
+ * apply_batch, turning an error into a logged, abandoned batch: the worker
+ * keeps running.  If the fence was lost, give it up and become a standby.
+ * Returns the rows consumed (0 after an error).
+ */
+static int
+apply_batch_or_recover(int64 epoch, int64 *watermark, MemoryContext batch_context,
+					   bool *holding)
+{
+	MemoryContext context = CurrentMemoryContext;
+	volatile int consumed = 0;
+
+	PG_TRY();
+	{
+		consumed = apply_batch(epoch, watermark, batch_context);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(context);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextReset(batch_context);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		if (!fence_held() || !still_current_epoch(epoch))
+		{
+			ereport(LOG, (errmsg("axs applier gave up the fence (epoch %lld); now a standby",
+								 (long long) epoch)));
+			release_fence();
+			*holding = false;
+		}
+		applier_wait(Min(axs_applier_max_delay_ms * 10, 1000));
+	}
+	PG_END_TRY();
+	return consumed;
+}
+
+/* Reload configuration on SIGHUP. */
+static void
+applier_reload_if_asked(void)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+static void
+applier_wait(long timeout_ms)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	applier_reload_if_asked();
+}
+
+/* Entry point of the applier background worker. */
+void
+axs_applier_main(Datum main_arg)
+{
+	Oid			database = DatumGetObjectId(main_arg);
+	MemoryContext batch_context;
+	bool		reported_missing_extension = false;
+	int64		epoch = 0;
+	int64		watermark = 0;
+	bool		holding = false;
+	char	   *database_name;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (OidIsValid(database))
+		BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	else
+		BackgroundWorkerInitializeConnection(axs_database, NULL, 0);
+
+	applier_shared_attach();
+	SpinLockAcquire(&applier_shared->mutex);
+	my_slot = slot_for_database(MyDatabaseId, true);
+	if (my_slot != NULL)
+		my_slot->standbys++;
+	SpinLockRelease(&applier_shared->mutex);
+	if (my_slot == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("axs applier: appliers already run in %d databases", APPLIER_SLOTS)));
+	before_shmem_exit(applier_detach, (Datum) 0);
+
+	batch_context = AllocSetContextCreate(TopMemoryContext, "axs applier batch",
+										  ALLOCSET_DEFAULT_SIZES);
+	StartTransactionCommand();
+	database_name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+	CommitTransactionCommand();
+	ereport(LOG, (errmsg("axs applier started in database \"%s\" (pid %d), waiting for the fence",
+						 database_name, MyProcPid)));
+
+	for (;;)
+	{
+		int			consumed;
+		int64		previous_watermark;
+
+		if (!axs_applier_enabled)
+		{
+			if (holding)
+			{
+				release_fence();
+				holding = false;
+				ereport(LOG, (errmsg("axs applier disabled by axs.applier_enabled; fence released")));
+			}
+			applier_wait(1000L);
+			continue;
+		}
+		if (!holding)
+		{
+			if (!extension_present())
+			{
+				if (!reported_missing_extension)
+					ereport(LOG, (errmsg("axs applier: extension axs is not installed in database \"%s\"; waiting",
+										 database_name)));
+				reported_missing_extension = true;
+				applier_wait(1000L);
+				continue;
+			}
+			if (!take_fence(&epoch, &watermark))
+			{
+				applier_wait(STANDBY_POLL_MS);
+				continue;
+			}
+			holding = true;
+			ereport(LOG, (errmsg("axs applier took the fence (epoch %lld), resuming after queue position %lld",
+								 (long long) epoch, (long long) watermark)));
+			truncate_applied_segments(watermark);
+		}
+
+		previous_watermark = watermark;
+		consumed = apply_batch_or_recover(epoch, &watermark, batch_context, &holding);
+		if (holding && (watermark >> INBOX_SEGMENT_BITS) != (previous_watermark >> INBOX_SEGMENT_BITS))
+			truncate_applied_segments(watermark);
+		if (consumed < axs_applier_batch_size)
+			applier_wait(axs_applier_max_delay_ms);
+		else
+		{
+			CHECK_FOR_INTERRUPTS();
+			applier_reload_if_asked();
+		}
+	}
+}
+
+PG_FUNCTION_INFO_V1(axs_start_applier);
+/*
+ * axs.start_applier(): start an applier for the current database without a
+ * server restart.  It becomes a standby if another applier holds the fence.
+ * Returns the new worker's pid.
+ */
+Datum
+axs_start_applier(PG_FUNCTION_ARGS)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+
+	applier_worker_init(&worker, true);
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not register an axs applier"),
+				 errhint("Raise max_worker_processes.")));
+	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start an axs applier"),
+				 errhint("See the server log.")));
+	PG_RETURN_INT32(pid);
+}
+
+/* The watermark the applier of this database has published, or -1. */
+static int64
+published_watermark(void)
+{
+	ApplierSlot *slot;
+	int64		watermark = -1;
+
+	SpinLockAcquire(&applier_shared->mutex);
+	slot = slot_for_database(MyDatabaseId, false);
+	if (slot != NULL && slot->pid != 0)
+		watermark = slot->watermark;
+	SpinLockRelease(&applier_shared->mutex);
+	return watermark;
+}
+
+PG_FUNCTION_INFO_V1(axs_wait);
+/*
+ * axs.wait(position bigint, timeout_ms int): wait until the applier has
+ * decided every queued event up to position; false on timeout.
+ */
+Datum
+axs_wait(PG_FUNCTION_ARGS)
+{
+	int64		position = PG_GETARG_INT64(0);
+	int			timeout_ms = PG_GETARG_INT32(1);
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	bool		reached = false;
+
+	applier_shared_attach();
+	for (;;)
+	{
+		long		remaining;
+
+		if (published_watermark() >= position)
+		{
+			reached = true;
+			break;
+		}
+		/* the applier may not have published yet: ask the table too */
+		SPI_connect();
+		reached = query_int64("SELECT watermark FROM axs.applier_state", 0) >= position;
+		SPI_finish();
+		if (reached)
+			break;
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+			break;
+		ConditionVariableTimedSleep(&applier_shared->progress, Min(remaining, 1000L),
+									PG_WAIT_EXTENSION);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ConditionVariableCancelSleep();
+	PG_RETURN_BOOL(reached);
+}
+
+PG_FUNCTION_INFO_V1(axs_applier_stats);
+/*
+ * axs.applier_stats(): what the applier of this database published since it
+ * took the fence (one row, NULL pid if no applier holds the fence).
+ */
+Datum
+axs_applier_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[13];
+	bool		nulls[13];
+	ApplierSlot copy;
+	ApplierSlot *slot;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	applier_shared_attach();
+	memset(&copy, 0, sizeof(copy));
+	SpinLockAcquire(&applier_shared->mutex);
+	slot = slot_for_database(MyDatabaseId, false);
+	if (slot != NULL)
+		copy = *slot;
+	SpinLockRelease(&applier_shared->mutex);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Int32GetDatum(copy.pid);
+	nulls[0] = (copy.pid == 0);
+	values[1] = BoolGetDatum(copy.pid != 0);
+	values[2] = Int32GetDatum(copy.standbys);
+	values[3] = Int64GetDatum(copy.epoch);
+	values[4] = Int64GetDatum(copy.batches);
+	values[5] = Int64GetDatum(copy.events_applied);
+	values[6] = Int64GetDatum(copy.events_rejected);
+	values[7] = Int64GetDatum(copy.events_duplicate);
+	values[8] = Int64GetDatum(copy.last_batch_size);
+	values[9] = Float8GetDatum(copy.last_batch_ms);
+	values[10] = TimestampTzGetDatum(copy.last_batch_at);
+	nulls[10] = (copy.last_batch_at == 0);
+	values[11] = TimestampTzGetDatum(copy.started_at);
+	nulls[11] = (copy.started_at == 0);
+	values[12] = Int64GetDatum(copy.watermark);
+	nulls[12] = (copy.pid == 0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}

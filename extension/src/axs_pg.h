@@ -1,0 +1,46 @@
+/*
+ * axs_pg.h
+ *		Declarations shared by the PostgreSQL-side modules of axs (GUCs,
+ *		currency cache, balance and event-log storage, applier).
+ *
+ * Only for files that include postgres.h; the pure ledger core uses
+ * event.h and ledger.h alone.
+ */
+#ifndef AXS_PG_H
+#define AXS_PG_H
+
+#include "datatype/timestamp.h"
+#include "utils/palloc.h"
+
+#include "event.h"
+#include "ledger.h"
+
+/* GUCs (axs.c) */
+extern char *axs_database;
+extern int	axs_applier_batch_size;
+extern int	axs_applier_max_delay_ms;
+extern bool axs_applier_enabled;
+
+/* Advisory lock keys: pg_advisory_lock(AXS_LOCK_NAMESPACE, key) */
+#define AXS_LOCK_NAMESPACE 0x617873 /* 'axs' */
+#define AXS_LOCK_APPLIER_FENCE 1
+#define AXS_LOCK_INBOX_APPEND 2
+
+/* currency_cache.c: code -> registered id, -1 if unknown */
+extern int32 axs_currency_resolve(void *context, const char *code);
+
+/* event_store.c: balances and the event log, through SPI */
+extern AxsAllocator axs_memory_context_allocator(MemoryContext context);
+extern void axs_store_lock_balances(AxsBalanceMap *map);
+extern void axs_store_write_balances(AxsBalanceMap *map);
+extern bool axs_store_find_event(int64 id, bytea **payload, int16 *reason_code);
+extern bool axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
+								   AxsReason reason);
+extern void axs_report_decode_error(const AxsDecodeError *error);
+extern bytea *axs_encode_event_bytea(const AxsEvent *event);
+
+/* applier.c */
+extern void axs_applier_register_static(void);
+extern void axs_applier_wake_at_commit(void);
+
+#endif							/* AXS_PG_H */

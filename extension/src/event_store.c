@@ -1,0 +1,385 @@
+/*
+ * event_store.c
+ *		Storage of balances and the event log through SPI, shared by the
+ *		synchronous SQL API and the applier.
+ *
+ * Balances are locked in (account, currency) order, missing rows are first
+ * inserted as zero rows in the same order; so two transactions, whatever
+ * events they carry, never wait on each other in a cycle.  Rows this
+ * transaction created but no applied event touched are removed again, so a
+ * rejected event leaves no trace in axs.balances.  All callers must be
+ * connected to SPI.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "axs_pg.h"
+
+/* Sorted arrays of balance keys, as SPI arguments. */
+typedef struct KeyArrays
+{
+	int			count;
+	AxsBalance **entries;		/* sorted by (account, currency) */
+	Datum	   *accounts;
+	Datum	   *currencies;
+	Datum	   *available;
+	Datum	   *frozen;
+} KeyArrays;
+
+static SPIPlanPtr insert_missing_plan = NULL;
+static SPIPlanPtr lock_plan = NULL;
+static SPIPlanPtr update_plan = NULL;
+static SPIPlanPtr delete_plan = NULL;
+static SPIPlanPtr find_event_plan = NULL;
+static SPIPlanPtr record_event_plan = NULL;
+
+static void *
+memory_context_allocate(void *context, size_t size)
+{
+	return MemoryContextAllocExtended((MemoryContext) context, size,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+static void
+memory_context_release(void *context, void *pointer)
+{
+	pfree(pointer);
+}
+
+/* An AxsAllocator that allocates in the given memory context. */
+AxsAllocator
+axs_memory_context_allocator(MemoryContext context)
+{
+	AxsAllocator allocator;
+
+	allocator.allocate = memory_context_allocate;
+	allocator.release = memory_context_release;
+	allocator.context = context;
+	return allocator;
+}
+
+/* Prepare and keep a plan for the life of the backend. */
+static SPIPlanPtr
+prepare_kept(const char *query, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query,
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+static int
+compare_balance_keys(const void *a, const void *b)
+{
+	const AxsBalance *left = *(AxsBalance *const *) a;
+	const AxsBalance *right = *(AxsBalance *const *) b;
+
+	if (left->account != right->account)
+		return left->account < right->account ? -1 : 1;
+	if (left->currency != right->currency)
+		return left->currency < right->currency ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Gather the entries of map selected by filter (NULL: all) into sorted key
+ * arrays.
+ */
+static KeyArrays
+gather_keys(AxsBalanceMap *map, bool (*filter) (const AxsBalance *))
+{
+	KeyArrays	keys;
+	size_t		capacity = axs_balance_map_count(map);
+	size_t		cursor = 0;
+	AxsBalance *entry;
+
+	keys.count = 0;
+	keys.entries = palloc_extended(sizeof(AxsBalance *) * Max(capacity, 1), MCXT_ALLOC_HUGE);
+	while ((entry = axs_balance_map_next(map, &cursor)) != NULL)
+	{
+		if (filter == NULL || filter(entry))
+			keys.entries[keys.count++] = entry;
+	}
+	qsort(keys.entries, keys.count, sizeof(AxsBalance *), compare_balance_keys);
+
+	keys.accounts = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);
+	keys.currencies = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);
+	keys.available = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);
+	keys.frozen = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);
+	for (int i = 0; i < keys.count; i++)
+	{
+		keys.accounts[i] = Int64GetDatum(keys.entries[i]->account);
+		keys.currencies[i] = Int32GetDatum(keys.entries[i]->currency);
+		keys.available[i] = Int64GetDatum(keys.entries[i]->available);
+		keys.frozen[i] = Int64GetDatum(keys.entries[i]->frozen);
+	}
+	return keys;
+}
+
+static Datum
+int8_array(Datum *values, int count)
+{
+	return PointerGetDatum(construct_array(values, count, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static Datum
+int4_array(Datum *values, int count)
+{
+	return PointerGetDatum(construct_array(values, count, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+static void
+free_keys(KeyArrays *keys)
+{
+	pfree(keys->entries);
+	pfree(keys->accounts);
+	pfree(keys->currencies);
+	pfree(keys->available);
+	pfree(keys->frozen);
+}
+
+/*
+ * Lock the balance rows of every key in map, in key order, inserting the
+ * missing ones as zero rows first; load their values into the map and set
+ * existed for rows that were there before this call.
+ */
+void
+axs_store_lock_balances(AxsBalanceMap *map)
+{
+	KeyArrays	keys = gather_keys(map, NULL);
+	Datum		arguments[2];
+	int			ret;
+
+	if (keys.count == 0)
+		return;
+	if (insert_missing_plan == NULL)
+	{
+		Oid			argtypes[2] = {INT8ARRAYOID, INT4ARRAYOID};
+
+		insert_missing_plan = prepare_kept(
+										   "INSERT INTO axs.balances (account, currency) "
+										   "SELECT k.account, k.currency FROM unnest($1, $2) AS k(account, currency) "
+										   "ORDER BY k.account, k.currency "
+										   "ON CONFLICT DO NOTHING RETURNING account, currency",
+										   2, argtypes);
+		lock_plan = prepare_kept(
+								 "SELECT b.account, b.currency, b.available, b.frozen "
+								 "FROM unnest($1, $2) AS k(account, currency) "
+								 "JOIN axs.balances AS b ON b.account = k.account AND b.currency = k.currency "
+								 "ORDER BY b.account, b.currency FOR UPDATE OF b",
+								 2, argtypes);
+	}
+	arguments[0] = int8_array(keys.accounts, keys.count);
+	arguments[1] = int4_array(keys.currencies, keys.count);
+
+	for (int i = 0; i < keys.count; i++)
+		keys.entries[i]->existed = true;
+	ret = SPI_execute_plan(insert_missing_plan, arguments, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "inserting missing balances failed: %s", SPI_result_code_string(ret));
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		bool		isnull;
+		int64		account = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull));
+		int32		currency = DatumGetInt32(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull));
+
+		axs_balance_map_find(map, account, currency)->existed = false;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	ret = SPI_execute_plan(lock_plan, arguments, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "locking balances failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != (uint64) keys.count)
+		elog(ERROR, "locked " UINT64_FORMAT " balance rows, expected %d", SPI_processed, keys.count);
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		AxsBalance *entry;
+
+		entry = axs_balance_map_find(map,
+									 DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull)),
+									 DatumGetInt32(SPI_getbinval(tuple, tupdesc, 2, &isnull)));
+		entry->available = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+		entry->frozen = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 4, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	pfree(DatumGetPointer(arguments[0]));
+	pfree(DatumGetPointer(arguments[1]));
+	free_keys(&keys);
+}
+
+static bool
+balance_changed(const AxsBalance *entry)
+{
+	return entry->changed;
+}
+
+static bool
+balance_created_unused(const AxsBalance *entry)
+{
+	return !entry->existed && !entry->changed;
+}
+
+/*
+ * Write every changed balance of map with one UPDATE, and remove rows that
+ * axs_store_lock_balances created but no applied event touched.
+ */
+void
+axs_store_write_balances(AxsBalanceMap *map)
+{
+	KeyArrays	changed = gather_keys(map, balance_changed);
+	KeyArrays	unused = gather_keys(map, balance_created_unused);
+	int			ret;
+
+	if (update_plan == NULL)
+	{
+		Oid			update_types[4] = {INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+		Oid			delete_types[2] = {INT8ARRAYOID, INT4ARRAYOID};
+
+		update_plan = prepare_kept(
+								   "UPDATE axs.balances AS b SET available = v.available, frozen = v.frozen "
+								   "FROM unnest($1, $2, $3, $4) AS v(account, currency, available, frozen) "
+								   "WHERE b.account = v.account AND b.currency = v.currency",
+								   4, update_types);
+		delete_plan = prepare_kept(
+								   "DELETE FROM axs.balances AS b USING unnest($1, $2) AS k(account, currency) "
+								   "WHERE b.account = k.account AND b.currency = k.currency "
+								   "AND b.available = 0 AND b.frozen = 0",
+								   2, delete_types);
+	}
+	if (changed.count > 0)
+	{
+		Datum		arguments[4];
+
+		arguments[0] = int8_array(changed.accounts, changed.count);
+		arguments[1] = int4_array(changed.currencies, changed.count);
+		arguments[2] = int8_array(changed.available, changed.count);
+		arguments[3] = int8_array(changed.frozen, changed.count);
+		ret = SPI_execute_plan(update_plan, arguments, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE || SPI_processed != (uint64) changed.count)
+			elog(ERROR, "writing balances failed: %s, " UINT64_FORMAT " of %d rows",
+				 SPI_result_code_string(ret), SPI_processed, changed.count);
+		for (int i = 0; i < 4; i++)
+			pfree(DatumGetPointer(arguments[i]));
+	}
+	if (unused.count > 0)
+	{
+		Datum		arguments[2];
+
+		arguments[0] = int8_array(unused.accounts, unused.count);
+		arguments[1] = int4_array(unused.currencies, unused.count);
+		ret = SPI_execute_plan(delete_plan, arguments, NULL, false, 0);
+		if (ret != SPI_OK_DELETE)
+			elog(ERROR, "removing unused balances failed: %s", SPI_result_code_string(ret));
+		pfree(DatumGetPointer(arguments[0]));
+		pfree(DatumGetPointer(arguments[1]));
+	}
+	free_keys(&changed);
+	free_keys(&unused);
+}
+
+/*
+ * Look an event id up in the log.  Returns false if unknown; otherwise sets
+ * *payload (palloc'd in the caller's context) and *reason_code.
+ */
+bool
+axs_store_find_event(int64 id, bytea **payload, int16 *reason_code)
+{
+	Datum		argument = Int64GetDatum(id);
+	bool		isnull;
+	int			ret;
+
+	if (find_event_plan == NULL)
+	{
+		Oid			argtype = INT8OID;
+
+		find_event_plan = prepare_kept("SELECT payload, reason_code FROM axs.event_log WHERE id = $1",
+									   1, &argtype);
+	}
+	ret = SPI_execute_plan(find_event_plan, &argument, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "event lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;
+	*payload = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*reason_code = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return true;
+}
+
+/*
+ * Record a synchronously decided event.  Returns false, recording nothing,
+ * if the id is already in the log (possibly just committed by a concurrent
+ * transaction, whose commit this waits for).
+ */
+bool
+axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
+					   AxsReason reason)
+{
+	Datum		arguments[3];
+	bytea	   *payload_datum = palloc(VARHDRSZ + payload_length);
+	int			ret;
+
+	if (record_event_plan == NULL)
+	{
+		Oid			argtypes[3] = {INT8OID, BYTEAOID, INT2OID};
+
+		record_event_plan = prepare_kept(
+										 "INSERT INTO axs.event_log (id, payload, reason_code, recorded_at) "
+										 "VALUES ($1, $2, $3, now()) ON CONFLICT (id) DO NOTHING",
+										 3, argtypes);
+	}
+	SET_VARSIZE(payload_datum, VARHDRSZ + payload_length);
+	memcpy(VARDATA(payload_datum), payload, payload_length);
+	arguments[0] = Int64GetDatum(id);
+	arguments[1] = PointerGetDatum(payload_datum);
+	arguments[2] = Int16GetDatum((int16) reason);
+	ret = SPI_execute_plan(record_event_plan, arguments, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "recording event failed: %s", SPI_result_code_string(ret));
+	pfree(payload_datum);
+	return SPI_processed == 1;
+}
+
+/* Raise the SQL error for an event that could not be decoded. */
+void
+axs_report_decode_error(const AxsDecodeError *error)
+{
+	if (error->status == AXS_DECODE_INVALID_JSON)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid event: %s", error->message)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid event: %s", error->message),
+			 error->field[0] != '\0' ? errdetail("The offending field is \"%s\".", error->field) : 0,
+			 errhint("See the event format in the axs README.")));
+}
+
+/* The binary payload of an event as a bytea. */
+bytea *
+axs_encode_event_bytea(const AxsEvent *event)
+{
+	uint8		buffer[AXS_PAYLOAD_MAX];
+	size_t		length = axs_event_encode(event, buffer, sizeof(buffer));
+	bytea	   *result;
+
+	if (length == 0)
+		elog(ERROR, "event %lld does not fit in a payload", (long long) event->id);
+	result = palloc(VARHDRSZ + length);
+	SET_VARSIZE(result, VARHDRSZ + length);
+	memcpy(VARDATA(result), buffer, length);
+	return result;
+}

@@ -1,0 +1,51 @@
+-- Applications act through the roles axs_app / axs_reader / axs_feeder: they
+-- call the functions and read, but cannot write the tables directly.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS axs CASCADE;
+CREATE EXTENSION axs;
+DROP ROLE IF EXISTS regress_axs_app;
+DROP ROLE IF EXISTS regress_axs_reader;
+DROP ROLE IF EXISTS regress_axs_feeder;
+RESET client_min_messages;
+CREATE ROLE regress_axs_app IN ROLE axs_app;
+CREATE ROLE regress_axs_reader IN ROLE axs_reader;
+CREATE ROLE regress_axs_feeder IN ROLE axs_feeder;
+SELECT axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
+
+SET ROLE regress_axs_app;
+SELECT * FROM axs.deposit(1, 42, 'USDT', 100);
+SELECT * FROM axs.apply('{"id":2,"kind":"withdraw","account":42,"currency":"USDT","amount":10}');
+SELECT * FROM axs.balance(42, 'USDT');
+SELECT account, available, frozen FROM axs.balances;
+-- direct writes are refused
+UPDATE axs.balances SET available = 1000000 WHERE account = 42;
+INSERT INTO axs.balances (account, currency, available) VALUES (7, 1, 5);
+DELETE FROM axs.balances;
+INSERT INTO axs.event_log (id, payload, reason_code, recorded_at) VALUES (99, '\x00', 0, now());
+DELETE FROM axs.event_log;
+INSERT INTO axs.inbox (event_id, payload) VALUES (3, '\x00');
+SELECT axs.create_currency('EUR', 2);
+RESET ROLE;
+
+SET ROLE regress_axs_reader;
+SELECT * FROM axs.balance(42, 'USDT');
+SELECT id, status FROM axs.events ORDER BY id;
+SELECT * FROM axs.deposit(3, 42, 'USDT', 100);
+UPDATE axs.balances SET available = 0;
+RESET ROLE;
+
+SET ROLE regress_axs_feeder;
+UPDATE axs.balances SET available = 0;
+UPDATE axs.feeder_offsets SET next_offset = 0;
+SELECT axs.feeder_advance('trades', 0, NULL, 10);
+SELECT axs.feeder_advance('trades', 0, 10, 25);
+-- a stale expectation is fenced
+SELECT axs.feeder_advance('trades', 0, 10, 30);
+SELECT topic, partition, next_offset FROM axs.feeder_offsets;
+RESET ROLE;
+
+SELECT * FROM axs.balance(42, 'USDT');
+SELECT * FROM axs.verify();
+DROP ROLE regress_axs_app;
+DROP ROLE regress_axs_reader;
+DROP ROLE regress_axs_feeder;

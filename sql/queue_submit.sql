@@ -1,0 +1,60 @@
+-- The queue: axs.submit / axs.submit_many validate at submit time, events are
+-- pending until the applier decides them, axs.wait follows the applier.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS axs CASCADE;
+CREATE EXTENSION axs;
+RESET client_min_messages;
+SELECT axs.create_currency('BTC', 8) IS NOT NULL AS btc, axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+
+-- bad input is refused at submit time and queues nothing
+SELECT axs.submit('{"id":1,"kind":"deposit","account":42,"currency":"USDT","amount":0}');
+SELECT axs.submit_many('[{"id":1,"kind":"deposit","account":42,"currency":"USDT","amount":5},{"id":2,"kind":"deposit"}]');
+SELECT axs.submit_many('{"id":1}');
+SELECT count(*) AS queued FROM axs.inbox;
+
+-- queued events are pending until applied (seen here before commit)
+BEGIN;
+SELECT axs.submit('{"id":1,"kind":"deposit","account":42,"currency":"USDT","amount":100}') AS position \gset
+SELECT * FROM axs.event_status(1);
+SELECT id, kind, status FROM axs.events;
+COMMIT;
+
+-- start an applier for this database and wait for it
+SELECT axs.start_applier() > 0 AS started;
+SELECT axs.wait(:position, 10000) AS applied_in_time;
+SELECT * FROM axs.event_status(1);
+SELECT * FROM axs.balance(42, 'USDT');
+
+-- a batch with every kind of outcome: applied, rejected, duplicate, id_reused
+SELECT axs.submit_many('[
+  {"id":2,"kind":"freeze","account":42,"currency":"USDT","amount":60},
+  {"id":3,"kind":"withdraw","account":42,"currency":"USDT","amount":41},
+  {"id":1,"kind":"deposit","account":42,"currency":"USDT","amount":100},
+  {"id":4,"kind":"deposit","account":43,"currency":"BTC","amount":2},
+  {"id":4,"kind":"deposit","account":43,"currency":"BTC","amount":2},
+  {"id":5,"kind":"freeze","account":43,"currency":"BTC","amount":1},
+  {"id":6,"kind":"trade","buyer":42,"seller":43,"base":"BTC","quote":"USDT","base_amount":1,"quote_amount":50,"seller_fee":1,"fee_account":1},
+  {"id":7,"kind":"deposit","account":42,"currency":"DOGE","amount":1},
+  {"id":1,"kind":"deposit","account":42,"currency":"USDT","amount":999},
+  {"id":8,"kind":"unfreeze","account":42,"currency":"USDT","amount":10}
+]') AS position \gset
+SELECT axs.wait(:position, 10000) AS applied_in_time;
+SELECT id, kind, status, reason, queue_position IS NOT NULL AS queued FROM axs.events ORDER BY id;
+SELECT id, payload IS NOT NULL AS has_payload FROM axs.id_conflicts;
+SELECT * FROM axs.balances(42);
+SELECT * FROM axs.balances(43);
+SELECT * FROM axs.balances(1);
+SELECT * FROM axs.verify();
+
+-- the applier's status
+SELECT pid IS NOT NULL AS running, fence_held, batches >= 2 AS batches, events_applied, events_rejected,
+	   events_duplicate, queue_depth, watermark = :position AS caught_up
+FROM axs.applier_status;
+
+-- a timeout when the position is never reached
+SELECT axs.wait(:position + 1000, 200) AS reached;
+
+-- stop the applier so the database can be dropped
+SELECT pg_terminate_backend(pid) FROM axs.applier_status WHERE pid IS NOT NULL;
