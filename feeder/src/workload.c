@@ -1,0 +1,482 @@
+/*
+ * workload.c
+ *		Exchange workload generator (see workload.h).
+ *
+ * The generator keeps a model of every balance so that the events it calls
+ * valid are valid when applied in key order: an order freezes only what is
+ * available, a trade moves only what was frozen, a withdrawal takes at most
+ * what is available.  Accounts are funded (deposit) just before they first
+ * need a currency.  A trade is keyed by its buyer, so it can overtake the
+ * seller's freeze when the two accounts land in different partitions; the
+ * ledger then rejects it, as a real exchange feed would see.
+ */
+#include "workload.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+
+/* Pending messages one step may produce: two deposits, two freezes, a trade, two unfreezes. */
+#define PENDING_CAPACITY 16
+
+/* Recent valid messages a duplicate is picked from. */
+#define RECENT_CAPACITY 256
+
+/* Zipf exponent of account popularity: a few hot accounts, a long tail. */
+#define ACCOUNT_SKEW 0.99
+
+static const char *const currency_names[] = {
+	"USDT", "BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "DOT", "LTC", "TRX",
+	"AVAX", "LINK", "ATOM", "XLM", "NEAR", "APT"
+};
+#define NAMED_CURRENCIES ((int) (sizeof(currency_names) / sizeof(currency_names[0])))
+
+typedef struct Balance
+{
+	int64_t		available;
+	int64_t		frozen;
+} Balance;
+
+typedef struct PendingEvent
+{
+	AxsEvent	event;
+	bool		overdraft;
+} PendingEvent;
+
+struct Workload
+{
+	WorkloadConfig config;
+	uint64_t	random_state;
+	int64_t		next_id;
+	char		(*currency_codes)[AXS_CURRENCY_CODE_MAX + 1];
+	Balance    *balances;		/* accounts x currencies, account 1 first */
+	double	   *account_cdf;	/* Zipf CDF over trader ranks */
+	int64_t		trader_count;
+	PendingEvent pending[PENDING_CAPACITY];
+	int			pending_head;
+	int			pending_count;
+	WorkloadMessage recent[RECENT_CAPACITY];
+	int			recent_count;
+	int			recent_next;
+};
+
+/* splitmix64: small, fast, good enough for a workload. */
+static uint64_t
+random_next(Workload *workload)
+{
+	uint64_t	z = (workload->random_state += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, bound). */
+static int64_t
+random_below(Workload *workload, int64_t bound)
+{
+	return bound <= 1 ? 0 : (int64_t) (random_next(workload) % (uint64_t) bound);
+}
+
+/* Uniform in [0, 1). */
+static double
+random_unit(Workload *workload)
+{
+	return (double) (random_next(workload) >> 11) / 9007199254740992.0;
+}
+
+/* A trader account (2..accounts), hot ones far more often. */
+static int64_t
+random_trader(Workload *workload)
+{
+	double		u = random_unit(workload);
+	int64_t		low = 0;
+	int64_t		high = workload->trader_count - 1;
+
+	while (low < high)
+	{
+		int64_t		middle = low + (high - low) / 2;
+
+		if (workload->account_cdf[middle] < u)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	return low + 2;
+}
+
+static Balance *
+balance_of(Workload *workload, int64_t account, int currency)
+{
+	return &workload->balances[(account - 1) * workload->config.currencies + currency];
+}
+
+Workload *
+workload_new(const WorkloadConfig *config, char *error, size_t error_size)
+{
+	Workload   *workload;
+	double		total = 0.0;
+	int64_t		rank;
+	int			i;
+
+	if (config->accounts < 3)
+	{
+		snprintf(error, error_size, "need at least 3 accounts");
+		return NULL;
+	}
+	if (config->currencies < 2 || config->currencies > 1000)
+	{
+		snprintf(error, error_size, "currencies must be from 2 to 1000");
+		return NULL;
+	}
+	if (config->first_id < 1)
+	{
+		snprintf(error, error_size, "first id must be positive");
+		return NULL;
+	}
+	workload = calloc(1, sizeof(Workload));
+	if (workload == NULL)
+		goto out_of_memory;
+	workload->config = *config;
+	workload->random_state = config->seed;
+	workload->next_id = config->first_id;
+	workload->trader_count = config->accounts - 1;
+	workload->currency_codes = calloc((size_t) config->currencies,
+									  sizeof(*workload->currency_codes));
+	workload->balances = calloc((size_t) (config->accounts * config->currencies),
+								sizeof(Balance));
+	workload->account_cdf = calloc((size_t) workload->trader_count, sizeof(double));
+	if (workload->currency_codes == NULL || workload->balances == NULL ||
+		workload->account_cdf == NULL)
+		goto out_of_memory;
+
+	for (i = 0; i < config->currencies; i++)
+	{
+		if (i < NAMED_CURRENCIES)
+			snprintf(workload->currency_codes[i], AXS_CURRENCY_CODE_MAX + 1, "%s",
+					 currency_names[i]);
+		else
+			snprintf(workload->currency_codes[i], AXS_CURRENCY_CODE_MAX + 1, "CUR%d", i);
+	}
+	for (rank = 0; rank < workload->trader_count; rank++)
+	{
+		total += 1.0 / pow((double) (rank + 1), ACCOUNT_SKEW);
+		workload->account_cdf[rank] = total;
+	}
+	for (rank = 0; rank < workload->trader_count; rank++)
+		workload->account_cdf[rank] /= total;
+	return workload;
+
+out_of_memory:
+	workload_free(workload);
+	snprintf(error, error_size, "out of memory for %lld accounts",
+			 (long long) config->accounts);
+	return NULL;
+}
+
+void
+workload_free(Workload *workload)
+{
+	if (workload == NULL)
+		return;
+	free(workload->currency_codes);
+	free(workload->balances);
+	free(workload->account_cdf);
+	free(workload);
+}
+
+int64_t
+workload_last_id(const Workload *workload)
+{
+	return workload->next_id - 1;
+}
+
+const char *
+workload_currency_code(const Workload *workload, int index)
+{
+	return workload->currency_codes[index];
+}
+
+static PendingEvent *
+push_event(Workload *workload, AxsEventKind kind)
+{
+	PendingEvent *pending = &workload->pending[(workload->pending_head + workload->pending_count)
+											   % PENDING_CAPACITY];
+
+	workload->pending_count++;
+	memset(pending, 0, sizeof(*pending));
+	pending->event.kind = kind;
+	return pending;
+}
+
+/* Queue a deposit, withdraw, freeze or unfreeze and apply it to the model. */
+static void
+push_amount(Workload *workload, AxsEventKind kind, int64_t account, int currency,
+			int64_t amount)
+{
+	PendingEvent *pending = push_event(workload, kind);
+	Balance    *balance = balance_of(workload, account, currency);
+
+	pending->event.u.amount.account = account;
+	snprintf(pending->event.u.amount.currency, sizeof(pending->event.u.amount.currency),
+			 "%s", workload->currency_codes[currency]);
+	pending->event.u.amount.amount = amount;
+	switch (kind)
+	{
+		case AXS_KIND_DEPOSIT:
+			balance->available += amount;
+			break;
+		case AXS_KIND_WITHDRAW:
+			balance->available -= amount;
+			break;
+		case AXS_KIND_FREEZE:
+			balance->available -= amount;
+			balance->frozen += amount;
+			break;
+		case AXS_KIND_UNFREEZE:
+			balance->available += amount;
+			balance->frozen -= amount;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Deposit enough for account to have at least needed available. */
+static void
+ensure_available(Workload *workload, int64_t account, int currency, int64_t needed)
+{
+	Balance    *balance = balance_of(workload, account, currency);
+
+	if (balance->available < needed)
+		push_amount(workload, AXS_KIND_DEPOSIT, account, currency,
+					needed - balance->available + 1000 + random_below(workload, 100000));
+}
+
+/* An order: both sides freeze, then it fills fully, partly or not at all. */
+static void
+step_order(Workload *workload)
+{
+	int64_t		buyer = random_trader(workload);
+	int64_t		seller = random_trader(workload);
+	int			base = 1 + (int) random_below(workload, workload->config.currencies - 1);
+	int64_t		base_amount = 1 + random_below(workload, 100);
+	int64_t		price = 1 + random_below(workload, 500);
+	int64_t		quote_amount = base_amount * price;
+	double		outcome = random_unit(workload);
+	int64_t		filled_base;
+
+	while (seller == buyer)
+		seller = 2 + random_below(workload, workload->trader_count);
+	ensure_available(workload, buyer, 0, quote_amount);
+	ensure_available(workload, seller, base, base_amount);
+	push_amount(workload, AXS_KIND_FREEZE, buyer, 0, quote_amount);
+	push_amount(workload, AXS_KIND_FREEZE, seller, base, base_amount);
+
+	if (outcome < 0.70)
+		filled_base = base_amount;
+	else if (outcome < 0.85)
+		filled_base = 1 + random_below(workload, base_amount);
+	else
+		filled_base = 0;
+
+	if (filled_base > 0)
+	{
+		PendingEvent *pending = push_event(workload, AXS_KIND_TRADE);
+		AxsTradeEvent *trade = &pending->event.u.trade;
+		int64_t		filled_quote = filled_base * price;
+
+		trade->buyer = buyer;
+		trade->seller = seller;
+		snprintf(trade->base, sizeof(trade->base), "%s", workload->currency_codes[base]);
+		snprintf(trade->quote, sizeof(trade->quote), "%s", workload->currency_codes[0]);
+		trade->base_amount = filled_base;
+		trade->quote_amount = filled_quote;
+		trade->buyer_fee = filled_base / 100;
+		trade->seller_fee = filled_quote / 1000;
+		trade->fee_account = WORKLOAD_FEE_ACCOUNT;
+
+		balance_of(workload, buyer, 0)->frozen -= filled_quote;
+		balance_of(workload, buyer, base)->available += filled_base - trade->buyer_fee;
+		balance_of(workload, seller, base)->frozen -= filled_base;
+		balance_of(workload, seller, 0)->available += filled_quote - trade->seller_fee;
+		balance_of(workload, WORKLOAD_FEE_ACCOUNT, base)->available += trade->buyer_fee;
+		balance_of(workload, WORKLOAD_FEE_ACCOUNT, 0)->available += trade->seller_fee;
+	}
+	if (filled_base < base_amount)
+	{
+		push_amount(workload, AXS_KIND_UNFREEZE, buyer, 0,
+					(base_amount - filled_base) * price);
+		push_amount(workload, AXS_KIND_UNFREEZE, seller, base, base_amount - filled_base);
+	}
+}
+
+static void
+step_withdraw(Workload *workload, bool overdraft)
+{
+	int64_t		account = random_trader(workload);
+	int			currency = (int) random_below(workload, workload->config.currencies);
+	Balance    *balance = balance_of(workload, account, currency);
+
+	if (overdraft)
+	{
+		PendingEvent *pending = push_event(workload, AXS_KIND_WITHDRAW);
+
+		/* Not applied to the model: the ledger rejects it. */
+		pending->overdraft = true;
+		pending->event.u.amount.account = account;
+		snprintf(pending->event.u.amount.currency, sizeof(pending->event.u.amount.currency),
+				 "%s", workload->currency_codes[currency]);
+		pending->event.u.amount.amount = balance->available + 1 + random_below(workload, 1000);
+	}
+	else if (balance->available > 0)
+		push_amount(workload, AXS_KIND_WITHDRAW, account, currency,
+					1 + random_below(workload, balance->available / 2 + 1));
+	else
+		push_amount(workload, AXS_KIND_DEPOSIT, account, currency,
+					1000 + random_below(workload, 100000));
+}
+
+static void
+step_transfer(Workload *workload)
+{
+	int64_t		from = random_trader(workload);
+	int64_t		to = random_trader(workload);
+	int			currency = (int) random_below(workload, workload->config.currencies);
+	Balance    *balance = balance_of(workload, from, currency);
+	PendingEvent *pending;
+	int64_t		amount;
+
+	while (to == from)
+		to = 2 + random_below(workload, workload->trader_count);
+	ensure_available(workload, from, currency, 1);
+	amount = 1 + random_below(workload, balance->available / 4 + 1);
+	if (amount > balance->available)
+		amount = balance->available;
+	pending = push_event(workload, AXS_KIND_TRANSFER);
+	pending->event.u.transfer.from_account = from;
+	pending->event.u.transfer.to_account = to;
+	snprintf(pending->event.u.transfer.currency, sizeof(pending->event.u.transfer.currency),
+			 "%s", workload->currency_codes[currency]);
+	pending->event.u.transfer.amount = amount;
+	balance->available -= amount;
+	balance_of(workload, to, currency)->available += amount;
+}
+
+/* Queue the events of one user action. */
+static void
+workload_step(Workload *workload)
+{
+	double		choice = random_unit(workload);
+
+	if (choice < 0.55)
+		step_order(workload);
+	else if (choice < 0.70)
+		push_amount(workload, AXS_KIND_DEPOSIT, random_trader(workload),
+					(int) random_below(workload, workload->config.currencies),
+					1000 + random_below(workload, 100000));
+	else if (choice < 0.82)
+		step_withdraw(workload, false);
+	else if (choice < 0.94)
+		step_transfer(workload);
+	else
+		step_withdraw(workload, true);
+}
+
+static int64_t
+event_key(const AxsEvent *event)
+{
+	switch (event->kind)
+	{
+		case AXS_KIND_TRANSFER:
+			return event->u.transfer.from_account;
+		case AXS_KIND_TRADE:
+			return event->u.trade.buyer;
+		case AXS_KIND_LEGS:
+			return event->u.legs.legs[0].account;
+		default:
+			return event->u.amount.account;
+	}
+}
+
+static void
+emit_malformed(Workload *workload, WorkloadMessage *message)
+{
+	int64_t		account = random_trader(workload);
+	int			length;
+
+	message->kind = WORKLOAD_MALFORMED;
+	message->key = account;
+	switch (random_below(workload, 5))
+	{
+		case 0:					/* truncated JSON */
+			length = snprintf(message->text, sizeof(message->text),
+							  "{\"id\":%lld,\"kind\":\"deposit\",\"account\":%lld,\"curr",
+							  (long long) workload->next_id++, (long long) account);
+			break;
+		case 1:					/* wrong field type */
+			length = snprintf(message->text, sizeof(message->text),
+							  "{\"id\":%lld,\"kind\":\"deposit\",\"account\":%lld,"
+							  "\"currency\":\"USDT\",\"amount\":\"100\"}",
+							  (long long) workload->next_id++, (long long) account);
+			break;
+		case 2:					/* non-positive amount */
+			length = snprintf(message->text, sizeof(message->text),
+							  "{\"id\":%lld,\"kind\":\"withdraw\",\"account\":%lld,"
+							  "\"currency\":\"BTC\",\"amount\":%lld}",
+							  (long long) workload->next_id++, (long long) account,
+							  (long long) -random_below(workload, 100));
+			break;
+		case 3:					/* unknown kind */
+			length = snprintf(message->text, sizeof(message->text),
+							  "{\"id\":%lld,\"kind\":\"teleport\",\"account\":%lld,"
+							  "\"currency\":\"ETH\",\"amount\":5}",
+							  (long long) workload->next_id++, (long long) account);
+			break;
+		default:				/* not JSON at all */
+			length = snprintf(message->text, sizeof(message->text),
+							  "deposit %lld USDT 100", (long long) account);
+			break;
+	}
+	message->length = (size_t) length;
+}
+
+void
+workload_next(Workload *workload, WorkloadMessage *message)
+{
+	double		choice = random_unit(workload) * 100.0;
+	PendingEvent *pending;
+
+	if (choice < workload->config.malformed_percent)
+	{
+		emit_malformed(workload, message);
+		return;
+	}
+	if (choice < workload->config.malformed_percent + workload->config.duplicate_percent &&
+		workload->recent_count > 0)
+	{
+		*message = workload->recent[random_below(workload, workload->recent_count)];
+		message->kind = WORKLOAD_DUPLICATE;
+		return;
+	}
+
+	if (workload->pending_count == 0)
+		workload_step(workload);
+	pending = &workload->pending[workload->pending_head];
+	workload->pending_head = (workload->pending_head + 1) % PENDING_CAPACITY;
+	workload->pending_count--;
+
+	pending->event.id = workload->next_id++;
+	message->kind = pending->overdraft ? WORKLOAD_OVERDRAFT : WORKLOAD_VALID;
+	message->key = event_key(&pending->event);
+	message->length = axs_event_to_json(&pending->event, message->text,
+										sizeof(message->text));
+
+	workload->recent[workload->recent_next] = *message;
+	workload->recent_next = (workload->recent_next + 1) % RECENT_CAPACITY;
+	if (workload->recent_count < RECENT_CAPACITY)
+		workload->recent_count++;
+}

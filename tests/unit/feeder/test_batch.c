@@ -1,0 +1,155 @@
+/*
+ * test_batch.c
+ *		cmocka tests of batch building: valid events become inbox rows with
+ *		the encoder's payload, invalid and empty messages become dead letters
+ *		with the decoder's reason, offsets already taken are skipped, and the
+ *		partition's batch range follows the messages.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "batch.h"
+#include "event.h"
+
+static const char deposit[] =
+"{\"id\":1,\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":1000}";
+
+/* Find needle in the COPY data; true if present. */
+static bool
+contains(const CopyBuffer *buffer, const void *needle, size_t length)
+{
+	size_t		i;
+
+	for (i = 0; i + length <= buffer->length; i++)
+		if (memcmp(buffer->data + i, needle, length) == 0)
+			return true;
+	return false;
+}
+
+static void
+test_valid_event_becomes_inbox_row(void **state)
+{
+	PartitionTable table;
+	OwnedPartition *owned;
+	Batch		batch;
+	AxsEvent	event;
+	AxsDecodeError error;
+	uint8_t		payload[AXS_PAYLOAD_MAX];
+	size_t		payload_length;
+
+	(void) state;
+	partition_table_init(&table);
+	owned = partition_table_add(&table, "ev", 3);
+	partition_set_stored(owned, true, 10);
+	batch_init(&batch);
+
+	assert_int_equal(batch_add_message(&batch, owned, 10, deposit, strlen(deposit),
+									   1704164645678, 5),
+					 BATCH_EVENT);
+	assert_int_equal(batch.inbox_row_count, 1);
+	assert_int_equal(batch.dead_letter_count, 0);
+	assert_int_equal(batch.first_message_ms, 5);
+	assert_true(owned->in_batch);
+	assert_int_equal(owned->batch_last_offset, 10);
+	assert_int_equal(owned->accept_from_offset, 11);
+
+	/* The row carries exactly the shared encoder's payload. */
+	assert_true(axs_event_from_json(deposit, strlen(deposit), &event, &error));
+	payload_length = axs_event_encode(&event, payload, sizeof(payload));
+	assert_true(payload_length > 0);
+	assert_true(contains(&batch.inbox_rows, payload, payload_length));
+
+	batch_seal(&batch);
+	batch_seal(&batch);
+	/* header 19 + tuple (2 + 12 + 4 + payload + 12) + trailer 2 */
+	assert_int_equal(batch.inbox_rows.length, 19 + 2 + 12 + 4 + payload_length + 12 + 2);
+
+	batch_free(&batch);
+	partition_table_free(&table);
+}
+
+static void
+test_invalid_messages_become_dead_letters(void **state)
+{
+	static const char bad_type[] =
+		"{\"id\":2,\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":\"5\"}";
+	PartitionTable table;
+	OwnedPartition *owned;
+	Batch		batch;
+
+	(void) state;
+	partition_table_init(&table);
+	owned = partition_table_add(&table, "ev", 0);
+	partition_set_stored(owned, false, 0);
+	batch_init(&batch);
+
+	assert_int_equal(batch_add_message(&batch, owned, 0, "not json", 8, 0, 1),
+					 BATCH_DEAD_LETTER);
+	assert_int_equal(batch_add_message(&batch, owned, 1, bad_type, strlen(bad_type), 0, 2),
+					 BATCH_DEAD_LETTER);
+	assert_int_equal(batch_add_message(&batch, owned, 2, NULL, 0, 0, 3),
+					 BATCH_DEAD_LETTER);
+	assert_int_equal(batch.dead_letter_count, 3);
+	assert_int_equal(batch.inbox_row_count, 0);
+	assert_int_equal(batch.message_count, 3);
+	assert_true(contains(&batch.dead_letter_rows, "empty message", 13));
+	assert_true(contains(&batch.dead_letter_rows, "amount", 6));
+	assert_true(contains(&batch.dead_letter_rows, "not json", 8));
+	assert_int_equal(owned->batch_last_offset, 2);
+
+	batch_reset(&batch);
+	assert_int_equal(batch.message_count, 0);
+	assert_int_equal(batch_bytes(&batch), 0);
+	batch_free(&batch);
+	partition_table_free(&table);
+}
+
+static void
+test_offsets_already_taken_are_skipped(void **state)
+{
+	PartitionTable table;
+	OwnedPartition *owned;
+	Batch		batch;
+
+	(void) state;
+	partition_table_init(&table);
+	owned = partition_table_add(&table, "ev", 1);
+	partition_set_stored(owned, true, 100);
+	batch_init(&batch);
+
+	assert_int_equal(batch_add_message(&batch, owned, 99, deposit, strlen(deposit), 0, 1),
+					 BATCH_SKIPPED);
+	assert_int_equal(batch_add_message(&batch, owned, 100, deposit, strlen(deposit), 0, 1),
+					 BATCH_EVENT);
+	assert_int_equal(batch_add_message(&batch, owned, 100, deposit, strlen(deposit), 0, 1),
+					 BATCH_SKIPPED);
+	/* A gap (compaction, transaction markers) is accepted. */
+	assert_int_equal(batch_add_message(&batch, owned, 105, deposit, strlen(deposit), 0, 1),
+					 BATCH_EVENT);
+	assert_int_equal(batch.message_count, 2);
+
+	partition_table_batch_committed(&table);
+	assert_true(owned->has_stored_offset);
+	assert_int_equal(owned->stored_next_offset, 106);
+	assert_false(owned->in_batch);
+
+	batch_free(&batch);
+	partition_table_free(&table);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_event_becomes_inbox_row),
+		cmocka_unit_test(test_invalid_messages_become_dead_letters),
+		cmocka_unit_test(test_offsets_already_taken_are_skipped),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
