@@ -36,6 +36,9 @@
 #define PROGRESS_INTERVAL_MS 5000
 #define LAG_INTERVAL_MS 1000
 
+/* Messages taken from librdkafka per call. */
+#define FEEDER_POLL_MESSAGES 1024
+
 typedef struct Feeder
 {
 	const FeederOptions *options;
@@ -336,6 +339,8 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	int64_t		next_progress_ms;
 	int64_t		next_lag_ms;
 	int			exit_status;
+	rd_kafka_queue_t *queue;
+	rd_kafka_message_t *messages[FEEDER_POLL_MESSAGES];
 
 	memset(&feeder, 0, sizeof(feeder));
 	feeder.options = options;
@@ -360,22 +365,31 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 				options->topic_count > 1 ? " and more" : "", options->group,
 				options->brokers);
 
+	/* The consumer queue also delivers rebalance callbacks. */
+	queue = rd_kafka_queue_get_consumer(feeder.consumer);
 	next_progress_ms = clock_monotonic_ms() + PROGRESS_INTERVAL_MS;
 	next_lag_ms = clock_monotonic_ms() + LAG_INTERVAL_MS;
 	while (*running && !feeder.fatal)
 	{
-		rd_kafka_message_t *message;
 		int64_t		now_ms;
+		ssize_t		received;
+		ssize_t		i;
+		int			wanted;
 
 		if (feeder.resync_needed)
 			feeder_resync(&feeder);
 
-		message = rd_kafka_consumer_poll(feeder.consumer,
-										 feeder_poll_timeout(&feeder, clock_monotonic_ms()));
-		if (message != NULL)
+		/* Never fetch beyond the batch limit: the batch bounds memory. */
+		wanted = feeder.options->batch_rows - feeder.batch.message_count;
+		if (wanted > FEEDER_POLL_MESSAGES)
+			wanted = FEEDER_POLL_MESSAGES;
+		received = rd_kafka_consume_batch_queue(queue,
+												feeder_poll_timeout(&feeder, clock_monotonic_ms()),
+												messages, (size_t) wanted);
+		for (i = 0; i < received; i++)
 		{
-			feeder_handle_message(&feeder, message);
-			rd_kafka_message_destroy(message);
+			feeder_handle_message(&feeder, messages[i]);
+			rd_kafka_message_destroy(messages[i]);
 		}
 
 		now_ms = clock_monotonic_ms();
@@ -395,6 +409,7 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	}
 
 	/* Write what was consumed, then leave the group (revoke flushes too). */
+	rd_kafka_queue_destroy(queue);
 	log_message("stopping: writing the last batch");
 	feeder_flush(&feeder);
 	rd_kafka_consumer_close(feeder.consumer);
