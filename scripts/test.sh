@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+#
+# test.sh
+#	Run every axs test suite in order, report PASS/FAIL per suite and end
+#	with the line "N passed, M failed".  Exits non-zero if any suite failed.
+#
+# Suites: unit (cmocka, feeder), regress (pg_regress through PGXS
+# installcheck), pgtap (pg_prove), then each executable tests/e2e/*.sh.
+# A suite whose files do not exist yet is skipped, not failed.  It expects
+# the extension to be built and installed already ("make test" does both).
+# It owns the scratch cluster .scratch/regress and always stops it; e2e
+# scripts own their clusters (contract in tests/README.md).
+
+set -uo pipefail
+
+usage()
+{
+	cat <<'EOF'
+Usage: scripts/test.sh [SUITE...]
+
+Runs the axs test suites in order and prints PASS, FAIL or SKIP for each,
+then a last line "N passed, M failed".  Exit status 1 if any suite failed.
+Usually run through "make test", which builds and installs first.
+
+Suites (default: all, in this order):
+  unit      make -C tests/unit test; make -C feeder test (if that target exists)
+  regress   pg_regress via "make -C extension installcheck" on the scratch
+            cluster .scratch/regress (axs preloaded)
+  pgtap     pg_prove tests/pgtap/*.sql in database axs_tap on the same cluster
+  e2e       every executable tests/e2e/*.sh in name order, each with TOP set
+
+Environment:
+  AXS_E2E_TIMEOUT   seconds one e2e script may run (default 600)
+EOF
+}
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
+REGRESS_DIR=$TOP/.scratch/regress
+E2E_TIMEOUT=${AXS_E2E_TIMEOUT:-600}
+export PATH="$PG_BIN:$PATH"
+
+# Every cluster we talk to is a scratch cluster described by its env file;
+# settings inherited from the caller's shell would point elsewhere.
+unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGDATA PGSERVICE PGOPTIONS PGPASSWORD
+
+SKIPPED=77
+passed=0
+failed=0
+summary=()
+regress_cluster_started=0
+
+cleanup()
+{
+	if [ "$regress_cluster_started" = 1 ]; then
+		"$TOP/scripts/cluster.sh" stop "$REGRESS_DIR" || true
+		regress_cluster_started=0
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# has_target DIR TARGET: true if DIR/Makefile defines TARGET.
+has_target()
+{
+	grep -Eqs "^$2[[:space:]]*:" "$TOP/$1/Makefile"
+}
+
+# run_suite NAME COMMAND...: run COMMAND in a subshell, record its outcome.
+run_suite()
+{
+	local name=$1 rc start
+	shift
+	echo
+	echo "=== $name"
+	start=$SECONDS
+	(cd "$TOP" && "$@")
+	rc=$?
+	if [ "$rc" -eq "$SKIPPED" ]; then
+		echo "--- $name: SKIP"
+		summary+=("SKIP  $name")
+	elif [ "$rc" -eq 0 ]; then
+		echo "--- $name: PASS ($((SECONDS - start)) s)"
+		summary+=("PASS  $name ($((SECONDS - start)) s)")
+		passed=$((passed + 1))
+	else
+		echo "--- $name: FAIL (exit $rc, $((SECONDS - start)) s)"
+		summary+=("FAIL  $name ($((SECONDS - start)) s)")
+		failed=$((failed + 1))
+	fi
+}
+
+# Ends the suite (each runs in a subshell) as skipped.
+skip()
+{
+	echo "SKIP: not present ($*)"
+	exit "$SKIPPED"
+}
+
+suite_unit()
+{
+	local ran=0 rc=0
+	if [ -f tests/unit/Makefile ]; then
+		make -C tests/unit test || rc=1
+		ran=1
+	else
+		echo "SKIP: not present (tests/unit/Makefile)"
+	fi
+	if has_target feeder test; then
+		make -C feeder test || rc=1
+		ran=1
+	else
+		echo "SKIP: not present (a test target in feeder/Makefile)"
+	fi
+	[ "$ran" = 1 ] || return "$SKIPPED"
+	return "$rc"
+}
+
+# Start the shared cluster of regress and pgtap once, from fresh data.
+start_regress_cluster()
+{
+	[ "$regress_cluster_started" = 1 ] && return 0
+	"$TOP/scripts/cluster.sh" stop "$REGRESS_DIR" >/dev/null 2>&1 || true
+	rm -rf "$REGRESS_DIR/data"
+	# Mark it started first: a half-started cluster must be stopped too.
+	regress_cluster_started=1
+	if ! "$TOP/scripts/cluster.sh" start "$REGRESS_DIR" >/dev/null; then
+		regress_cluster_started=2	# failed; do not try again
+		return 1
+	fi
+}
+
+regress_cluster_up()
+{
+	if [ "$regress_cluster_started" != 1 ]; then
+		echo "the scratch cluster $REGRESS_DIR is not running (see above)"
+		return 1
+	fi
+	# shellcheck disable=SC1091
+	. "$REGRESS_DIR/env"
+}
+
+server_log_tail()
+{
+	echo "--- last lines of $REGRESS_DIR/log/postgres.log"
+	tail -n 40 "$REGRESS_DIR/log/postgres.log" 2>/dev/null || true
+}
+
+suite_regress()
+{
+	local diffs
+	compgen -G "sql/*.sql" >/dev/null || skip "sql/*.sql"
+	[ -f extension/Makefile ] || skip "extension/Makefile"
+	regress_cluster_up || return 1
+	rm -f extension/regression.diffs extension/regression.out regression.diffs regression.out
+	if make -C extension PG_CONFIG="$PG_CONFIG" installcheck; then
+		return 0
+	fi
+	for diffs in extension/regression.diffs regression.diffs; do
+		if [ -f "$diffs" ]; then
+			echo "--- $diffs"
+			cat "$diffs"
+		fi
+	done
+	server_log_tail
+	return 1
+}
+
+suite_pgtap()
+{
+	local psql=(psql -X -q -v ON_ERROR_STOP=1)
+	compgen -G "tests/pgtap/*.sql" >/dev/null || skip "tests/pgtap/*.sql"
+	regress_cluster_up || return 1
+	"${psql[@]}" -d postgres -c 'DROP DATABASE IF EXISTS axs_tap' -c 'CREATE DATABASE axs_tap' || return 1
+	"${psql[@]}" -d axs_tap -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION axs' || return 1
+	if pg_prove -d axs_tap tests/pgtap/*.sql; then
+		return 0
+	fi
+	server_log_tail
+	return 1
+}
+
+# Clusters running under .scratch, one directory per line.
+running_clusters()
+{
+	local pidfile dir
+	for pidfile in "$TOP"/.scratch/*/data/postmaster.pid "$TOP"/.scratch/*/*/data/postmaster.pid; do
+		[ -f "$pidfile" ] || continue
+		dir=$(dirname "$(dirname "$pidfile")")
+		if "$TOP/scripts/cluster.sh" status "$dir" >/dev/null 2>&1; then
+			echo "$dir"
+		fi
+	done
+}
+
+# One e2e script: TOP set, no arguments, cwd TOP, stdin closed, time-limited.
+suite_e2e_script()
+{
+	local script=$1 before after dir rc pid
+	before=$(running_clusters)
+	# timeout runs the script in a process group of its own and on expiry
+	# signals that whole group.  That group does not get our own SIGINT or
+	# SIGTERM, so pass them to timeout, which forwards them to the group,
+	# then wait while the script's EXIT trap stops its clusters.
+	TOP=$TOP timeout --kill-after=10 "$E2E_TIMEOUT" "$script" </dev/null &
+	pid=$!
+	trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; exit 143' TERM INT
+	wait "$pid"
+	rc=$?
+	trap - TERM INT
+	[ "$rc" -eq 124 ] && echo "timed out after $E2E_TIMEOUT s"
+	# An e2e script must stop its clusters; stop any it left behind.
+	after=$(running_clusters)
+	for dir in $after; do
+		if ! grep -qxF "$dir" <<<"$before"; then
+			echo "$(basename "$script") left a cluster running in $dir: stopping it"
+			"$TOP/scripts/cluster.sh" stop "$dir" || true
+			[ "$rc" -eq 0 ] && rc=1
+		fi
+	done
+	# Never let an e2e exit status be mistaken for a skip.
+	[ "$rc" -eq "$SKIPPED" ] && rc=1
+	return "$rc"
+}
+
+suites=("$@")
+if [ ${#suites[@]} -eq 0 ]; then
+	suites=(unit regress pgtap e2e)
+fi
+for suite in "${suites[@]}"; do
+	case "$suite" in
+		-h|--help) usage; exit 0 ;;
+		unit|regress|pgtap|e2e) ;;
+		*) echo "test.sh: unknown suite: $suite" >&2; usage >&2; exit 2 ;;
+	esac
+done
+
+for suite in "${suites[@]}"; do
+	case "$suite" in
+		unit)
+			run_suite unit suite_unit
+			;;
+		regress|pgtap)
+			if { [ "$suite" = regress ] && compgen -G "$TOP/sql/*.sql" >/dev/null; } ||
+				{ [ "$suite" = pgtap ] && compgen -G "$TOP/tests/pgtap/*.sql" >/dev/null; }; then
+				start_regress_cluster
+			fi
+			run_suite "$suite" "suite_$suite"
+			;;
+		e2e)
+			found=0
+			for script in "$TOP"/tests/e2e/*.sh; do
+				[ -f "$script" ] || continue
+				if [ ! -x "$script" ]; then
+					echo
+					echo "=== e2e/$(basename "$script"): not executable, ignored (chmod +x to run it)"
+					continue
+				fi
+				found=1
+				run_suite "e2e/$(basename "$script")" suite_e2e_script "$script"
+			done
+			if [ "$found" = 0 ]; then
+				run_suite e2e skip "executable tests/e2e/*.sh"
+			fi
+			;;
+	esac
+done
+
+cleanup
+
+echo
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
