@@ -157,6 +157,8 @@ feeder_flush(Feeder *feeder)
 	consumer_commit_batch(feeder->consumer, &feeder->owned);
 	partition_table_batch_committed(&feeder->owned);
 	batch_reset(batch);
+	consumer_refresh_watermarks(feeder->consumer, &feeder->owned);
+	metrics_publish_lag(&feeder->owned);
 	return true;
 }
 
