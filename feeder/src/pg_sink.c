@@ -156,7 +156,8 @@ pg_sink_read_offset(PgSink *sink, OwnedPartition *owned)
 	return PG_SINK_OK;
 }
 
-void
+/* The two int4 advisory lock keys of a partition; stable across releases. */
+static void
 pg_sink_lock_keys(const char *topic, int32_t partition, int32_t *key1, int32_t *key2)
 {
 	static const char prefix[] = "axs-feeder:";

@@ -59,8 +59,4 @@ extern void pg_sink_unlock_partition(PgSink *sink, OwnedPartition *owned);
 extern PgSinkStatus pg_sink_write_batch(PgSink *sink, const Batch *batch,
 										PartitionTable *table);
 
-/* The two int4 advisory lock keys of a partition (stable across releases). */
-extern void pg_sink_lock_keys(const char *topic, int32_t partition,
-							  int32_t *key1, int32_t *key2);
-
 #endif							/* AXS_FEEDER_PG_SINK_H */

@@ -194,12 +194,6 @@ workload_last_id(const Workload *workload)
 	return workload->next_id - 1;
 }
 
-const char *
-workload_currency_code(const Workload *workload, int index)
-{
-	return workload->currency_codes[index];
-}
-
 static PendingEvent *
 push_event(Workload *workload, AxsEventKind kind)
 {

@@ -58,7 +58,4 @@ extern void workload_next(Workload *workload, WorkloadMessage *message);
 /* The last id used so far (first_id - 1 if none). */
 extern int64_t workload_last_id(const Workload *workload);
 
-/* Code of currency index (0 is the quote currency, "USDT"). */
-extern const char *workload_currency_code(const Workload *workload, int index);
-
 #endif							/* AXS_FEEDER_WORKLOAD_H */
