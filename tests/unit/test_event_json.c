@@ -1,0 +1,444 @@
+/*
+ * test_event_json.c
+ *		Tests of the JSON form of events: parsing every kind, every
+ *		validation error with the field it names, integer range, the
+ *		canonical writer and the round trip.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "event.h"
+#include "test_support.h"
+
+static void
+test_parse_amount_kinds(void **state)
+{
+	static const struct
+	{
+		const char *kind_name;
+		AxsEventKind kind;
+	}			kinds[] = {
+		{"deposit", AXS_KIND_DEPOSIT},
+		{"withdraw", AXS_KIND_WITHDRAW},
+		{"freeze", AXS_KIND_FREEZE},
+		{"unfreeze", AXS_KIND_UNFREEZE},
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	{
+		char		json[200];
+		AxsEvent	event;
+
+		snprintf(json, sizeof(json),
+				 "{\"id\":1,\"kind\":\"%s\",\"account\":42,\"currency\":\"USDT\",\"amount\":1000}",
+				 kinds[i].kind_name);
+		event = test_parse_event(json);
+		assert_int_equal(event.id, 1);
+		assert_int_equal(event.kind, kinds[i].kind);
+		assert_int_equal(event.u.amount.account, 42);
+		assert_string_equal(event.u.amount.currency, "USDT");
+		assert_int_equal(event.u.amount.amount, 1000);
+		assert_string_equal(axs_event_kind_name(kinds[i].kind), kinds[i].kind_name);
+	}
+	assert_null(axs_event_kind_name((AxsEventKind) 99));
+}
+
+static void
+test_parse_transfer(void **state)
+{
+	AxsEvent	event = test_parse_event(
+										 "{\"id\":5,\"kind\":\"transfer\",\"from\":42,\"to\":43,\"currency\":\"USDT\",\"amount\":5}");
+
+	(void) state;
+	assert_int_equal(event.kind, AXS_KIND_TRANSFER);
+	assert_int_equal(event.u.transfer.from_account, 42);
+	assert_int_equal(event.u.transfer.to_account, 43);
+	assert_string_equal(event.u.transfer.currency, "USDT");
+	assert_int_equal(event.u.transfer.amount, 5);
+}
+
+static void
+test_parse_trade(void **state)
+{
+	AxsEvent	event = test_parse_event(
+										 "{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\","
+										 "\"base_amount\":2,\"quote_amount\":60000,\"buyer_fee\":0,\"seller_fee\":30,\"fee_account\":1}");
+
+	(void) state;
+	assert_int_equal(event.kind, AXS_KIND_TRADE);
+	assert_int_equal(event.u.trade.buyer, 42);
+	assert_int_equal(event.u.trade.seller, 43);
+	assert_string_equal(event.u.trade.base, "BTC");
+	assert_string_equal(event.u.trade.quote, "USDT");
+	assert_int_equal(event.u.trade.base_amount, 2);
+	assert_int_equal(event.u.trade.quote_amount, 60000);
+	assert_int_equal(event.u.trade.buyer_fee, 0);
+	assert_int_equal(event.u.trade.seller_fee, 30);
+	assert_int_equal(event.u.trade.fee_account, 1);
+
+	/* optional fields absent, or fee_account null: defaults */
+	event = test_parse_event("{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\","
+							 "\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":60000}");
+	assert_int_equal(event.u.trade.buyer_fee, 0);
+	assert_int_equal(event.u.trade.seller_fee, 0);
+	assert_int_equal(event.u.trade.fee_account, 0);
+	event = test_parse_event("{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\","
+							 "\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":60000,\"fee_account\":null}");
+	assert_int_equal(event.u.trade.fee_account, 0);
+}
+
+static void
+test_parse_legs(void **state)
+{
+	AxsEvent	event = test_parse_event(
+										 "{\"id\":7,\"kind\":\"legs\",\"legs\":["
+										 "{\"account\":42,\"currency\":\"USDT\",\"available\":-5,\"frozen\":5},"
+										 "{\"account\":43,\"currency\":\"BTC\",\"available\":3},"
+										 "{\"account\":44,\"currency\":\"BTC\",\"frozen\":-3}]}");
+
+	(void) state;
+	assert_int_equal(event.kind, AXS_KIND_LEGS);
+	assert_int_equal(event.u.legs.count, 3);
+	assert_int_equal(event.u.legs.legs[0].account, 42);
+	assert_string_equal(event.u.legs.legs[0].currency, "USDT");
+	assert_int_equal(event.u.legs.legs[0].available, -5);
+	assert_int_equal(event.u.legs.legs[0].frozen, 5);
+	assert_int_equal(event.u.legs.legs[1].available, 3);
+	assert_int_equal(event.u.legs.legs[1].frozen, 0);
+	assert_int_equal(event.u.legs.legs[2].available, 0);
+	assert_int_equal(event.u.legs.legs[2].frozen, -3);
+}
+
+static void
+test_whitespace_and_unterminated_input(void **state)
+{
+	const char *padded = " \n\t{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"BTC\",\"amount\":1}\r\n ";
+	const char *with_garbage_after = "{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"BTC\",\"amount\":1}XYZ";
+	static const char with_nul_inside[] = "{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"BTC\",\"amount\":1}\0XYZ";
+	AxsEvent	event;
+	AxsDecodeError err;
+
+	(void) state;
+	assert_true(axs_event_from_json(padded, strlen(padded), &event, &err));
+	assert_int_equal(err.status, AXS_DECODE_OK);
+
+	/* len stops before the garbage: the text need not be NUL terminated */
+	assert_true(axs_event_from_json(with_garbage_after, strlen(with_garbage_after) - 3, &event, &err));
+	assert_false(axs_event_from_json(with_garbage_after, strlen(with_garbage_after), &event, &err));
+	assert_int_equal(err.status, AXS_DECODE_INVALID_JSON);
+
+	/* json-c stops at a NUL byte; what follows it must still be refused */
+	assert_false(axs_event_from_json(with_nul_inside, sizeof(with_nul_inside) - 1, &event, &err));
+	assert_int_equal(err.status, AXS_DECODE_INVALID_JSON);
+	assert_false(axs_event_from_json(with_nul_inside, sizeof(with_nul_inside) - 4, &event, &err));
+	assert_int_equal(err.status, AXS_DECODE_INVALID_JSON);
+	assert_true(axs_event_from_json(with_nul_inside, sizeof(with_nul_inside) - 5, &event, &err));
+}
+
+typedef struct ErrorCase
+{
+	const char *json;
+	AxsDecodeStatus status;
+	const char *field;
+	const char *message;
+} ErrorCase;
+
+#define DEPOSIT_TAIL "\"account\":42,\"currency\":\"USDT\",\"amount\":1000}"
+#define TRADE_HEAD "{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\","
+#define LEGS_HEAD "{\"id\":7,\"kind\":\"legs\",\"legs\":["
+#define BALANCED_PAIR "{\"account\":1,\"currency\":\"USDT\",\"available\":-5},{\"account\":2,\"currency\":\"USDT\",\"available\":5}"
+
+static const ErrorCase error_cases[] = {
+	/* not JSON */
+	{"", AXS_DECODE_INVALID_JSON, "", NULL},
+	{"   ", AXS_DECODE_INVALID_JSON, "", NULL},
+	{"{", AXS_DECODE_INVALID_JSON, "", NULL},
+	{"{\"id\":1,}", AXS_DECODE_INVALID_JSON, "", NULL},
+	{"{\"id\":1} {}", AXS_DECODE_INVALID_JSON, "", NULL},
+	{"{\"id\":1} x", AXS_DECODE_INVALID_JSON, "", NULL},
+	{"nonsense", AXS_DECODE_INVALID_JSON, "", NULL},
+	/* JSON, but not an object */
+	{"[]", AXS_DECODE_INVALID_EVENT, "", "event must be a JSON object"},
+	{"42", AXS_DECODE_INVALID_EVENT, "", "event must be a JSON object"},
+	{"\"deposit\"", AXS_DECODE_INVALID_EVENT, "", "event must be a JSON object"},
+	{"null", AXS_DECODE_INVALID_EVENT, "", "event must be a JSON object"},
+	/* kind comes first */
+	{"{}", AXS_DECODE_INVALID_EVENT, "kind", "missing field \"kind\""},
+	{"{\"id\":1,\"foo\":2}", AXS_DECODE_INVALID_EVENT, "kind", "missing field \"kind\""},
+	{"{\"id\":1,\"kind\":7," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "kind", "field \"kind\" must be a string"},
+	{"{\"id\":1,\"kind\":\"steal\"," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "kind",
+	"field \"kind\" must be one of deposit, withdraw, freeze, unfreeze, transfer, trade, legs"},
+	/* unexpected fields, judged against the kind */
+	{"{\"id\":1,\"kind\":\"deposit\",\"foo\":1," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "foo", "unexpected field \"foo\""},
+	{"{\"id\":1,\"kind\":\"deposit\",\"to\":1," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "to", "unexpected field \"to\""},
+	{"{\"id\":5,\"kind\":\"transfer\",\"account\":42,\"from\":42,\"to\":43,\"currency\":\"USDT\",\"amount\":5}",
+	AXS_DECODE_INVALID_EVENT, "account", "unexpected field \"account\""},
+	{LEGS_HEAD BALANCED_PAIR "],\"amount\":1}", AXS_DECODE_INVALID_EVENT, "amount", "unexpected field \"amount\""},
+	{LEGS_HEAD "{\"account\":1,\"currency\":\"USDT\",\"available\":-5,\"amount\":1},{\"account\":2,\"currency\":\"USDT\",\"available\":5}]}",
+	AXS_DECODE_INVALID_EVENT, "legs[0].amount", "unexpected field \"legs[0].amount\""},
+	/* id */
+	{"{\"kind\":\"deposit\"," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "id", "missing field \"id\""},
+	{"{\"id\":0,\"kind\":\"deposit\"," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "id", "field \"id\" must be a positive integer"},
+	{"{\"id\":-3,\"kind\":\"deposit\"," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "id", "field \"id\" must be a positive integer"},
+	{"{\"id\":\"1\",\"kind\":\"deposit\"," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "id", "field \"id\" must be an integer"},
+	/* amount kinds */
+	{"{\"id\":1,\"kind\":\"deposit\",\"currency\":\"USDT\",\"amount\":1}", AXS_DECODE_INVALID_EVENT, "account", "missing field \"account\""},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"amount\":1}", AXS_DECODE_INVALID_EVENT, "currency", "missing field \"currency\""},
+	{"{\"id\":1,\"kind\":\"withdraw\",\"account\":1,\"currency\":\"USDT\"}", AXS_DECODE_INVALID_EVENT, "amount", "missing field \"amount\""},
+	{"{\"id\":1,\"kind\":\"freeze\",\"account\":0,\"currency\":\"USDT\",\"amount\":1}", AXS_DECODE_INVALID_EVENT, "account",
+	"field \"account\" must be a positive integer"},
+	{"{\"id\":1,\"kind\":\"unfreeze\",\"account\":1,\"currency\":\"USDT\",\"amount\":0}", AXS_DECODE_INVALID_EVENT, "amount",
+	"field \"amount\" must be a positive integer"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":-1}", AXS_DECODE_INVALID_EVENT, "amount",
+	"field \"amount\" must be a positive integer"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":1.0}", AXS_DECODE_INVALID_EVENT, "amount",
+	"field \"amount\" must be an integer"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":\"1\"}", AXS_DECODE_INVALID_EVENT, "amount",
+	"field \"amount\" must be an integer"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":true}", AXS_DECODE_INVALID_EVENT, "amount",
+	"field \"amount\" must be an integer"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":null}", AXS_DECODE_INVALID_EVENT, "amount",
+	"field \"amount\" must be an integer"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":1e3}", AXS_DECODE_INVALID_EVENT, "amount",
+	"field \"amount\" must be an integer"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":9223372036854775808}", AXS_DECODE_INVALID_EVENT,
+	"amount", "field \"amount\" is out of range for a 64-bit integer"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":99999999999999999999999}", AXS_DECODE_INVALID_EVENT,
+	"amount", "field \"amount\" is out of range for a 64-bit integer"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":[1],\"currency\":\"USDT\",\"amount\":1}", AXS_DECODE_INVALID_EVENT,
+	"account", "field \"account\" must be an integer"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":5,\"amount\":1}", AXS_DECODE_INVALID_EVENT,
+	"currency", "field \"currency\" must be a string"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"\",\"amount\":1}", AXS_DECODE_INVALID_EVENT,
+	"currency", "field \"currency\" must be a currency code of 1 to 16 characters from A-Z a-z 0-9 _ . -"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"US DT\",\"amount\":1}", AXS_DECODE_INVALID_EVENT,
+	"currency", "field \"currency\" must be a currency code of 1 to 16 characters from A-Z a-z 0-9 _ . -"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"ABCDEFGHIJKLMNOPQ\",\"amount\":1}", AXS_DECODE_INVALID_EVENT,
+	"currency", "field \"currency\" must be a currency code of 1 to 16 characters from A-Z a-z 0-9 _ . -"},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"US\\u0000DT\",\"amount\":1}", AXS_DECODE_INVALID_EVENT,
+	"currency", "field \"currency\" must be a currency code of 1 to 16 characters from A-Z a-z 0-9 _ . -"},
+	/* transfer */
+	{"{\"id\":5,\"kind\":\"transfer\",\"to\":43,\"currency\":\"USDT\",\"amount\":5}", AXS_DECODE_INVALID_EVENT, "from", "missing field \"from\""},
+	{"{\"id\":5,\"kind\":\"transfer\",\"from\":42,\"currency\":\"USDT\",\"amount\":5}", AXS_DECODE_INVALID_EVENT, "to", "missing field \"to\""},
+	{"{\"id\":5,\"kind\":\"transfer\",\"from\":-1,\"to\":43,\"currency\":\"USDT\",\"amount\":5}", AXS_DECODE_INVALID_EVENT, "from",
+	"field \"from\" must be a positive integer"},
+	{"{\"id\":5,\"kind\":\"transfer\",\"from\":42,\"to\":0,\"currency\":\"USDT\",\"amount\":5}", AXS_DECODE_INVALID_EVENT, "to",
+	"field \"to\" must be a positive integer"},
+	{"{\"id\":5,\"kind\":\"transfer\",\"from\":42,\"to\":42,\"currency\":\"USDT\",\"amount\":5}", AXS_DECODE_INVALID_EVENT, "to",
+	"field \"to\" must differ from field \"from\""},
+	/* trade */
+	{TRADE_HEAD "\"quote_amount\":60000}", AXS_DECODE_INVALID_EVENT, "base_amount", "missing field \"base_amount\""},
+	{TRADE_HEAD "\"base_amount\":2}", AXS_DECODE_INVALID_EVENT, "quote_amount", "missing field \"quote_amount\""},
+	{"{\"id\":6,\"kind\":\"trade\",\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":6}",
+	AXS_DECODE_INVALID_EVENT, "buyer", "missing field \"buyer\""},
+	{"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":6}",
+	AXS_DECODE_INVALID_EVENT, "seller", "missing field \"seller\""},
+	{"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":6}",
+	AXS_DECODE_INVALID_EVENT, "base", "missing field \"base\""},
+	{"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"base_amount\":2,\"quote_amount\":6}",
+	AXS_DECODE_INVALID_EVENT, "quote", "missing field \"quote\""},
+	{"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"quote\":\"BTC\",\"base_amount\":2,\"quote_amount\":6}",
+	AXS_DECODE_INVALID_EVENT, "quote", "field \"quote\" must differ from field \"base\""},
+	{"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"B!\",\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":6}",
+	AXS_DECODE_INVALID_EVENT, "base", "field \"base\" must be a currency code of 1 to 16 characters from A-Z a-z 0-9 _ . -"},
+	{"{\"id\":6,\"kind\":\"trade\",\"buyer\":0,\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":6}",
+	AXS_DECODE_INVALID_EVENT, "buyer", "field \"buyer\" must be a positive integer"},
+	{"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":-43,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":6}",
+	AXS_DECODE_INVALID_EVENT, "seller", "field \"seller\" must be a positive integer"},
+	{TRADE_HEAD "\"base_amount\":0,\"quote_amount\":6}", AXS_DECODE_INVALID_EVENT, "base_amount",
+	"field \"base_amount\" must be a positive integer"},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":-6}", AXS_DECODE_INVALID_EVENT, "quote_amount",
+	"field \"quote_amount\" must be a positive integer"},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":6,\"buyer_fee\":-1,\"fee_account\":1}", AXS_DECODE_INVALID_EVENT, "buyer_fee",
+	"field \"buyer_fee\" must be a non-negative integer"},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":6,\"seller_fee\":-1,\"fee_account\":1}", AXS_DECODE_INVALID_EVENT, "seller_fee",
+	"field \"seller_fee\" must be a non-negative integer"},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":6,\"buyer_fee\":3,\"fee_account\":1}", AXS_DECODE_INVALID_EVENT, "buyer_fee",
+	"field \"buyer_fee\" must not exceed field \"base_amount\""},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":6,\"seller_fee\":7,\"fee_account\":1}", AXS_DECODE_INVALID_EVENT, "seller_fee",
+	"field \"seller_fee\" must not exceed field \"quote_amount\""},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":6,\"buyer_fee\":\"1\",\"fee_account\":1}", AXS_DECODE_INVALID_EVENT, "buyer_fee",
+	"field \"buyer_fee\" must be an integer"},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":6,\"seller_fee\":1}", AXS_DECODE_INVALID_EVENT, "fee_account",
+	"missing field \"fee_account\", required when a fee is non-zero"},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":6,\"buyer_fee\":1,\"fee_account\":null}", AXS_DECODE_INVALID_EVENT, "fee_account",
+	"missing field \"fee_account\", required when a fee is non-zero"},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":6,\"fee_account\":0}", AXS_DECODE_INVALID_EVENT, "fee_account",
+	"field \"fee_account\" must be a positive integer"},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":6,\"fee_account\":-2}", AXS_DECODE_INVALID_EVENT, "fee_account",
+	"field \"fee_account\" must be a positive integer"},
+	{TRADE_HEAD "\"base_amount\":2,\"quote_amount\":6,\"fee_account\":\"1\"}", AXS_DECODE_INVALID_EVENT, "fee_account",
+	"field \"fee_account\" must be an integer"},
+	/* legs */
+	{"{\"id\":7,\"kind\":\"legs\"}", AXS_DECODE_INVALID_EVENT, "legs", "missing field \"legs\""},
+	{"{\"id\":7,\"kind\":\"legs\",\"legs\":{}}", AXS_DECODE_INVALID_EVENT, "legs", "field \"legs\" must be an array"},
+	{LEGS_HEAD "]}", AXS_DECODE_INVALID_EVENT, "legs", "field \"legs\" must hold 1 to 16 legs"},
+	{LEGS_HEAD BALANCED_PAIR "," BALANCED_PAIR "," BALANCED_PAIR "," BALANCED_PAIR ","
+		BALANCED_PAIR "," BALANCED_PAIR "," BALANCED_PAIR "," BALANCED_PAIR ","
+		"{\"account\":1,\"currency\":\"USDT\"}]}",
+	AXS_DECODE_INVALID_EVENT, "legs", "field \"legs\" must hold 1 to 16 legs"},
+	{LEGS_HEAD BALANCED_PAIR ",7]}", AXS_DECODE_INVALID_EVENT, "legs[2]", "field \"legs[2]\" must be an object"},
+	{LEGS_HEAD BALANCED_PAIR ",{\"currency\":\"USDT\"}]}", AXS_DECODE_INVALID_EVENT, "legs[2].account", "missing field \"legs[2].account\""},
+	{LEGS_HEAD BALANCED_PAIR ",{\"account\":3}]}", AXS_DECODE_INVALID_EVENT, "legs[2].currency", "missing field \"legs[2].currency\""},
+	{LEGS_HEAD BALANCED_PAIR ",{\"account\":0,\"currency\":\"USDT\"}]}", AXS_DECODE_INVALID_EVENT, "legs[2].account",
+	"field \"legs[2].account\" must be a positive integer"},
+	{LEGS_HEAD BALANCED_PAIR ",{\"account\":3,\"currency\":\"US/DT\"}]}", AXS_DECODE_INVALID_EVENT, "legs[2].currency",
+	"field \"legs[2].currency\" must be a currency code of 1 to 16 characters from A-Z a-z 0-9 _ . -"},
+	{LEGS_HEAD BALANCED_PAIR ",{\"account\":3,\"currency\":\"USDT\",\"frozen\":1.5}]}", AXS_DECODE_INVALID_EVENT, "legs[2].frozen",
+	"field \"legs[2].frozen\" must be an integer"},
+	{LEGS_HEAD BALANCED_PAIR ",{\"account\":3,\"currency\":\"USDT\",\"available\":-9223372036854775809}]}", AXS_DECODE_INVALID_EVENT,
+	"legs[2].available", "field \"legs[2].available\" is out of range for a 64-bit integer"},
+	{LEGS_HEAD BALANCED_PAIR ",{\"account\":3,\"currency\":\"USDT\",\"available\":-99999999999999999999999}]}", AXS_DECODE_INVALID_EVENT,
+	"legs[2].available", "field \"legs[2].available\" is out of range for a 64-bit integer"},
+	{LEGS_HEAD BALANCED_PAIR ",{\"account\":3,\"currency\":\"BTC\",\"available\":2,\"frozen\":3}]}", AXS_DECODE_INVALID_EVENT,
+	"legs", "legs must sum to zero per currency (BTC is off by 5)"},
+	{LEGS_HEAD "{\"account\":1,\"currency\":\"USDT\",\"available\":9223372036854775807,\"frozen\":9223372036854775807},"
+		"{\"account\":2,\"currency\":\"USDT\",\"available\":9223372036854775807}]}", AXS_DECODE_INVALID_EVENT,
+	"legs", "legs must sum to zero per currency (USDT is off by 27670116110564327421)"},
+};
+
+static void
+test_error_cases(void **state)
+{
+	(void) state;
+	for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++)
+	{
+		const ErrorCase *expected = &error_cases[i];
+		AxsEvent	event;
+		AxsDecodeError err;
+		bool		ok = axs_event_from_json(expected->json, strlen(expected->json), &event, &err);
+
+		if (ok || err.status != expected->status || strcmp(err.field, expected->field) != 0 ||
+			(expected->message != NULL && strcmp(err.message, expected->message) != 0))
+			fail_msg("case %zu: %s\n  expected: status %d field \"%s\" message \"%s\"\n  got: ok %d status %d field \"%s\" message \"%s\"",
+					 i, expected->json, expected->status, expected->field,
+					 expected->message ? expected->message : "(any)",
+					 ok, err.status, err.field, err.message);
+		/* the message must name the field it blames */
+		if (expected->field[0] != '\0')
+		{
+			char		quoted[64];
+
+			snprintf(quoted, sizeof(quoted), "\"%s\"", expected->field);
+			if (strstr(err.message, quoted) == NULL && strncmp(err.message, "legs must", 9) != 0)
+				fail_msg("case %zu: message \"%s\" does not name %s", i, err.message, quoted);
+		}
+		/* lower case start, no final period */
+		assert_true(err.message[0] != '\0');
+		assert_false(err.message[0] >= 'A' && err.message[0] <= 'Z');
+		assert_true(err.message[strlen(err.message) - 1] != '.');
+	}
+}
+
+static void
+test_integer_limits(void **state)
+{
+	AxsEvent	event;
+
+	(void) state;
+	event = test_parse_event("{\"id\":9223372036854775807,\"kind\":\"deposit\",\"account\":9223372036854775807,"
+							 "\"currency\":\"A\",\"amount\":9223372036854775807}");
+	assert_true(event.id == INT64_MAX);
+	assert_true(event.u.amount.account == INT64_MAX);
+	assert_true(event.u.amount.amount == INT64_MAX);
+
+	event = test_parse_event(LEGS_HEAD "{\"account\":1,\"currency\":\"USDT\",\"available\":-9223372036854775808},"
+							 "{\"account\":2,\"currency\":\"USDT\",\"available\":9223372036854775807},"
+							 "{\"account\":3,\"currency\":\"USDT\",\"frozen\":1}]}");
+	assert_true(event.u.legs.legs[0].available == INT64_MIN);
+	assert_true(event.u.legs.legs[1].available == INT64_MAX);
+
+	/* currency codes: every allowed character, and the longest length */
+	event = test_parse_event("{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"aZ09_.-xxxxxxxxx\",\"amount\":1}");
+	assert_string_equal(event.u.amount.currency, "aZ09_.-xxxxxxxxx");
+	assert_true(axs_currency_code_valid("A"));
+	assert_false(axs_currency_code_valid(""));
+	assert_false(axs_currency_code_valid("ABCDEFGHIJKLMNOPQ"));
+	assert_false(axs_currency_code_valid("A B"));
+	assert_false(axs_currency_code_valid("\xc3\xa9"));
+}
+
+/* An example of each kind, in canonical form. */
+static const char *const canonical_examples[] = {
+	"{\"id\":1,\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":1000}",
+	"{\"id\":2,\"kind\":\"withdraw\",\"account\":42,\"currency\":\"USDT\",\"amount\":10}",
+	"{\"id\":3,\"kind\":\"freeze\",\"account\":42,\"currency\":\"BTC\",\"amount\":7}",
+	"{\"id\":4,\"kind\":\"unfreeze\",\"account\":42,\"currency\":\"BTC\",\"amount\":7}",
+	"{\"id\":5,\"kind\":\"transfer\",\"from\":42,\"to\":43,\"currency\":\"USDT\",\"amount\":5}",
+	"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,"
+	"\"quote_amount\":60000,\"buyer_fee\":0,\"seller_fee\":30,\"fee_account\":1}",
+	"{\"id\":8,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,"
+	"\"quote_amount\":60000,\"buyer_fee\":0,\"seller_fee\":0}",
+	"{\"id\":7,\"kind\":\"legs\",\"legs\":[{\"account\":42,\"currency\":\"USDT\",\"available\":-5,\"frozen\":5},"
+	"{\"account\":43,\"currency\":\"BTC\",\"available\":9223372036854775807,\"frozen\":-9223372036854775807},"
+	"{\"account\":44,\"currency\":\"BTC\",\"available\":0,\"frozen\":0}]}",
+};
+
+static void
+test_canonical_writer(void **state)
+{
+	(void) state;
+	for (size_t i = 0; i < sizeof(canonical_examples) / sizeof(canonical_examples[0]); i++)
+	{
+		const char *json = canonical_examples[i];
+		AxsEvent	event = test_parse_event(json);
+		AxsEvent	reparsed;
+		char		buf[2048];
+		size_t		length = axs_event_to_json(&event, buf, sizeof(buf));
+
+		assert_int_equal(length, strlen(json));
+		assert_string_equal(buf, json);
+		reparsed = test_parse_event(buf);
+		assert_true(test_events_equal(&event, &reparsed));
+
+		/* every buffer too small is refused, the exact size accepted */
+		for (size_t cap = 0; cap <= length; cap++)
+			assert_int_equal(axs_event_to_json(&event, buf, cap), 0);
+		assert_int_equal(axs_event_to_json(&event, buf, length + 1), length);
+	}
+}
+
+static void
+test_writer_fills_defaults(void **state)
+{
+	AxsEvent	event = test_parse_event(
+										 "{\"fee_account\":null,\"quote_amount\":6,\"base_amount\":2,\"quote\":\"USDT\",\"base\":\"BTC\","
+										 "\"seller\":43,\"buyer\":42,\"kind\":\"trade\",\"id\":6}");
+	char		buf[512];
+
+	(void) state;
+	assert_true(axs_event_to_json(&event, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf,
+						"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\","
+						"\"base_amount\":2,\"quote_amount\":6,\"buyer_fee\":0,\"seller_fee\":0}");
+
+	event = test_parse_event(LEGS_HEAD "{\"currency\":\"USDT\",\"account\":1},{\"frozen\":-1,\"account\":2,\"currency\":\"BTC\",\"available\":1}]}");
+	assert_true(axs_event_to_json(&event, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf,
+						"{\"id\":7,\"kind\":\"legs\",\"legs\":[{\"account\":1,\"currency\":\"USDT\",\"available\":0,\"frozen\":0},"
+						"{\"account\":2,\"currency\":\"BTC\",\"available\":1,\"frozen\":-1}]}");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_amount_kinds),
+		cmocka_unit_test(test_parse_transfer),
+		cmocka_unit_test(test_parse_trade),
+		cmocka_unit_test(test_parse_legs),
+		cmocka_unit_test(test_whitespace_and_unterminated_input),
+		cmocka_unit_test(test_error_cases),
+		cmocka_unit_test(test_integer_limits),
+		cmocka_unit_test(test_canonical_writer),
+		cmocka_unit_test(test_writer_fills_defaults),
+	};
+
+	return cmocka_run_group_tests_name("event_json", tests, NULL, NULL);
+}

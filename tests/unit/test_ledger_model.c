@@ -1,0 +1,582 @@
+/*
+ * test_ledger_model.c
+ *		Randomized test of the whole ledger core against a straightforward
+ *		model: 200k random events (valid and invalid) over a few accounts and
+ *		currencies, with a fixed seed.
+ *
+ * The model works from the event semantics directly, in 128-bit arithmetic,
+ * and shares no code with the core: its own validity rules, its own balance
+ * effects per kind, its own checks.  After every event the core and the
+ * model must agree on the decision and on every balance, and no balance may
+ * be negative.  Each event also makes the JSON and binary round trips.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ledger.h"
+#include "test_support.h"
+
+#define EVENT_COUNT 200000
+#define ACCOUNT_COUNT 5			/* valid accounts are 1..ACCOUNT_COUNT */
+#define CURRENCY_COUNT 3		/* registered ids are 1..CURRENCY_COUNT */
+
+/* The outcome the model predicts: a reason, or invalid before the ledger. */
+#define OUTCOME_INVALID (-1)
+
+/* Codes the generator draws from: registered, unknown, and malformed. */
+static const char *const currency_pool[] = {"USDT", "BTC", "ETH", "DOGE", "B@D", ""};
+#define CURRENCY_POOL_SIZE 6
+
+typedef struct Model
+{
+	__int128	available[ACCOUNT_COUNT + 1][CURRENCY_COUNT + 1];
+	__int128	frozen[ACCOUNT_COUNT + 1][CURRENCY_COUNT + 1];
+} Model;
+
+/* Effect of one event on the model, before the checks. */
+typedef struct ModelDelta
+{
+	__int128	available[ACCOUNT_COUNT + 1][CURRENCY_COUNT + 1];
+	__int128	frozen[ACCOUNT_COUNT + 1][CURRENCY_COUNT + 1];
+	bool		touched[ACCOUNT_COUNT + 1][CURRENCY_COUNT + 1];
+} ModelDelta;
+
+/* Generator */
+
+static int64_t
+random_account(TestRandom *random)
+{
+	uint64_t	pick = test_random_below(random, 100);
+
+	if (pick == 0)
+		return 0;
+	if (pick == 1)
+		return -1;
+	return 1 + (int64_t) test_random_below(random, ACCOUNT_COUNT);
+}
+
+static const char *
+random_code(TestRandom *random)
+{
+	uint64_t	pick = test_random_below(random, 100);
+
+	if (pick < 2)
+		return currency_pool[3 + test_random_below(random, 3)];
+	return currency_pool[test_random_below(random, CURRENCY_COUNT)];
+}
+
+/* Mostly small, sometimes huge, rarely not positive. */
+static int64_t
+random_amount(TestRandom *random)
+{
+	uint64_t	pick = test_random_below(random, 100);
+
+	if (pick < 2)
+		return -(int64_t) test_random_below(random, 3);
+	if (pick < 6)
+		return INT64_MAX - (int64_t) test_random_below(random, 1000);
+	if (pick < 10)
+		return INT64_MAX / 2 - (int64_t) test_random_below(random, 1000);
+	return 1 + (int64_t) test_random_below(random, 1000);
+}
+
+static int64_t
+random_delta(TestRandom *random)
+{
+	uint64_t	pick = test_random_below(random, 100);
+
+	if (pick < 3)
+		return INT64_MAX - (int64_t) test_random_below(random, 10);
+	if (pick < 6)
+		return INT64_MIN + (int64_t) test_random_below(random, 10);
+	if (pick < 20)
+		return 0;
+	return (int64_t) test_random_below(random, 401) - 200;
+}
+
+static void
+random_code_into(TestRandom *random, char *dest)
+{
+	strcpy(dest, random_code(random));
+}
+
+static void
+random_legs(TestRandom *random, AxsLegsEvent *event)
+{
+	int			count = 1 + (int) test_random_below(random, 6);
+
+	if (test_random_below(random, 50) == 0)
+		count = test_random_below(random, 2) == 0 ? 0 : 1 + (int) test_random_below(random, AXS_MAX_RAW_LEGS);
+	event->count = count;
+	for (int i = 0; i < count; i++)
+	{
+		AxsRawLeg  *leg = &event->legs[i];
+
+		leg->account = random_account(random);
+		random_code_into(random, leg->currency);
+		leg->available = random_delta(random);
+		leg->frozen = random_delta(random);
+	}
+
+	/* balance it on the last leg of each currency, most of the time */
+	if (test_random_below(random, 10) == 0)
+		return;
+	for (int last = count - 1; last >= 0; last--)
+	{
+		__int128	others = 0;
+		__int128	needed;
+		bool		later_same = false;
+
+		for (int i = last + 1; i < count; i++)
+			later_same |= strcmp(event->legs[i].currency, event->legs[last].currency) == 0;
+		if (later_same)
+			continue;
+		for (int i = 0; i < last; i++)
+		{
+			if (strcmp(event->legs[i].currency, event->legs[last].currency) == 0)
+				others += (__int128) event->legs[i].available + event->legs[i].frozen;
+		}
+		needed = -others - event->legs[last].frozen;
+		if (needed >= INT64_MIN && needed <= INT64_MAX)
+			event->legs[last].available = (int64_t) needed;
+	}
+}
+
+static void
+random_event(TestRandom *random, int64_t id, AxsEvent *event)
+{
+	uint64_t	pick = test_random_below(random, 100);
+
+	memset(event, 0, sizeof(*event));
+	event->id = test_random_below(random, 200) == 0 ? 0 : id;
+	if (pick < 24)
+		event->kind = AXS_KIND_DEPOSIT;
+	else if (pick < 36)
+		event->kind = AXS_KIND_WITHDRAW;
+	else if (pick < 50)
+		event->kind = AXS_KIND_FREEZE;
+	else if (pick < 62)
+		event->kind = AXS_KIND_UNFREEZE;
+	else if (pick < 74)
+		event->kind = AXS_KIND_TRANSFER;
+	else if (pick < 90)
+		event->kind = AXS_KIND_TRADE;
+	else
+		event->kind = AXS_KIND_LEGS;
+
+	switch (event->kind)
+	{
+		case AXS_KIND_DEPOSIT:
+		case AXS_KIND_WITHDRAW:
+		case AXS_KIND_FREEZE:
+		case AXS_KIND_UNFREEZE:
+			event->u.amount.account = random_account(random);
+			random_code_into(random, event->u.amount.currency);
+			event->u.amount.amount = random_amount(random);
+			break;
+		case AXS_KIND_TRANSFER:
+			event->u.transfer.from_account = random_account(random);
+			event->u.transfer.to_account = random_account(random);
+			random_code_into(random, event->u.transfer.currency);
+			event->u.transfer.amount = random_amount(random);
+			break;
+		case AXS_KIND_TRADE:
+			{
+				AxsTradeEvent *trade = &event->u.trade;
+				uint64_t	fee_pick = test_random_below(random, 10);
+
+				trade->buyer = random_account(random);
+				trade->seller = random_account(random);
+				random_code_into(random, trade->base);
+				random_code_into(random, trade->quote);
+				trade->base_amount = random_amount(random);
+				trade->quote_amount = random_amount(random);
+				if (fee_pick < 4)
+				{
+					trade->buyer_fee = (int64_t) test_random_below(random, 5);
+					trade->seller_fee = (int64_t) test_random_below(random, 5);
+				}
+				else if (fee_pick == 4)
+				{
+					trade->buyer_fee = trade->base_amount + (int64_t) test_random_below(random, 2);
+					trade->seller_fee = -(int64_t) test_random_below(random, 2);
+				}
+				trade->fee_account = test_random_below(random, 8) == 0 ? 0 : random_account(random);
+				break;
+			}
+		case AXS_KIND_LEGS:
+			random_legs(random, &event->u.legs);
+			break;
+	}
+}
+
+/* The model */
+
+static bool
+model_code_valid(const char *code)
+{
+	size_t		length = strlen(code);
+
+	if (length < 1 || length > 16)
+		return false;
+	for (size_t i = 0; i < length; i++)
+	{
+		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-", code[i]) == NULL)
+			return false;
+	}
+	return true;
+}
+
+static bool
+model_event_valid(const AxsEvent *event)
+{
+	if (event->id <= 0)
+		return false;
+	switch (event->kind)
+	{
+		case AXS_KIND_DEPOSIT:
+		case AXS_KIND_WITHDRAW:
+		case AXS_KIND_FREEZE:
+		case AXS_KIND_UNFREEZE:
+			return event->u.amount.account > 0 && model_code_valid(event->u.amount.currency) &&
+				event->u.amount.amount > 0;
+		case AXS_KIND_TRANSFER:
+			return event->u.transfer.from_account > 0 && event->u.transfer.to_account > 0 &&
+				event->u.transfer.from_account != event->u.transfer.to_account &&
+				model_code_valid(event->u.transfer.currency) && event->u.transfer.amount > 0;
+		case AXS_KIND_TRADE:
+			{
+				const AxsTradeEvent *trade = &event->u.trade;
+
+				return trade->buyer > 0 && trade->seller > 0 &&
+					model_code_valid(trade->base) && model_code_valid(trade->quote) &&
+					strcmp(trade->base, trade->quote) != 0 &&
+					trade->base_amount > 0 && trade->quote_amount > 0 &&
+					trade->buyer_fee >= 0 && trade->buyer_fee <= trade->base_amount &&
+					trade->seller_fee >= 0 && trade->seller_fee <= trade->quote_amount &&
+					trade->fee_account >= 0 &&
+					(trade->fee_account > 0 || (trade->buyer_fee == 0 && trade->seller_fee == 0));
+			}
+		case AXS_KIND_LEGS:
+			{
+				const AxsLegsEvent *legs = &event->u.legs;
+
+				if (legs->count < 1 || legs->count > 16)
+					return false;
+				for (int i = 0; i < legs->count; i++)
+				{
+					__int128	sum = 0;
+
+					if (legs->legs[i].account <= 0 || !model_code_valid(legs->legs[i].currency))
+						return false;
+					for (int j = 0; j < legs->count; j++)
+					{
+						if (strcmp(legs->legs[j].currency, legs->legs[i].currency) == 0)
+							sum += (__int128) legs->legs[j].available + legs->legs[j].frozen;
+					}
+					if (sum != 0)
+						return false;
+				}
+				return true;
+			}
+	}
+	return false;
+}
+
+/* The registered id of a code, or 0 if unknown. */
+static int
+model_currency(const char *code)
+{
+	for (int id = 1; id <= CURRENCY_COUNT; id++)
+	{
+		if (strcmp(code, currency_pool[id - 1]) == 0)
+			return id;
+	}
+	return 0;
+}
+
+static void
+model_touch(ModelDelta *delta, int64_t account, int currency, __int128 available, __int128 frozen)
+{
+	delta->available[account][currency] += available;
+	delta->frozen[account][currency] += frozen;
+	delta->touched[account][currency] = true;
+}
+
+/*
+ * Fill delta with the effect of a valid event; returns false if a currency
+ * is unknown.
+ */
+static bool
+model_effect(const AxsEvent *event, ModelDelta *delta)
+{
+	memset(delta, 0, sizeof(*delta));
+	switch (event->kind)
+	{
+		case AXS_KIND_DEPOSIT:
+		case AXS_KIND_WITHDRAW:
+		case AXS_KIND_FREEZE:
+		case AXS_KIND_UNFREEZE:
+			{
+				int			currency = model_currency(event->u.amount.currency);
+				__int128	amount = event->u.amount.amount;
+				int64_t		account = event->u.amount.account;
+
+				if (currency == 0)
+					return false;
+				if (event->kind == AXS_KIND_DEPOSIT)
+					model_touch(delta, account, currency, amount, 0);
+				else if (event->kind == AXS_KIND_WITHDRAW)
+					model_touch(delta, account, currency, -amount, 0);
+				else if (event->kind == AXS_KIND_FREEZE)
+					model_touch(delta, account, currency, -amount, amount);
+				else
+					model_touch(delta, account, currency, amount, -amount);
+				return true;
+			}
+		case AXS_KIND_TRANSFER:
+			{
+				int			currency = model_currency(event->u.transfer.currency);
+
+				if (currency == 0)
+					return false;
+				model_touch(delta, event->u.transfer.from_account, currency, -(__int128) event->u.transfer.amount, 0);
+				model_touch(delta, event->u.transfer.to_account, currency, event->u.transfer.amount, 0);
+				return true;
+			}
+		case AXS_KIND_TRADE:
+			{
+				const AxsTradeEvent *trade = &event->u.trade;
+				int			base = model_currency(trade->base);
+				int			quote = model_currency(trade->quote);
+
+				if (base == 0 || quote == 0)
+					return false;
+				model_touch(delta, trade->buyer, quote, 0, -(__int128) trade->quote_amount);
+				model_touch(delta, trade->buyer, base, (__int128) trade->base_amount - trade->buyer_fee, 0);
+				model_touch(delta, trade->seller, base, 0, -(__int128) trade->base_amount);
+				model_touch(delta, trade->seller, quote, (__int128) trade->quote_amount - trade->seller_fee, 0);
+				if (trade->buyer_fee != 0)
+					model_touch(delta, trade->fee_account, base, trade->buyer_fee, 0);
+				if (trade->seller_fee != 0)
+					model_touch(delta, trade->fee_account, quote, trade->seller_fee, 0);
+				return true;
+			}
+		case AXS_KIND_LEGS:
+			for (int i = 0; i < event->u.legs.count; i++)
+			{
+				if (model_currency(event->u.legs.legs[i].currency) == 0)
+					return false;
+			}
+			for (int i = 0; i < event->u.legs.count; i++)
+			{
+				const AxsRawLeg *leg = &event->u.legs.legs[i];
+
+				model_touch(delta, leg->account, model_currency(leg->currency), leg->available, leg->frozen);
+			}
+			return true;
+	}
+	return false;
+}
+
+/* Predict the outcome of a valid event and, if it applies, apply it. */
+static int
+model_apply(Model *model, const ModelDelta *delta)
+{
+	bool		overflow = false;
+	bool		available_negative = false;
+	bool		frozen_negative = false;
+
+	for (int account = 1; account <= ACCOUNT_COUNT; account++)
+	{
+		for (int currency = 1; currency <= CURRENCY_COUNT; currency++)
+		{
+			__int128	available = model->available[account][currency] + delta->available[account][currency];
+			__int128	frozen = model->frozen[account][currency] + delta->frozen[account][currency];
+
+			if (!delta->touched[account][currency])
+				continue;
+			overflow |= available > INT64_MAX || available < INT64_MIN ||
+				frozen > INT64_MAX || frozen < INT64_MIN;
+			available_negative |= available < 0;
+			frozen_negative |= frozen < 0;
+		}
+	}
+	if (overflow)
+		return AXS_REASON_OVERFLOW;
+	if (available_negative)
+		return AXS_REASON_INSUFFICIENT_AVAILABLE;
+	if (frozen_negative)
+		return AXS_REASON_INSUFFICIENT_FROZEN;
+	for (int account = 1; account <= ACCOUNT_COUNT; account++)
+	{
+		for (int currency = 1; currency <= CURRENCY_COUNT; currency++)
+		{
+			model->available[account][currency] += delta->available[account][currency];
+			model->frozen[account][currency] += delta->frozen[account][currency];
+		}
+	}
+	return AXS_REASON_NONE;
+}
+
+/* The core, driven the way the applier drives it. */
+static int
+core_apply(AxsBalanceMap *map, const AxsEvent *event)
+{
+	AxsDecodeError err;
+	AxsLeg		legs[AXS_MAX_LEGS];
+	int			nlegs;
+	AxsReason	reason;
+	size_t		cursor = 0;
+	AxsBalance *entry;
+
+	while ((entry = axs_balance_map_next(map, &cursor)) != NULL)
+		entry->changed = false;
+	if (!axs_event_validate(event, &err))
+	{
+		assert_int_equal(err.status, AXS_DECODE_INVALID_EVENT);
+		assert_true(err.message[0] != '\0');
+		return OUTCOME_INVALID;
+	}
+	reason = axs_event_expand(event, test_resolve_currency, NULL, legs, &nlegs);
+	if (reason != AXS_REASON_NONE)
+		return reason;
+	assert_true(nlegs >= 1 && nlegs <= AXS_MAX_LEGS);
+	for (int i = 0; i < nlegs; i++)
+		axs_balance_map_get(map, legs[i].account, legs[i].currency);
+	return axs_ledger_apply(map, legs, nlegs);
+}
+
+/* Both external forms must carry a valid event unchanged and refuse an invalid one. */
+static void
+check_round_trips(const AxsEvent *event, bool valid)
+{
+	char		json[4096];
+	uint8_t		payload[AXS_PAYLOAD_MAX];
+	size_t		json_length = axs_event_to_json(event, json, sizeof(json));
+	size_t		payload_length = axs_event_encode(event, payload, sizeof(payload));
+	AxsEvent	decoded;
+	AxsDecodeError err;
+
+	assert_true(json_length > 0);
+	if (axs_event_from_json(json, json_length, &decoded, &err) != valid)
+		fail_msg("%s: JSON decoding says %s (%s)", json, valid ? "invalid" : "valid", err.message);
+	if (valid)
+		assert_true(test_events_equal(event, &decoded));
+	else
+		assert_int_equal(err.status, AXS_DECODE_INVALID_EVENT);
+
+	assert_true(payload_length > 0);
+	assert_int_equal(axs_event_decode(event->id, payload, payload_length, &decoded, &err), valid);
+	if (valid)
+		assert_true(test_events_equal(event, &decoded));
+}
+
+static void
+compare_balances(AxsBalanceMap *map, const Model *model, const ModelDelta *delta,
+				 bool applied, int64_t event_number)
+{
+	size_t		cursor = 0;
+	AxsBalance *entry;
+
+	for (int account = 1; account <= ACCOUNT_COUNT; account++)
+	{
+		for (int currency = 1; currency <= CURRENCY_COUNT; currency++)
+		{
+			__int128	available = model->available[account][currency];
+			__int128	frozen = model->frozen[account][currency];
+			bool		touched = applied && delta->touched[account][currency];
+
+			entry = axs_balance_map_find(map, account, currency);
+			if (entry == NULL)
+			{
+				if (available != 0 || frozen != 0 || touched)
+					fail_msg("event %lld: balance %d/%d missing", (long long) event_number, account, currency);
+				continue;
+			}
+			if (entry->available != available || entry->frozen != frozen)
+				fail_msg("event %lld: balance %d/%d is %lld/%lld, model says %lld/%lld",
+						 (long long) event_number, account, currency,
+						 (long long) entry->available, (long long) entry->frozen,
+						 (long long) available, (long long) frozen);
+			if (entry->changed != touched)
+				fail_msg("event %lld: balance %d/%d changed flag is %d, expected %d",
+						 (long long) event_number, account, currency, entry->changed, touched);
+		}
+	}
+	while ((entry = axs_balance_map_next(map, &cursor)) != NULL)
+	{
+		assert_true(entry->available >= 0);
+		assert_true(entry->frozen >= 0);
+		assert_true(entry->account >= 1 && entry->account <= ACCOUNT_COUNT);
+		assert_true(entry->currency >= 1 && entry->currency <= CURRENCY_COUNT);
+	}
+}
+
+static void
+test_random_events_match_model(void **state)
+{
+	TestRandom	random = {UINT64_C(0x9E3779B97F4A7C15)};
+	AxsBalanceMap *map = axs_balance_map_create(&axs_default_allocator, 16);
+	static Model model;
+	int			outcome_counts[8] = {0};
+
+	(void) state;
+	memset(&model, 0, sizeof(model));
+	for (int64_t number = 1; number <= EVENT_COUNT; number++)
+	{
+		AxsEvent	event;
+		ModelDelta	delta;
+		bool		valid;
+		int			expected;
+		int			actual;
+
+		random_event(&random, number, &event);
+		valid = model_event_valid(&event);
+		memset(&delta, 0, sizeof(delta));
+		if (!valid)
+			expected = OUTCOME_INVALID;
+		else if (!model_effect(&event, &delta))
+			expected = AXS_REASON_UNKNOWN_CURRENCY;
+		else
+			expected = model_apply(&model, &delta);
+
+		actual = core_apply(map, &event);
+		if (actual != expected)
+		{
+			char		json[4096];
+
+			axs_event_to_json(&event, json, sizeof(json));
+			fail_msg("event %lld %s: core says %d, model says %d", (long long) number, json, actual, expected);
+		}
+		check_round_trips(&event, valid);
+		compare_balances(map, &model, &delta, expected == AXS_REASON_NONE, number);
+		outcome_counts[expected + 1]++;
+	}
+
+	/* every outcome must have been reached often, or the test proves little */
+	for (int outcome = OUTCOME_INVALID; outcome <= AXS_REASON_OVERFLOW; outcome++)
+	{
+		if (outcome_counts[outcome + 1] < 500)
+			fail_msg("outcome %d happened only %d times", outcome, outcome_counts[outcome + 1]);
+	}
+	print_message("outcomes: invalid %d, applied %d, insufficient_available %d, "
+				  "insufficient_frozen %d, unknown_currency %d, overflow %d\n",
+				  outcome_counts[0], outcome_counts[1], outcome_counts[2],
+				  outcome_counts[3], outcome_counts[4], outcome_counts[5]);
+	axs_balance_map_destroy(map);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_events_match_model),
+	};
+
+	return cmocka_run_group_tests_name("ledger_model", tests, NULL, NULL);
+}
