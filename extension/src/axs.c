@@ -30,10 +30,10 @@ _PG_init(void)
 {
 	DefineCustomStringVariable("axs.database",
 							   "Database in which the axs applier runs.",
-							   "The extension must be created in this database.",
+							   "The extension must be created in this database; the preloaded applier reads it when it starts.",
 							   &axs_database,
 							   "postgres",
-							   PGC_POSTMASTER,
+							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
 
