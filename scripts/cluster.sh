@@ -59,6 +59,8 @@ Environment:
   AXS_NO_PRELOAD=1    do not preload the axs library
   AXS_PG_PORT         use this port instead of picking a free one
   AXS_PG_FIRST_PORT   first port to try (default 55432)
+  AXS_CLUSTER_OWNER   recorded in DIR/owner at start (scripts/test.sh uses it
+                      to find clusters an e2e script forgot to stop)
 
 Example:
   port=$(scripts/cluster.sh start .scratch/mytest)
@@ -244,8 +246,9 @@ cmd_start()
 	else
 		write_settings "$port"
 	fi
+	# 9>&-: the postmaster must not inherit the lock.
 	if ! as_postgres "$PG_BIN/pg_ctl" -D "$DATA" -l "$DIR/log/postgres.log" \
-		-w -t 120 start >/dev/null; then
+		-w -t 120 start >/dev/null 9>&-; then
 		flock -u 9
 		tail -n 30 "$DIR/log/postgres.log" >&2 || true
 		die "could not start the cluster in $DIR (log: $DIR/log/postgres.log)"
@@ -253,6 +256,13 @@ cmd_start()
 	flock -u 9
 	exec 9>&-
 	write_env "$port"
+	# Who started it (set by scripts/test.sh for e2e scripts), so that the
+	# test runner stops only the clusters its own scripts left running.
+	if [ -n "${AXS_CLUSTER_OWNER:-}" ]; then
+		echo "$AXS_CLUSTER_OWNER" >"$DIR/owner"
+	else
+		rm -f "$DIR/owner"
+	fi
 	note "started $DIR on port $port"
 	echo "$port"
 }

@@ -51,6 +51,21 @@ failed=0
 summary=()
 regress_cluster_started=0
 
+# One test run at a time per tree: runs share .scratch/regress.  The lock
+# is released when this shell exits (fd 8 is closed for every child).
+take_test_lock()
+{
+	local lock=$TOP/.scratch/test.lock holder
+	mkdir -p "$TOP/.scratch"
+	exec 8>>"$lock"
+	if ! flock -n 8; then
+		holder=$(cat "$lock" 2>/dev/null)
+		echo "test.sh: another test run holds $lock (${holder:-unknown}); waiting for it" >&2
+		flock 8
+	fi
+	echo "pid $$ since $(date '+%F %T')" >"$lock"
+}
+
 cleanup()
 {
 	if [ "$regress_cluster_started" = 1 ]; then
@@ -76,7 +91,8 @@ run_suite()
 	echo
 	echo "=== $name"
 	start=$SECONDS
-	(cd "$TOP" && "$@")
+	# 8>&-: nothing a suite starts may keep holding the test lock.
+	(cd "$TOP" && "$@") 8>&-
 	rc=$?
 	if [ "$rc" -eq "$SKIPPED" ]; then
 		echo "--- $name: SKIP"
@@ -126,7 +142,7 @@ start_regress_cluster()
 	rm -rf "$REGRESS_DIR/data"
 	# Mark it started first: a half-started cluster must be stopped too.
 	regress_cluster_started=1
-	if ! "$TOP/scripts/cluster.sh" start "$REGRESS_DIR" >/dev/null; then
+	if ! "$TOP/scripts/cluster.sh" start "$REGRESS_DIR" >/dev/null 8>&-; then
 		regress_cluster_started=2	# failed; do not try again
 		return 1
 	fi
@@ -182,13 +198,15 @@ suite_pgtap()
 	return 1
 }
 
-# Clusters running under .scratch, one directory per line.
-running_clusters()
+# Running clusters under .scratch that cluster.sh started with
+# AXS_CLUSTER_OWNER=$1, one directory per line.
+clusters_owned_by()
 {
-	local pidfile dir
+	local owner=$1 pidfile dir
 	for pidfile in "$TOP"/.scratch/*/data/postmaster.pid "$TOP"/.scratch/*/*/data/postmaster.pid; do
 		[ -f "$pidfile" ] || continue
 		dir=$(dirname "$(dirname "$pidfile")")
+		[ "$(cat "$dir/owner" 2>/dev/null)" = "$owner" ] || continue
 		if "$TOP/scripts/cluster.sh" status "$dir" >/dev/null 2>&1; then
 			echo "$dir"
 		fi
@@ -198,13 +216,15 @@ running_clusters()
 # One e2e script: TOP set, no arguments, cwd TOP, stdin closed, time-limited.
 suite_e2e_script()
 {
-	local script=$1 before after dir rc pid
-	before=$(running_clusters)
+	local script=$1 owner dir rc pid
+	# Marks the clusters this script starts: other people may be running
+	# clusters in the same tree, and those are none of our business.
+	owner="scripts/test.sh $$ $(basename "$script") $(date +%s%N)"
 	# timeout runs the script in a process group of its own and on expiry
 	# signals that whole group.  That group does not get our own SIGINT or
 	# SIGTERM, so pass them to timeout, which forwards them to the group,
 	# then wait while the script's EXIT trap stops its clusters.
-	TOP=$TOP timeout --kill-after=10 "$E2E_TIMEOUT" "$script" </dev/null &
+	TOP=$TOP AXS_CLUSTER_OWNER=$owner timeout --kill-after=10 "$E2E_TIMEOUT" "$script" </dev/null &
 	pid=$!
 	trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; exit 143' TERM INT
 	wait "$pid"
@@ -212,13 +232,10 @@ suite_e2e_script()
 	trap - TERM INT
 	[ "$rc" -eq 124 ] && echo "timed out after $E2E_TIMEOUT s"
 	# An e2e script must stop its clusters; stop any it left behind.
-	after=$(running_clusters)
-	for dir in $after; do
-		if ! grep -qxF "$dir" <<<"$before"; then
-			echo "$(basename "$script") left a cluster running in $dir: stopping it"
-			"$TOP/scripts/cluster.sh" stop "$dir" || true
-			[ "$rc" -eq 0 ] && rc=1
-		fi
+	for dir in $(clusters_owned_by "$owner"); do
+		echo "$(basename "$script") left a cluster running in $dir: stopping it"
+		"$TOP/scripts/cluster.sh" stop "$dir" || true
+		[ "$rc" -eq 0 ] && rc=1
 	done
 	# Never let an e2e exit status be mistaken for a skip.
 	[ "$rc" -eq "$SKIPPED" ] && rc=1
@@ -236,6 +253,8 @@ for suite in "${suites[@]}"; do
 		*) echo "test.sh: unknown suite: $suite" >&2; usage >&2; exit 2 ;;
 	esac
 done
+
+take_test_lock
 
 for suite in "${suites[@]}"; do
 	case "$suite" in
