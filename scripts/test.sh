@@ -272,6 +272,8 @@ for suite in "${suites[@]}"; do
 			found=0
 			for script in "$TOP"/tests/e2e/*.sh; do
 				[ -f "$script" ] || continue
+				# lib*.sh are helpers the scripts source, not tests.
+				case "$(basename "$script")" in lib*) continue ;; esac
 				if [ ! -x "$script" ]; then
 					echo
 					echo "=== e2e/$(basename "$script"): not executable, ignored (chmod +x to run it)"
