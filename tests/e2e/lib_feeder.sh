@@ -1,0 +1,245 @@
+# shellcheck shell=bash
+#
+# lib_feeder.sh
+#	Shared helpers of the feeder end-to-end scripts (tests/e2e/30_feeder_*.sh
+#	and 31/32): a scratch cluster with axs and the loadgen's currencies, an
+#	axs-broker, axs-feeder processes, waiting for the stored offsets and the
+#	applier, and the exactly-once checks.  Sourced, not run (not executable,
+#	so the e2e runner does not pick it up).
+#
+# The caller sets TOP and DIR (the cluster directory) before sourcing.  Every
+# process started here is recorded by PID and stopped by feeder_cleanup, which
+# the scripts call from their EXIT trap.
+
+BIN=$TOP/feeder
+KAFKA_TEST_PROPS=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
+BROKER_PID=
+BROKER=
+FEEDER_PIDS=()
+failures=0
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+check()
+{
+	# check DESCRIPTION RESULT: RESULT "ok" passes, anything else fails and is shown.
+	local description=$1 result=$2
+	if [ "$result" = ok ]; then
+		echo "ok   - $description"
+	else
+		echo "FAIL - $description"
+		printf '%s\n' "$result" | sed 's/^/       /'
+		failures=$((failures + 1))
+	fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq()
+{
+	if [ "$2" = "$3" ]; then check "$1" ok; else check "$1" "expected $2, got $3"; fi
+}
+
+logs_tail()
+{
+	local f
+	echo "--- last lines of $DIR/log/postgres.log"
+	tail -n 20 "$DIR/log/postgres.log" 2>/dev/null || true
+	for f in "$DIR"/feeder*.log "$DIR"/broker.log; do
+		[ -f "$f" ] || continue
+		echo "--- last lines of $f"
+		tail -n 15 "$f"
+	done
+}
+
+die()
+{
+	echo "FAIL - $*"
+	logs_tail
+	exit 1
+}
+
+finish()
+{
+	if [ "$failures" -ne 0 ]; then
+		echo "# $failures check(s) failed"
+		logs_tail
+		exit 1
+	fi
+	echo "# all checks passed"
+}
+
+# wait_for SECONDS SQL: poll until SQL returns t; false on timeout.
+wait_for()
+{
+	local limit=$1 sql=$2 deadline
+	deadline=$((SECONDS + limit))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		[ "$(psql -X -At -c "$sql" 2>/dev/null || true)" = t ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# The loadgen's default 5 currencies (feeder/src/workload.c).
+CURRENCIES_SQL="SELECT axs.create_currency('USDT', 6), axs.create_currency('BTC', 8),
+	axs.create_currency('ETH', 8), axs.create_currency('SOL', 8), axs.create_currency('XRP', 6)"
+
+# cluster_setup: a fresh cluster in $DIR, axs installed in database postgres.
+cluster_setup()
+{
+	"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
+	rm -rf "$DIR"
+	"$TOP/scripts/cluster.sh" start "$DIR" >/dev/null 2>&1 || die "the cluster did not start"
+	# shellcheck disable=SC1091
+	. "$DIR/env"
+	q -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs' -c "$CURRENCIES_SQL" >/dev/null
+	FEEDER_DB="host=$PGHOST port=$PGPORT user=postgres dbname=postgres"
+}
+
+# start_broker TOPIC:PARTITIONS...: sets BROKER and BROKER_PID.
+start_broker()
+{
+	local args=() t
+	for t in "$@"; do args+=(--topic "$t"); done
+	rm -f "$DIR/broker.addr"
+	"$BIN/axs-broker" "${args[@]}" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
+	BROKER_PID=$!
+	for _ in $(seq 50); do
+		[ -s "$DIR/broker.addr" ] && break
+		sleep 0.1
+	done
+	BROKER=$(cat "$DIR/broker.addr" 2>/dev/null) || die "axs-broker did not write its address"
+	echo "# axs-broker (pid $BROKER_PID) at $BROKER, topics $*"
+}
+
+# start_feeder NAME TOPIC [ARGS...]: starts axs-feeder in group axs, log in
+# $DIR/feeder-NAME.log; its PID is echoed into FEEDER_PID and kept in FEEDER_PIDS.
+start_feeder()
+{
+	local name=$1 topic=$2
+	shift 2
+	"$BIN/axs-feeder" --brokers "$BROKER" --topic "$topic" --group axs --db "$FEEDER_DB" \
+		"${KAFKA_TEST_PROPS[@]}" "$@" >>"$DIR/feeder-$name.log" 2>&1 &
+	FEEDER_PID=$!
+	FEEDER_PIDS+=("$FEEDER_PID")
+	echo "# axs-feeder $name started (pid $FEEDER_PID)"
+}
+
+# stop_feeder PID: SIGTERM, wait; its exit status goes into STOP_STATUS.
+# (Not in a $(...) subshell: only this shell can wait for its children.)
+stop_feeder()
+{
+	local pid=$1
+	STOP_STATUS=0
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" || STOP_STATUS=$?
+}
+
+feeder_cleanup()
+{
+	local pid
+	for pid in "${FEEDER_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${FEEDER_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ -n "$BROKER_PID" ]; then
+		kill -TERM "$BROKER_PID" 2>/dev/null || true
+		wait "$BROKER_PID" 2>/dev/null || true
+	fi
+	"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
+}
+
+stored_sum()
+{
+	q -c "SELECT coalesce(sum(next_offset), 0) FROM axs.feeder_offsets WHERE topic = '$1'" 2>/dev/null || echo "?"
+}
+
+# wait_stored TOPIC COUNT SECONDS: until the stored offsets of TOPIC sum to COUNT.
+wait_stored()
+{
+	local topic=$1 count=$2 limit=$3 deadline
+	deadline=$((SECONDS + limit))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		[ "$(stored_sum "$topic")" = "$count" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# wait_drained SECONDS: until the applier decided every inbox row.
+wait_drained()
+{
+	local limit=$1
+	[ "$(q -c "SELECT axs.wait((SELECT coalesce(max(position), 0) FROM axs.inbox), ${limit}000)")" = t ] &&
+		[ "$(q -c "SELECT queue_depth = 0 AND watermark >= (SELECT coalesce(max(position), 0) FROM axs.inbox) FROM axs.applier_status")" = t ]
+}
+
+# expected_from_file FILE: classify the produced messages (one per line) with
+# the extension's own decoder in a scratch database "expect" (axs.submit inside
+# an exception block: a malformed message raises).  Sets EXP_MESSAGES,
+# EXP_MALFORMED, EXP_VALID (valid messages, duplicates included) and
+# EXP_VALID_IDS (distinct valid ids); leaves the valid ids in expect.valid_ids.
+expected_from_file()
+{
+	local file=$1
+	q -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS expect' -c 'CREATE DATABASE expect' >/dev/null
+	q -d expect -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs' -c "$CURRENCIES_SQL" \
+		-c 'CREATE TABLE produced (n bigserial, line text)' -c 'CREATE TABLE judged (n bigint, valid boolean, id bigint)' >/dev/null
+	q -d expect -c "\\copy produced (line) FROM '$file' WITH (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')"
+	# axs.submit validates like the feeder's decoder and only queues (no
+	# applier runs in database expect), so this stays fast.
+	q -d expect >/dev/null <<'SQL'
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT n, line FROM produced ORDER BY n LOOP
+		BEGIN
+			PERFORM axs.submit(coalesce(r.line, '')::jsonb);
+			INSERT INTO judged VALUES (r.n, true, (r.line::jsonb ->> 'id')::bigint);
+		EXCEPTION WHEN invalid_parameter_value OR invalid_text_representation THEN
+			INSERT INTO judged VALUES (r.n, false, NULL);
+		END;
+	END LOOP;
+END
+$$;
+CREATE TABLE valid_ids AS SELECT DISTINCT id FROM judged WHERE valid;
+SQL
+	read -r EXP_MESSAGES EXP_MALFORMED EXP_VALID EXP_VALID_IDS < <(q -d expect -F ' ' -c \
+		"SELECT count(*), count(*) FILTER (WHERE NOT valid), count(*) FILTER (WHERE valid),
+		        (SELECT count(*) FROM valid_ids) FROM judged")
+}
+
+# check_exactly_once TOPIC PRODUCED MALFORMED VALID VALID_IDS: the stored
+# offsets, the inbox, the dead letters and the log account for every message.
+check_exactly_once()
+{
+	local topic=$1 produced=$2 malformed=$3 valid=$4 valid_ids=$5 got
+	check_eq "stored offsets of $topic sum to the messages produced" "$produced" "$(stored_sum "$topic")"
+	check_eq "axs.inbox holds one row per valid message (duplicates included)" "$valid" \
+		"$(q -c 'SELECT count(*) FROM axs.inbox')"
+	check_eq "axs.dead_letters holds one row per malformed message" "$malformed" \
+		"$(q -c "SELECT count(*) FROM axs.dead_letters WHERE topic = '$topic'")"
+	check_eq "no Kafka offset written twice (inbox + dead letters = produced)" "$produced" \
+		"$(q -c "SELECT (SELECT count(*) FROM axs.inbox) + (SELECT count(*) FROM axs.dead_letters)")"
+	check_eq "axs.event_log has one row per distinct valid id" "$valid_ids" \
+		"$(q -c 'SELECT count(*) FROM axs.event_log')"
+	got=$(q -c "SELECT count(*) FROM axs.inbox i WHERE NOT EXISTS (SELECT 1 FROM axs.event_log l WHERE l.id = i.event_id)")
+	check_eq "every inbox row's id has its outcome in axs.event_log" 0 "$got"
+	got=$(q -c "SELECT count(*) - count(DISTINCT position) FROM axs.inbox")
+	check_eq "no queue position twice" 0 "$got"
+	check_eq "every inbox row decided once: first occurrence in event_log, or id_conflicts, or a duplicate of the logged content" "$valid" \
+		"$(q -c "SELECT (SELECT count(*) FROM axs.event_log WHERE queue_position IS NOT NULL)
+		              + (SELECT count(*) FROM axs.id_conflicts)
+		              + (SELECT count(*) FROM axs.inbox i JOIN axs.event_log l ON l.id = i.event_id AND l.payload = i.payload
+		                  WHERE l.queue_position <> i.position
+		                    AND NOT EXISTS (SELECT 1 FROM axs.id_conflicts c WHERE c.queue_position = i.position))")"
+	q -c 'SELECT id FROM axs.event_log ORDER BY id' >"$DIR/ids.logged"
+	q -d expect -c 'SELECT id FROM valid_ids ORDER BY id' >"$DIR/ids.expected"
+	check "the ids in axs.event_log are exactly the valid ids produced" \
+		"$(cmp -s "$DIR/ids.expected" "$DIR/ids.logged" && echo ok || diff "$DIR/ids.expected" "$DIR/ids.logged" | head -n 10)"
+	got=$(q -c 'SELECT * FROM axs.verify() LIMIT 10')
+	check "axs.verify() is empty" "$([ -z "$got" ] && echo ok || echo "$got")"
+}
