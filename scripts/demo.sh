@@ -1,10 +1,35 @@
 #!/usr/bin/env bash
 #
 # demo.sh
-#	Show axs at work: start the scratch cluster .scratch/demo (axs
-#	preloaded), create the database axs_demo and run the scripted session
-#	scripts/demo.sql against it, then stop the cluster.  The session lives in
-#	demo.sql; this script only provides the cluster and the database.
+#	The axs main job, end to end, on this machine (usually run by
+#	"make demo", which installs the packages, builds and installs first):
+#
+#	  1. a fresh scratch cluster .scratch/demo with the applier preloaded;
+#	  2. a short scripted SQL session (scripts/demo.sql, database axs_demo):
+#	     deposits, an order freeze, a trade with fees, an unfreeze, a
+#	     rejected overdraft, axs.verify();
+#	  3. the pipeline, in database postgres (the applier's axs.database):
+#	       axs-loadgen --> axs-broker (topic axs.events) --> axs-feeder
+#	         --> axs.inbox --> applier --> axs.balances / axs.event_log
+#	     CREATE EXTENSION axs, the loadgen's currencies, AXS_DEMO_EVENTS
+#	     events produced at AXS_DEMO_RATE per second (with some malformed
+#	     messages and re-sent duplicates), a progress line every 2 s;
+#	  4. a summary: elapsed time, end-to-end events/s, applied / rejected /
+#	     duplicate / dead-lettered counts, axs.verify() ("verify:
+#	     consistent"), and the balances of the 5 most active accounts.
+#
+#	Everything it started is stopped in the EXIT trap: the loadgen, the
+#	feeder (SIGTERM), the broker, the cluster.  Exits non-zero if anything
+#	does not add up.
+#
+# Environment:
+#	AXS_DEMO_EVENTS      events to produce (default 300000)
+#	AXS_DEMO_RATE        producer rate, events/s (default 50000).  The broker
+#	                     keeps only ~5 MiB per partition, so the producer is
+#	                     throttled and the topic has AXS_DEMO_PARTITIONS
+#	                     partitions (default 16: 300k events are ~3 MiB per
+#	                     partition, within retention even if the feeder lags)
+#	AXS_DEMO_PARTITIONS  partitions of the topic (default 16)
 
 set -euo pipefail
 
@@ -13,15 +38,14 @@ usage()
 	cat <<'USAGE'
 Usage: scripts/demo.sh [--keep]
 
-Runs the axs demo (usually through "make demo", which builds and installs
-the extension first): starts the scratch cluster .scratch/demo with axs
-preloaded, (re)creates the database axs_demo, runs scripts/demo.sql there
-(deposits, an order freeze, a trade with fees, an unfreeze, a rejected
-overdraft, axs.verify()) and stops the cluster.  Exits non-zero if any
-outcome differs from the expected one.
+Runs the axs main job on the scratch cluster .scratch/demo: a scripted SQL
+session, then axs-loadgen -> axs-broker -> axs-feeder -> axs.inbox -> applier
+for AXS_DEMO_EVENTS events (default 300000) at AXS_DEMO_RATE events/s
+(default 50000), with progress every 2 s and a summary.  Needs the built
+extension (installed) and feeder programs: run it through "make demo".
 
-  --keep   leave the cluster running afterwards; reach it with
-           scripts/cluster.sh psql .scratch/demo -d axs_demo
+  --keep   leave the cluster running afterwards (broker and feeder are
+           stopped); reach it with scripts/cluster.sh psql .scratch/demo
            and stop it with scripts/cluster.sh stop .scratch/demo
 USAGE
 }
@@ -36,25 +60,166 @@ esac
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 DIR=$TOP/.scratch/demo
+BIN=$TOP/feeder
+EVENTS=${AXS_DEMO_EVENTS:-300000}
+RATE=${AXS_DEMO_RATE:-50000}
+PARTITIONS=${AXS_DEMO_PARTITIONS:-16}
+TOPIC=axs.events
 PSQL=(/usr/lib/postgresql/15/bin/psql -X -v ON_ERROR_STOP=1)
+q() { "${PSQL[@]}" -q -At "$@"; }
 
-stop_cluster()
+for program in axs-broker axs-feeder axs-loadgen; do
+	[ -x "$BIN/$program" ] || { echo "demo: $BIN/$program is missing; run \"make demo\"" >&2; exit 1; }
+done
+
+BROKER_PID= FEEDER_PID= LOADGEN_PID=
+cleanup()
 {
-	if [ "$keep" = 0 ]; then
-		"$TOP/scripts/cluster.sh" stop "$DIR" || true
+	local status=$?
+	[ -n "$LOADGEN_PID" ] && kill -TERM "$LOADGEN_PID" 2>/dev/null && wait "$LOADGEN_PID" 2>/dev/null
+	if [ -n "$FEEDER_PID" ] && kill -TERM "$FEEDER_PID" 2>/dev/null; then
+		wait "$FEEDER_PID" 2>/dev/null || echo "demo: axs-feeder exited with status $? (log: $DIR/feeder.log)" >&2
 	fi
+	[ -n "$BROKER_PID" ] && kill -TERM "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null
+	if [ "$keep" = 0 ]; then
+		"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
+	fi
+	[ "$status" = 0 ] || echo "demo: FAILED (logs in $DIR: log/postgres.log, feeder.log, loadgen.log, broker.log)" >&2
 }
-trap stop_cluster EXIT
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
+fail() { echo "demo: FAILED: $*" >&2; exit 1; }
+now_ms() { local us=${EPOCHREALTIME/[.,]/}; echo $((us / 1000)); }
+# seconds MS: milliseconds as seconds with one decimal
+seconds() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+
+# --- 1. a fresh cluster ------------------------------------------------------
+echo "== cluster: fresh scratch cluster $DIR (axs preloaded, the applier serves database postgres)"
+"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
+rm -rf "$DIR"
 "$TOP/scripts/cluster.sh" start "$DIR" >/dev/null
 # shellcheck disable=SC1091
 . "$DIR/env"
 
-"${PSQL[@]}" -q -d postgres -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS axs_demo' -c 'CREATE DATABASE axs_demo'
-if ! "${PSQL[@]}" -d axs_demo -f "$TOP/scripts/demo.sql"; then
-	echo "demo: FAILED (server log: $DIR/log/postgres.log)" >&2
-	exit 1
+# --- 2. the scripted SQL session ----------------------------------------------
+echo
+echo "== part 1: a scripted SQL session with the synchronous API (scripts/demo.sql, database axs_demo)"
+q -c 'CREATE DATABASE axs_demo'
+"${PSQL[@]}" -d axs_demo -f "$TOP/scripts/demo.sql" || fail "the scripted session (scripts/demo.sql)"
+
+# --- 3. the pipeline ----------------------------------------------------------
+echo
+echo "== part 2: the pipeline: axs-loadgen -> axs-broker -> axs-feeder -> axs.inbox -> applier"
+q -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs'
+# The loadgen's default currencies (feeder/src/workload.c): USDT is the quote.
+q -c "SELECT axs.create_currency(code, scale) FROM (VALUES ('USDT', 6), ('BTC', 8), ('ETH', 8), ('SOL', 8), ('XRP', 6)) AS c(code, scale)" >/dev/null
+echo "database postgres: CREATE EXTENSION axs; currencies $(q -c "SELECT string_agg(code || ' (scale ' || scale || ')', ', ' ORDER BY id) FROM axs.currencies")"
+
+"$BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
+BROKER_PID=$!
+for _ in $(seq 50); do [ -s "$DIR/broker.addr" ] && break; sleep 0.1; done
+BROKER=$(cat "$DIR/broker.addr" 2>/dev/null) || fail "axs-broker did not start (see $DIR/broker.log)"
+echo "axs-broker (pid $BROKER_PID) at $BROKER, topic $TOPIC with $PARTITIONS partitions"
+
+"$BIN/axs-feeder" --brokers "$BROKER" --topic "$TOPIC" --group axs-demo \
+	--db "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" \
+	-X session.timeout.ms=6000 -X heartbeat.interval.ms=500 >"$DIR/feeder.log" 2>&1 &
+FEEDER_PID=$!
+for _ in $(seq 300); do grep -q "assigned $TOPIC" "$DIR/feeder.log" && break; sleep 0.1; done
+grep -q "assigned $TOPIC" "$DIR/feeder.log" || fail "axs-feeder got no partitions within 30 s (see $DIR/feeder.log)"
+echo "axs-feeder (pid $FEEDER_PID) consuming $TOPIC as group axs-demo"
+
+echo "axs-loadgen: $EVENTS events at $RATE/s (0.5% malformed, 1% re-sent duplicates)"
+echo
+started=$(now_ms)
+"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --events "$EVENTS" --rate "$RATE" \
+	--malformed 0.5 --duplicates 1 -X linger.ms=5 2>"$DIR/loadgen.log" &
+LOADGEN_PID=$!
+
+status_sql="SELECT (SELECT coalesce(sum(next_offset), 0) FROM axs.feeder_offsets),
+	(SELECT count(*) FROM axs.inbox), s.events_applied, s.events_rejected, s.events_duplicate,
+	s.queue_depth, (SELECT count(*) FROM axs.dead_letters)
+	FROM axs.applier_status AS s"
+progress()
+{
+	local produced ingested inbox applied rejected duplicate depth dead
+	produced=$(sed -n 's/.*produced \([0-9]*\)\/.*/\1/p' "$DIR/loadgen.log" | tail -n 1)
+	IFS='|' read -r ingested inbox applied rejected duplicate depth dead < <(q -c "$status_sql")
+	printf '%6ss  produced %7s | ingested %7s (in inbox %7s, dead letters %4s) | applied %7s, rejected %6s, duplicate %5s | queue depth %6s\n' \
+		"$(seconds $(($(now_ms) - started)))" "${produced:-0}" "$ingested" "$inbox" "$dead" \
+		"$applied" "$rejected" "$duplicate" "$depth"
+	[ "$ingested" = "$EVENTS" ] && [ "$depth" = 0 ]
+}
+
+loadgen_status=
+while true; do
+	sleep 2
+	if [ -z "$loadgen_status" ] && ! kill -0 "$LOADGEN_PID" 2>/dev/null; then
+		loadgen_status=0
+		wait "$LOADGEN_PID" || loadgen_status=$?
+		LOADGEN_PID=
+		[ "$loadgen_status" = 0 ] || fail "axs-loadgen exited with status $loadgen_status (see $DIR/loadgen.log)"
+	fi
+	kill -0 "$FEEDER_PID" 2>/dev/null || fail "axs-feeder stopped: $(tail -n 3 "$DIR/feeder.log")"
+	if progress && [ -n "$loadgen_status" ]; then
+		break
+	fi
+done
+# Everything is in: the offsets cover every message and the applier drained.
+last=$(q -c 'SELECT coalesce(max(position), 0) FROM axs.inbox')
+[ "$(q -c "SELECT axs.wait($last, 60000)")" = t ] || fail "the applier did not reach position $last"
+elapsed_ms=$(($(now_ms) - started))
+
+kill -TERM "$FEEDER_PID"
+feeder_status=0
+wait "$FEEDER_PID" || feeder_status=$?
+FEEDER_PID=
+[ "$feeder_status" = 0 ] || fail "axs-feeder exited with status $feeder_status on SIGTERM"
+
+# --- 4. the summary -------------------------------------------------------------
+echo
+echo "== summary"
+echo "loadgen  $(sed -n 's/.*summary: //p' "$DIR/loadgen.log")"
+echo "elapsed  $(seconds "$elapsed_ms") s from the first produced event to the last one applied"
+echo "rate     $((EVENTS * 1000 / elapsed_ms)) events/s end to end (Kafka -> feeder -> inbox -> applier -> balances)"
+IFS='|' read -r applied rejected conflicts inbox logged dead < <(q -c "
+	SELECT count(*) FILTER (WHERE reason_code = 0), count(*) FILTER (WHERE reason_code <> 0),
+		   (SELECT count(*) FROM axs.id_conflicts), (SELECT count(*) FROM axs.inbox),
+		   count(*), (SELECT count(*) FROM axs.dead_letters)
+	  FROM axs.event_log")
+duplicates=$((inbox - logged - conflicts))
+echo "events   $applied applied, $rejected rejected, $duplicates duplicates (re-sent ids), $conflicts id conflicts, $dead dead-lettered"
+q -c "SELECT '         rejected: ' || string_agg(format('%s %s', n, reason), ', ' ORDER BY n DESC)
+	FROM (SELECT r.reason, count(*) AS n FROM axs.event_log e JOIN axs.reasons r ON r.code = e.reason_code GROUP BY r.reason) AS x"
+q -c "SELECT '         dead letters: ' || string_agg(format('%s %s', n, reason), ', ' ORDER BY n DESC)
+	FROM (SELECT reason, count(*) AS n FROM axs.dead_letters GROUP BY reason) AS x"
+[ $((inbox + dead)) = "$EVENTS" ] || fail "inbox $inbox + dead letters $dead <> $EVENTS produced"
+malformed=$(sed -n 's/.*summary: .*malformed \([0-9]*\),.*/\1/p' "$DIR/loadgen.log")
+[ "$dead" = "$malformed" ] || fail "$dead dead letters, but the loadgen produced $malformed malformed messages"
+
+mismatches=$(q -c 'SELECT count(*) FROM axs.verify()')
+if [ "$mismatches" = 0 ]; then
+	echo "verify:  consistent (axs.verify() is empty: every balance equals the sum of its applied events)"
+else
+	q -c 'SELECT * FROM axs.verify() LIMIT 10'
+	fail "axs.verify() found $mismatches balances that differ from the event log"
 fi
+
+echo
+echo "the 5 most active accounts (applied events that touched them), axs.balances in minor units:"
+"${PSQL[@]}" -q -P footer=off -c "
+	WITH activity AS (
+		SELECT l.account, count(DISTINCT e.id) AS events
+		  FROM axs.event_log AS e, axs.event_legs(e.id, e.payload) AS l
+		 WHERE e.reason_code = 0
+		 GROUP BY l.account ORDER BY events DESC, l.account LIMIT 5)
+	SELECT a.account, a.events, b.currency, b.available, b.frozen
+	  FROM activity AS a
+	 CROSS JOIN LATERAL axs.balances(a.account) AS b
+	 ORDER BY a.events DESC, a.account, b.currency"
+
+echo "demo: done"
 if [ "$keep" = 1 ]; then
-	echo "demo: cluster left running; scripts/cluster.sh psql .scratch/demo -d axs_demo"
+	echo "demo: cluster left running; scripts/cluster.sh psql .scratch/demo (pipeline) or -d axs_demo (session)"
 fi
