@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+#
+# bench/run.sh
+#	Entry point of "make bench": runs every benchmark under bench/ (today
+#	the applier benchmark, bench/applier/run.sh), prints one table and
+#	writes it to bench/results/<timestamp>.txt.  A new benchmark adds a
+#	bench/NAME/run.sh that prints rows "method|events|seconds" on stdout
+#	and is listed in BENCHMARKS.
+#
+# Options (environment): AXS_BENCH_EVENTS (1000000), AXS_BENCH_BATCH_SIZES
+# ("5000 20000 50000"), AXS_BENCH_BASELINE_EVENTS (20000),
+# AXS_BENCH_AXS_EVENTS (200000), AXS_BENCH_CLIENTS (16).
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd -P)
+BENCHMARKS=${AXS_BENCHMARKS:-applier}
+RESULTS=$TOP/bench/results
+mkdir -p "$RESULTS"
+OUT=$RESULTS/$(date -u +%Y%m%dT%H%M%SZ).txt
+
+for name in $BENCHMARKS; do
+	{
+		echo "== $name benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, fsync=on synchronous_commit=on"
+		echo "load before: $(uptime)"
+		"$TOP/bench/$name/run.sh" >"$OUT.$name.rows"
+		echo "load after:  $(uptime)"
+		awk -F'|' '
+			/^one transaction per event/ { base = $2 / $3 }
+			{ method[NR] = $1; events[NR] = $2; seconds[NR] = $3; n = NR }
+			END {
+				printf "%-80s %9s %9s %10s %9s\n", "method", "events", "seconds", "events/s", "vs 1/txn"
+				for (i = 1; i <= n; i++) {
+					rate = events[i] / seconds[i]
+					printf "%-80s %9d %9.2f %10.0f %8.1fx\n", method[i], events[i], seconds[i], rate, base ? rate / base : 0
+				}
+			}' "$OUT.$name.rows"
+		rm -f "$OUT.$name.rows"
+	} 2>&1 | tee -a "$OUT"
+done
+echo "results written to $OUT"
