@@ -113,6 +113,11 @@ echo "# new feeder resumed: $(grep -c 'at stored offset' "$DIR/feeder-b.log") pa
 drill_end
 
 # --- b. PostgreSQL crash mid-stream ----------------------------------------
+# The applier is off until the feeder has finished: a restarted applier
+# TRUNCATEs inbox segments whose rows are all applied (applier.c,
+# truncate_applied_segments at takeover), which would erase the pre-crash
+# inbox rows this drill counts to prove that nothing was written twice.
+export AXS_PG_CONF="axs.applier_enabled = off"
 drill_begin pgcrash 10000 312
 wait_stored_at_least 5000 30 || die "nothing stored 30 s after the loadgen started"
 "$TOP/scripts/cluster.sh" stop-immediate "$DIR" >/dev/null 2>&1
@@ -129,6 +134,11 @@ grep -q 'automatic recovery in progress' "$DIR/log/postgres.log" || die "no cras
 wait_log "$DIR/feeder-a.log" "resuming at offset" 30 || die "the feeder did not resync after the crash within 30 s"
 echo "# feeder log: $(grep -c 'failed\|cannot connect' "$DIR/feeder-a.log") failed attempts, then $(grep -c 'resuming at offset' "$DIR/feeder-a.log") partitions resumed"
 check "the feeder kept running through the crash" "$(kill -0 "$FEEDER_A" 2>/dev/null && echo ok || echo 'it exited')"
+wait "$LOADGEN_PID" || die "axs-loadgen failed"
+wait_stored "$TOPIC" "$EVENTS" 60 || die "stored offsets sum to $(stored_sum "$TOPIC"), expected $EVENTS"
+echo "# feeder done; enable the applier (ALTER SYSTEM SET axs.applier_enabled = on)"
+q -c 'ALTER SYSTEM SET axs.applier_enabled = on' -c 'SELECT pg_reload_conf()' >/dev/null
+unset AXS_PG_CONF
 drill_end
 
 # --- c. rebalance: a second feeder joins, the first leaves with SIGTERM ----
