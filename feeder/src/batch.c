@@ -8,6 +8,8 @@
  */
 #include "batch.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
@@ -24,11 +26,24 @@ batch_init(Batch *batch)
 	copy_buffer_init(&batch->dead_letter_rows);
 }
 
+/* Forget the ranges, keeping the array for the next batch. */
+static void
+batch_clear_ranges(Batch *batch)
+{
+	int			i;
+
+	for (i = 0; i < batch->range_count; i++)
+		free(batch->ranges[i].topic);
+	batch->range_count = 0;
+}
+
 void
 batch_free(Batch *batch)
 {
 	copy_buffer_free(&batch->inbox_rows);
 	copy_buffer_free(&batch->dead_letter_rows);
+	batch_clear_ranges(batch);
+	free(batch->ranges);
 	batch_init(batch);
 }
 
@@ -42,6 +57,8 @@ batch_reset(Batch *batch)
 	batch->message_count = 0;
 	batch->first_message_ms = 0;
 	batch->sealed = false;
+	batch->session = 0;
+	batch_clear_ranges(batch);
 }
 
 /*
@@ -173,4 +190,44 @@ batch_seal(Batch *batch)
 	if (batch->dead_letter_count > 0)
 		copy_binary_put_trailer(&batch->dead_letter_rows);
 	batch->sealed = true;
+}
+
+void
+batch_take_ranges(Batch *batch, const PartitionTable *table)
+{
+	int			i;
+
+	batch_clear_ranges(batch);
+	for (i = 0; i < table->count; i++)
+	{
+		const OwnedPartition *owned = &table->entries[i];
+		BatchRange *range;
+
+		if (!owned->in_batch)
+			continue;
+		if (batch->range_count == batch->range_capacity)
+		{
+			int			capacity = batch->range_capacity ? batch->range_capacity * 2 : 16;
+			BatchRange *ranges = realloc(batch->ranges, sizeof(BatchRange) * (size_t) capacity);
+
+			if (ranges == NULL)
+			{
+				fprintf(stderr, "axs-feeder: out of memory for batch ranges\n");
+				abort();
+			}
+			batch->ranges = ranges;
+			batch->range_capacity = capacity;
+		}
+		range = &batch->ranges[batch->range_count++];
+		range->topic = strdup(owned->topic);
+		if (range->topic == NULL)
+		{
+			fprintf(stderr, "axs-feeder: out of memory for batch ranges\n");
+			abort();
+		}
+		range->partition = owned->partition;
+		range->has_expected = owned->has_stored_offset;
+		range->expected_next = owned->stored_next_offset;
+		range->next_offset = owned->batch_last_offset + 1;
+	}
 }

@@ -23,6 +23,21 @@
 #define BATCH_DEAD_LETTER_COPY \
 	"COPY axs.dead_letters (topic, partition, \"offset\", raw, reason) FROM STDIN (FORMAT binary)"
 
+/*
+ * One partition's part of a sealed batch: the compare-and-set the writer
+ * runs (expected_next -> next_offset).  Copied out of the partition table
+ * when the batch is handed to the writer, so the writer never reads the
+ * table the poll thread keeps changing.
+ */
+typedef struct BatchRange
+{
+	char	   *topic;
+	int32_t		partition;
+	bool		has_expected;	/* false: no offset stored yet (NULL expected) */
+	int64_t		expected_next;	/* valid when has_expected */
+	int64_t		next_offset;	/* last offset in the batch + 1 */
+} BatchRange;
+
 typedef struct Batch
 {
 	CopyBuffer	inbox_rows;		/* COPY data for axs.inbox */
@@ -32,6 +47,10 @@ typedef struct Batch
 	int			message_count;	/* inbox rows + dead letters */
 	int64_t		first_message_ms;	/* monotonic time of the first message */
 	bool		sealed;			/* trailers written, no more messages */
+	BatchRange *ranges;			/* set by batch_take_ranges */
+	int			range_count;
+	int			range_capacity;
+	uint64_t	session;		/* PostgreSQL session whose locks cover it */
 } Batch;
 
 /* What became of one message. */
@@ -63,5 +82,12 @@ extern size_t batch_bytes(const Batch *batch);
 
 /* Write the COPY trailers; the batch is then ready to send (idempotent). */
 extern void batch_seal(Batch *batch);
+
+/*
+ * Record, for every partition of table with in_batch set, the range this
+ * batch advances (from the partition's expected stored offset to its last
+ * offset + 1).  Call before partition_table_batch_committed.
+ */
+extern void batch_take_ranges(Batch *batch, const PartitionTable *table);
 
 #endif							/* AXS_FEEDER_BATCH_H */

@@ -227,22 +227,20 @@ consumer_seek_to_stored(rd_kafka_t *consumer, PartitionTable *table)
 }
 
 void
-consumer_commit_batch(rd_kafka_t *consumer, const PartitionTable *table)
+consumer_commit_batch(rd_kafka_t *consumer, const Batch *batch)
 {
-	rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(table->count);
+	rd_kafka_topic_partition_list_t *offsets;
 	int			i;
 
-	for (i = 0; i < table->count; i++)
-	{
-		const OwnedPartition *owned = &table->entries[i];
-
-		if (owned->in_batch)
-			rd_kafka_topic_partition_list_add(offsets, owned->topic, owned->partition)->offset =
-				owned->batch_last_offset + 1;
-	}
+	if (batch->range_count == 0)
+		return;
+	offsets = rd_kafka_topic_partition_list_new(batch->range_count);
+	for (i = 0; i < batch->range_count; i++)
+		rd_kafka_topic_partition_list_add(offsets, batch->ranges[i].topic,
+										  batch->ranges[i].partition)->offset =
+			batch->ranges[i].next_offset;
 	/* Best effort: PostgreSQL, not Kafka, holds the offsets that count. */
-	if (offsets->cnt > 0)
-		rd_kafka_commit(consumer, offsets, 1);
+	rd_kafka_commit(consumer, offsets, 1);
 	rd_kafka_topic_partition_list_destroy(offsets);
 }
 

@@ -14,6 +14,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "batch.h"
 #include "options.h"
 #include "partition_table.h"
 
@@ -50,11 +51,10 @@ extern void consumer_unassign(rd_kafka_t *consumer,
 extern bool consumer_seek_to_stored(rd_kafka_t *consumer, PartitionTable *table);
 
 /*
- * After a PostgreSQL commit: commit the partitions that were in the batch
- * to Kafka too (asynchronously), so that lag tools see progress.  Call
- * before partition_table_batch_committed.
+ * After a PostgreSQL commit: commit the batch's ranges to Kafka too
+ * (asynchronously), so that lag tools see progress.
  */
-extern void consumer_commit_batch(rd_kafka_t *consumer, const PartitionTable *table);
+extern void consumer_commit_batch(rd_kafka_t *consumer, const Batch *batch);
 
 /* Refresh each owned partition's cached high watermark. */
 extern void consumer_refresh_watermarks(rd_kafka_t *consumer, PartitionTable *table);

@@ -9,8 +9,17 @@
  *   assignment, and again after any batch that could not be committed
  *   (fenced, connection lost, SQL error), the batch is dropped and every
  *   owned partition is re-read from PostgreSQL and sought there.
- * - Nothing is polled while a batch is being written, so memory stays
- *   bounded by the batch limits and librdkafka's prefetch queue.
+ * - Batches are written by the writer thread (writer.c), strictly in the
+ *   order they were filled, while this thread polls and decodes the next
+ *   one.  Each batch carries the compare-and-set ranges of its partitions,
+ *   expected offsets chained from the batch before it.  At most
+ *   WRITER_QUEUE_LENGTH batches are pending plus the one being filled, so
+ *   memory stays bounded by the batch limits and librdkafka's prefetch.
+ * - A failed batch makes the writer discard every batch behind it; this
+ *   thread then waits until the writer is idle, drops the batch being
+ *   filled and resynchronises from PostgreSQL.  This thread uses the
+ *   PostgreSQL session itself (offsets, locks) only while the writer is
+ *   idle.
  */
 #include "feeder.h"
 
@@ -27,6 +36,7 @@
 #include "metrics.h"
 #include "partition_table.h"
 #include "pg_sink.h"
+#include "writer.h"
 
 /* A batch is flushed early when its COPY data reaches this size. */
 #define FEEDER_BATCH_MAX_BYTES (64 * 1024 * 1024)
@@ -39,14 +49,22 @@
 /* Messages taken from librdkafka per call. */
 #define FEEDER_POLL_MESSAGES 1024
 
+/* The batch being filled plus the ones the writer may hold. */
+#define FEEDER_BATCH_POOL (WRITER_QUEUE_LENGTH + 1)
+
 typedef struct Feeder
 {
 	const FeederOptions *options;
 	volatile sig_atomic_t *running;
 	rd_kafka_t *consumer;
 	PgSink		sink;
-	Batch		batch;
+	Writer	   *writer;
+	Batch		pool[FEEDER_BATCH_POOL];
+	Batch	   *free_batches[FEEDER_BATCH_POOL];
+	int			free_count;
+	Batch	   *batch;			/* being filled */
 	PartitionTable owned;
+	uint64_t	locks_session;	/* session the owned lock_held flags refer to */
 	bool		resync_needed;	/* owned partitions must be re-read and sought */
 	bool		fatal;			/* stop with a non-zero exit status */
 } Feeder;
@@ -63,7 +81,7 @@ backoff_wait(int64_t *delay_ms)
 
 /*
  * Connect if needed; a new session has none of the advisory locks, so
- * forget them.
+ * forget them.  Only while the writer is idle.
  */
 static bool
 feeder_connect(Feeder *feeder)
@@ -73,9 +91,11 @@ feeder_connect(Feeder *feeder)
 
 	if (!pg_sink_ensure_connected(&feeder->sink, &new_session))
 		return false;
-	if (new_session)
+	/* The writer may have opened a session too. */
+	if (new_session || feeder->locks_session != pg_sink_session(&feeder->sink))
 		for (i = 0; i < feeder->owned.count; i++)
 			feeder->owned.entries[i].lock_held = false;
+	feeder->locks_session = pg_sink_session(&feeder->sink);
 	return true;
 }
 
@@ -115,51 +135,123 @@ feeder_load_offsets(Feeder *feeder, const rd_kafka_topic_partition_list_t *list)
 	}
 }
 
-/* Forget the batch; owned partitions are accepted again from PG's offsets. */
+/* Forget the batch being filled; owned partitions are accepted again from PG's offsets. */
 static void
 feeder_drop_batch(Feeder *feeder)
 {
-	if (feeder->batch.message_count > 0)
+	if (feeder->batch->message_count > 0)
 		log_message("dropping a batch of %d messages; it will be consumed again "
 					"from the offsets stored in PostgreSQL",
-					feeder->batch.message_count);
-	batch_reset(&feeder->batch);
+					feeder->batch->message_count);
+	batch_reset(feeder->batch);
 	partition_table_batch_dropped(&feeder->owned);
 	feeder->resync_needed = true;
 }
 
 /*
- * Write the current batch.  On failure the batch is dropped and a resync
- * scheduled: PostgreSQL's offsets say where to consume from again.
+ * Take back the batches the writer finished: a committed one is committed
+ * to Kafka too (for lag tools) and counts for the lag metric; a failed one
+ * was logged by the writer.  Their memory goes back to the pool.
  */
-static bool
+static void
+feeder_collect(Feeder *feeder)
+{
+	WriterOutcome outcome;
+	Batch	   *batch;
+	bool		committed = false;
+
+	while ((batch = writer_take_finished(feeder->writer, &outcome)) != NULL)
+	{
+		int			i;
+
+		if (outcome == WRITER_WRITTEN)
+		{
+			consumer_commit_batch(feeder->consumer, batch);
+			for (i = 0; i < batch->range_count; i++)
+				partition_table_written(&feeder->owned, batch->ranges[i].topic,
+										batch->ranges[i].partition,
+										batch->ranges[i].next_offset);
+			committed = true;
+		}
+		else
+		{
+			if (outcome == WRITER_FENCED)
+				log_message("batch fenced: another feeder advanced one of these partitions");
+			log_message("dropping a batch of %d messages (%s); it will be consumed again "
+						"from the offsets stored in PostgreSQL", batch->message_count,
+						outcome == WRITER_DISCARDED ? "queued behind a failed one" : "not committed");
+		}
+		batch_reset(batch);
+		feeder->free_batches[feeder->free_count++] = batch;
+	}
+	if (committed)
+	{
+		consumer_refresh_watermarks(feeder->consumer, &feeder->owned);
+		metrics_publish_lag(&feeder->owned);
+	}
+}
+
+/*
+ * Wait until the writer has finished every pending batch and take them
+ * back.  If one failed, drop the batch being filled too and schedule a
+ * resync.  Afterwards the writer is idle and this thread may use the
+ * session.
+ */
+static void
+feeder_quiesce(Feeder *feeder)
+{
+	writer_wait_idle(feeder->writer);
+	feeder_collect(feeder);
+	if (writer_failed(feeder->writer))
+	{
+		feeder_drop_batch(feeder);
+		writer_clear_failure(feeder->writer);
+	}
+}
+
+/*
+ * Hand the batch being filled to the writer (blocking while the writer's
+ * queue is full) and start a new one.  After a failure nothing more is
+ * handed over: the batch is dropped and a resync scheduled.
+ */
+static void
 feeder_flush(Feeder *feeder)
 {
-	Batch	   *batch = &feeder->batch;
-	PgSinkStatus status = PG_SINK_FAILED;
+	Batch	   *batch = feeder->batch;
+	int			i;
 
 	if (batch->message_count == 0)
-		return true;
-	batch_seal(batch);
-	if (feeder_connect(feeder))
-		status = pg_sink_write_batch(&feeder->sink, batch, &feeder->owned);
-	if (status != PG_SINK_OK)
+		return;
+	if (writer_failed(feeder->writer))
 	{
-		if (status == PG_SINK_FENCED)
-			log_message("batch fenced: another feeder advanced one of these partitions");
-		feeder_drop_batch(feeder);
-		return false;
+		feeder_quiesce(feeder);
+		return;
 	}
+	/* Locks are taken at assignment and resync; never write without them. */
+	for (i = 0; i < feeder->owned.count; i++)
+		if (feeder->owned.entries[i].in_batch && !feeder->owned.entries[i].lock_held)
+		{
+			log_message("advisory lock of %s[%d] not held; resynchronising",
+						feeder->owned.entries[i].topic, feeder->owned.entries[i].partition);
+			feeder_quiesce(feeder);
+			feeder_drop_batch(feeder);
+			return;
+		}
 
-	metrics_count_batch((uint64_t) batch->inbox_row_count,
-						(uint64_t) batch->dead_letter_count,
-						(double) (clock_monotonic_ms() - batch->first_message_ms) / 1000.0);
-	consumer_commit_batch(feeder->consumer, &feeder->owned);
+	batch_seal(batch);
+	batch_take_ranges(batch, &feeder->owned);
+	batch->session = feeder->locks_session;
 	partition_table_batch_committed(&feeder->owned);
-	batch_reset(batch);
-	consumer_refresh_watermarks(feeder->consumer, &feeder->owned);
-	metrics_publish_lag(&feeder->owned);
-	return true;
+	writer_submit(feeder->writer, batch);
+
+	/* Pool: filling + pending <= 1 + WRITER_QUEUE_LENGTH, so one is free or finished. */
+	feeder_collect(feeder);
+	if (feeder->free_count == 0)
+	{
+		writer_wait_idle(feeder->writer);
+		feeder_collect(feeder);
+	}
+	feeder->batch = feeder->free_batches[--feeder->free_count];
 }
 
 /*
@@ -171,6 +263,10 @@ feeder_resync(Feeder *feeder)
 {
 	int64_t		delay_ms = RETRY_FIRST_DELAY_MS;
 
+	/* What is queued assumes the old offsets: let it finish or be discarded. */
+	feeder_quiesce(feeder);
+	if (feeder->batch->message_count > 0)
+		feeder_drop_batch(feeder);
 	while (*feeder->running)
 	{
 		if (feeder_load_offsets(feeder, NULL) &&
@@ -201,6 +297,8 @@ feeder_take_partitions(Feeder *feeder, rd_kafka_topic_partition_list_t *partitio
 {
 	int			i;
 
+	/* The session is used below: the writer must be idle. */
+	feeder_quiesce(feeder);
 	for (i = 0; i < partitions->cnt; i++)
 		partition_table_add(&feeder->owned, partitions->elems[i].topic,
 							partitions->elems[i].partition);
@@ -231,8 +329,12 @@ feeder_give_up_partitions(Feeder *feeder, rd_kafka_topic_partition_list_t *parti
 {
 	int			i;
 
-	/* What was consumed from these partitions is written before they go. */
+	/*
+	 * What was consumed from these partitions is written before they go:
+	 * hand over the batch being filled and wait for every pending batch.
+	 */
 	feeder_flush(feeder);
+	feeder_quiesce(feeder);
 	for (i = 0; i < partitions->cnt; i++)
 	{
 		OwnedPartition *owned = partition_table_find(&feeder->owned,
@@ -305,7 +407,7 @@ feeder_handle_message(Feeder *feeder, rd_kafka_message_t *message)
 	timestamp = rd_kafka_message_timestamp(message, &timestamp_type);
 	if (timestamp_type != RD_KAFKA_TIMESTAMP_CREATE_TIME || timestamp < 0)
 		timestamp = clock_wall_ms();
-	batch_add_message(&feeder->batch, owned, message->offset, message->payload,
+	batch_add_message(feeder->batch, owned, message->offset, message->payload,
 					  message->len, timestamp, clock_monotonic_ms());
 }
 
@@ -313,7 +415,7 @@ feeder_handle_message(Feeder *feeder, rd_kafka_message_t *message)
 static bool
 feeder_batch_due(const Feeder *feeder, int64_t now_ms)
 {
-	const Batch *batch = &feeder->batch;
+	const Batch *batch = feeder->batch;
 
 	if (batch->message_count == 0)
 		return false;
@@ -328,9 +430,9 @@ feeder_poll_timeout(const Feeder *feeder, int64_t now_ms)
 {
 	int64_t		remaining;
 
-	if (feeder->batch.message_count == 0)
+	if (feeder->batch->message_count == 0)
 		return 100;
-	remaining = feeder->batch.first_message_ms + feeder->options->batch_ms - now_ms;
+	remaining = feeder->batch->first_message_ms + feeder->options->batch_ms - now_ms;
 	return remaining < 0 ? 0 : (int) remaining;
 }
 
@@ -341,6 +443,7 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	int64_t		next_progress_ms;
 	int64_t		next_lag_ms;
 	int			exit_status;
+	int			b;
 	rd_kafka_queue_t *queue;
 	rd_kafka_message_t *messages[FEEDER_POLL_MESSAGES];
 
@@ -348,18 +451,28 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	feeder.options = options;
 	feeder.running = running;
 	pg_sink_init(&feeder.sink, options->conninfo);
-	batch_init(&feeder.batch);
+	for (b = 0; b < FEEDER_BATCH_POOL; b++)
+	{
+		batch_init(&feeder.pool[b]);
+		feeder.free_batches[feeder.free_count++] = &feeder.pool[b];
+	}
+	feeder.batch = feeder.free_batches[--feeder.free_count];
 	partition_table_init(&feeder.owned);
 
 	/* Fail fast on a wrong connection string rather than at first assignment. */
 	if (!feeder_connect(&feeder))
 		log_message("PostgreSQL is not reachable yet; will retry");
 
-	feeder.consumer = consumer_create(options, feeder_rebalance, &feeder);
+	feeder.writer = writer_start(&feeder.sink);
+	if (feeder.writer != NULL)
+		feeder.consumer = consumer_create(options, feeder_rebalance, &feeder);
 	if (feeder.consumer == NULL)
 	{
+		if (feeder.writer != NULL)
+			writer_stop(feeder.writer);
 		pg_sink_close(&feeder.sink);
-		batch_free(&feeder.batch);
+		for (b = 0; b < FEEDER_BATCH_POOL; b++)
+			batch_free(&feeder.pool[b]);
 		partition_table_free(&feeder.owned);
 		return 1;
 	}
@@ -378,11 +491,14 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 		ssize_t		i;
 		int			wanted;
 
+		if (writer_failed(feeder.writer))
+			feeder_quiesce(&feeder);
 		if (feeder.resync_needed)
 			feeder_resync(&feeder);
+		feeder_collect(&feeder);
 
 		/* Never fetch beyond the batch limit: the batch bounds memory. */
-		wanted = feeder.options->batch_rows - feeder.batch.message_count;
+		wanted = feeder.options->batch_rows - feeder.batch->message_count;
 		if (wanted > FEEDER_POLL_MESSAGES)
 			wanted = FEEDER_POLL_MESSAGES;
 		received = rd_kafka_consume_batch_queue(queue,
@@ -414,13 +530,16 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	rd_kafka_queue_destroy(queue);
 	log_message("stopping: writing the last batch");
 	feeder_flush(&feeder);
+	feeder_quiesce(&feeder);
 	rd_kafka_consumer_close(feeder.consumer);
 	rd_kafka_destroy(feeder.consumer);
+	writer_stop(feeder.writer);
 	metrics_log_progress();
 
 	exit_status = feeder.fatal ? 1 : 0;
 	pg_sink_close(&feeder.sink);
-	batch_free(&feeder.batch);
+	for (b = 0; b < FEEDER_BATCH_POOL; b++)
+		batch_free(&feeder.pool[b]);
 	partition_table_free(&feeder.owned);
 	return exit_status;
 }

@@ -103,7 +103,7 @@ metrics_publish_lag(const PartitionTable *table)
 	for (i = 0; i < table->count; i++)
 	{
 		const OwnedPartition *owned = &table->entries[i];
-		int64_t		written = owned->has_stored_offset ? owned->stored_next_offset : 0;
+		int64_t		written = owned->committed_next_offset;
 
 		snprintf(entries[i].topic, sizeof(entries[i].topic), "%s", owned->topic);
 		entries[i].partition = owned->partition;

@@ -4,7 +4,7 @@
  *		consumer lag; served in the Prometheus text format over HTTP
  *		(libmicrohttpd, its own thread) and summarised in a progress line.
  *
- * Counters are updated by the feeder thread and read by the HTTP thread
+ * Counters are updated by the poll and writer threads and read by the HTTP thread
  * with atomic operations; the lag table is guarded by a mutex.
  */
 #ifndef AXS_FEEDER_METRICS_H

@@ -91,7 +91,18 @@ partition_set_stored(OwnedPartition *owned, bool has_stored, int64_t next_offset
 	owned->has_stored_offset = has_stored;
 	owned->stored_next_offset = has_stored ? next_offset : 0;
 	owned->accept_from_offset = has_stored ? next_offset : 0;
+	owned->committed_next_offset = owned->stored_next_offset;
 	owned->in_batch = false;
+}
+
+void
+partition_table_written(PartitionTable *table, const char *topic, int32_t partition,
+						int64_t next_offset)
+{
+	OwnedPartition *owned = partition_table_find(table, topic, partition);
+
+	if (owned != NULL && next_offset > owned->committed_next_offset)
+		owned->committed_next_offset = next_offset;
 }
 
 void

@@ -18,7 +18,10 @@ typedef struct OwnedPartition
 	char	   *topic;
 	int32_t		partition;
 	bool		has_stored_offset;	/* false: no row in axs.feeder_offsets */
-	int64_t		stored_next_offset; /* valid when has_stored_offset */
+	int64_t		stored_next_offset; /* valid when has_stored_offset: what the
+									 * next batch expects (batches handed to
+									 * the writer included) */
+	int64_t		committed_next_offset;	/* known committed in PostgreSQL (lag) */
 	int64_t		accept_from_offset; /* first offset not yet in the batch or PG */
 	bool		lock_held;		/* session advisory lock taken */
 	bool		in_batch;		/* the current batch holds its messages */
@@ -56,10 +59,14 @@ extern void partition_set_stored(OwnedPartition *owned, bool has_stored,
 								 int64_t next_offset);
 
 /*
- * The batch just committed: what it wrote is now the stored offset.
- * Called for every partition with in_batch set.
+ * The batch was handed to the writer: what it writes is what the next batch
+ * expects as the stored offset.  Clears in_batch.
  */
 extern void partition_table_batch_committed(PartitionTable *table);
+
+/* A batch committed up to next_offset in a partition (no-op if not owned). */
+extern void partition_table_written(PartitionTable *table, const char *topic,
+									int32_t partition, int64_t next_offset);
 
 /* The batch was dropped: accept again from the stored offsets. */
 extern void partition_table_batch_dropped(PartitionTable *table);

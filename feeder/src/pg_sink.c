@@ -28,6 +28,13 @@ pg_sink_init(PgSink *sink, const char *conninfo)
 	sink->conninfo = strdup(conninfo);
 	sink->connection = NULL;
 	sink->connected_before = false;
+	sink->session = 0;
+}
+
+uint64_t
+pg_sink_session(const PgSink *sink)
+{
+	return __atomic_load_n(&sink->session, __ATOMIC_ACQUIRE);
 }
 
 void
@@ -75,6 +82,7 @@ pg_sink_ensure_connected(PgSink *sink, bool *new_session)
 	if (sink->connected_before)
 		metrics_count_db_reconnect();
 	sink->connected_before = true;
+	__atomic_add_fetch(&sink->session, 1, __ATOMIC_RELEASE);
 	*new_session = true;
 	return true;
 }
@@ -271,58 +279,105 @@ pg_sink_copy(PgSink *sink, const char *sql, const CopyBuffer *data)
 	return PG_SINK_OK;
 }
 
-static PgSinkStatus
-pg_sink_advance(PgSink *sink, const OwnedPartition *owned)
+/* Append text to a growing buffer; aborts on out of memory. */
+static void
+text_append(char **text, size_t *length, size_t *capacity, const char *piece)
 {
-	char		partition_text[16];
-	char		expected_text[24];
-	char		new_text[24];
+	size_t		piece_length = strlen(piece);
+
+	if (*length + piece_length + 1 > *capacity)
+	{
+		size_t		capacity_new = (*capacity ? *capacity * 2 : 1024) + piece_length;
+		char	   *grown = realloc(*text, capacity_new);
+
+		if (grown == NULL)
+		{
+			fprintf(stderr, "axs-feeder: out of memory\n");
+			abort();
+		}
+		*text = grown;
+		*capacity = capacity_new;
+	}
+	memcpy(*text + *length, piece, piece_length + 1);
+	*length += piece_length;
+}
+
+/*
+ * Advance every range of the batch with one statement (one round trip
+ * however many partitions): axs.feeder_advance per row of four arrays.
+ * Kafka topic names hold only [a-zA-Z0-9._-], so quoting them in the array
+ * literal is enough.
+ */
+static PgSinkStatus
+pg_sink_advance(PgSink *sink, const Batch *batch)
+{
+	char	   *arrays[4] = {NULL, NULL, NULL, NULL};
+	size_t		lengths[4] = {0, 0, 0, 0};
+	size_t		capacities[4] = {0, 0, 0, 0};
 	const char *params[4];
 	PGresult   *result;
+	PgSinkStatus status = PG_SINK_OK;
+	int			i;
+	int			a;
 
-	snprintf(partition_text, sizeof(partition_text), "%d", owned->partition);
-	snprintf(expected_text, sizeof(expected_text), "%" PRId64, owned->stored_next_offset);
-	snprintf(new_text, sizeof(new_text), "%" PRId64, owned->batch_last_offset + 1);
-	params[0] = owned->topic;
-	params[1] = partition_text;
-	params[2] = owned->has_stored_offset ? expected_text : NULL;
-	params[3] = new_text;
+	for (a = 0; a < 4; a++)
+		text_append(&arrays[a], &lengths[a], &capacities[a], "{");
+	for (i = 0; i < batch->range_count; i++)
+	{
+		const BatchRange *range = &batch->ranges[i];
+		char		number[32];
+		const char *separator = i > 0 ? "," : "";
+
+		text_append(&arrays[0], &lengths[0], &capacities[0], separator);
+		text_append(&arrays[0], &lengths[0], &capacities[0], "\"");
+		text_append(&arrays[0], &lengths[0], &capacities[0], range->topic);
+		text_append(&arrays[0], &lengths[0], &capacities[0], "\"");
+		snprintf(number, sizeof(number), "%s%d", separator, range->partition);
+		text_append(&arrays[1], &lengths[1], &capacities[1], number);
+		if (range->has_expected)
+			snprintf(number, sizeof(number), "%s%" PRId64, separator, range->expected_next);
+		else
+			snprintf(number, sizeof(number), "%sNULL", separator);
+		text_append(&arrays[2], &lengths[2], &capacities[2], number);
+		snprintf(number, sizeof(number), "%s%" PRId64, separator, range->next_offset);
+		text_append(&arrays[3], &lengths[3], &capacities[3], number);
+	}
+	for (a = 0; a < 4; a++)
+	{
+		text_append(&arrays[a], &lengths[a], &capacities[a], "}");
+		params[a] = arrays[a];
+	}
 	result = PQexecParams(sink->connection,
-						  "SELECT axs.feeder_advance($1, $2::int4, $3::int8, $4::int8)",
+						  "SELECT axs.feeder_advance(t, p, e, n)"
+						  " FROM unnest($1::text[], $2::int4[], $3::int8[], $4::int8[]) AS r(t, p, e, n)",
 						  4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(result) != PGRES_TUPLES_OK)
-		return pg_sink_failure(sink, result, "axs.feeder_advance");
-	PQclear(result);
-	return PG_SINK_OK;
+		status = pg_sink_failure(sink, result, "axs.feeder_advance");
+	else
+		PQclear(result);
+	for (a = 0; a < 4; a++)
+		free(arrays[a]);
+	return status;
 }
 
 PgSinkStatus
-pg_sink_write_batch(PgSink *sink, const Batch *batch, PartitionTable *table)
+pg_sink_write_batch(PgSink *sink, const Batch *batch)
 {
 	PgSinkStatus status;
-	int			i;
 
-	for (i = 0; i < table->count; i++)
+	if (pg_sink_session(sink) != batch->session)
 	{
-		OwnedPartition *owned = &table->entries[i];
-
-		if (!owned->in_batch)
-			continue;
-		status = pg_sink_lock_partition(sink, owned);
-		if (status != PG_SINK_OK)
-			return status;
-		if (!owned->lock_held)
-			return PG_SINK_FAILED;
+		log_message("the PostgreSQL session changed since the partition locks were taken; "
+					"not writing the batch");
+		return PG_SINK_FAILED;
 	}
-
 	status = pg_sink_command(sink, "BEGIN");
 	if (status == PG_SINK_OK && batch->inbox_row_count > 0)
 		status = pg_sink_copy(sink, BATCH_INBOX_COPY, &batch->inbox_rows);
 	if (status == PG_SINK_OK && batch->dead_letter_count > 0)
 		status = pg_sink_copy(sink, BATCH_DEAD_LETTER_COPY, &batch->dead_letter_rows);
-	for (i = 0; status == PG_SINK_OK && i < table->count; i++)
-		if (table->entries[i].in_batch)
-			status = pg_sink_advance(sink, &table->entries[i]);
+	if (status == PG_SINK_OK && batch->range_count > 0)
+		status = pg_sink_advance(sink, batch);
 	if (status == PG_SINK_OK)
 		status = pg_sink_command(sink, "COMMIT");
 	return status;

@@ -6,7 +6,9 @@
  *		axs.feeder_advance per partition, COMMIT).
  *
  * Never retries by itself and never decides what to consume: it reports
- * what happened and the feeder chooses.
+ * what happened and the feeder chooses.  Not thread-safe: one thread at a
+ * time (the writer while it writes a batch, the poll thread while the
+ * writer is idle).
  */
 #ifndef AXS_FEEDER_PG_SINK_H
 #define AXS_FEEDER_PG_SINK_H
@@ -30,6 +32,7 @@ typedef struct PgSink
 	char	   *conninfo;
 	PGconn	   *connection;		/* NULL while disconnected */
 	bool		connected_before;	/* later connections count as reconnects */
+	uint64_t	session;		/* increments at every new session (atomic) */
 } PgSink;
 
 extern void pg_sink_init(PgSink *sink, const char *conninfo);
@@ -42,6 +45,12 @@ extern void pg_sink_close(PgSink *sink);
  */
 extern bool pg_sink_ensure_connected(PgSink *sink, bool *new_session);
 
+/*
+ * The current session number (any thread).  Advisory locks belong to one
+ * session: a batch is written only in the session its locks were taken in.
+ */
+extern uint64_t pg_sink_session(const PgSink *sink);
+
 /* Read axs.feeder_offsets for one partition into owned. */
 extern PgSinkStatus pg_sink_read_offset(PgSink *sink, OwnedPartition *owned);
 
@@ -52,11 +61,10 @@ extern PgSinkStatus pg_sink_lock_partition(PgSink *sink, OwnedPartition *owned);
 extern void pg_sink_unlock_partition(PgSink *sink, OwnedPartition *owned);
 
 /*
- * Write a sealed batch and advance the offsets of every partition with
- * in_batch set, in one transaction.  Fails (after a ROLLBACK) if a
- * partition's advisory lock cannot be held.
+ * Write a sealed batch and advance the offsets of its ranges, in one
+ * transaction.  Fails without writing if the session is not batch->session
+ * (the partitions' advisory locks were taken in that one).
  */
-extern PgSinkStatus pg_sink_write_batch(PgSink *sink, const Batch *batch,
-										PartitionTable *table);
+extern PgSinkStatus pg_sink_write_batch(PgSink *sink, const Batch *batch);
 
 #endif							/* AXS_FEEDER_PG_SINK_H */
