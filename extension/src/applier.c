@@ -638,7 +638,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 		nlegs_total += event->nlegs;
 	}
 
-	axs_store_lock_balances(map);
+	axs_store_load_balances(map);
 	for (int i = 0; i < count; i++)
 	{
 		QueuedEvent *event = &events[i];
@@ -668,7 +668,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 				break;
 		}
 	}
-	axs_store_write_balances(map);
+	axs_store_write_balances(map, false);
 
 	if (recorded > 0)
 	{

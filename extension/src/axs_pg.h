@@ -32,7 +32,8 @@ extern int32 axs_currency_resolve(void *context, const char *code);
 /* event_store.c: balances and the event log, through SPI */
 extern AxsAllocator axs_memory_context_allocator(MemoryContext context);
 extern void axs_store_lock_balances(AxsBalanceMap *map);
-extern void axs_store_write_balances(AxsBalanceMap *map);
+extern void axs_store_load_balances(AxsBalanceMap *map);
+extern void axs_store_write_balances(AxsBalanceMap *map, bool missing_rows_created);
 extern bool axs_store_find_event(int64 id, bytea **payload, int16 *reason_code);
 extern bool axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
 								   AxsReason reason);

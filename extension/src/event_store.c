@@ -3,12 +3,18 @@
  *		Storage of balances and the event log through SPI, shared by the
  *		synchronous SQL API and the applier.
  *
- * Balances are locked in (account, currency) order, missing rows are first
- * inserted as zero rows in the same order; so two transactions, whatever
- * events they carry, never wait on each other in a cycle.  Rows this
- * transaction created but no applied event touched are removed again, so a
- * rejected event leaves no trace in axs.balances.  All callers must be
- * connected to SPI.
+ * Two ways to guard balances while an event is decided:
+ * - Row locks (the synchronous API): balances are locked in (account,
+ *   currency) order, missing rows first inserted as zero rows in the same
+ *   order, so two transactions never wait on each other in a cycle.  Rows
+ *   created this way that no applied event touched are removed again, so a
+ *   rejected event leaves no trace in axs.balances.
+ * - A table lock (the applier): axs.balances in EXCLUSIVE mode, which waits
+ *   for every transaction that locked or wrote balance rows and holds off new
+ *   ones until the batch commits, while plain reads go on.  Then balances are
+ *   read without row locks, and missing rows are inserted only if an applied
+ *   event credited them.
+ * All callers must be connected to SPI.
  */
 #include "postgres.h"
 
@@ -32,6 +38,8 @@ typedef struct KeyArrays
 } KeyArrays;
 
 static SPIPlanPtr insert_missing_plan = NULL;
+static SPIPlanPtr load_plan = NULL;
+static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
@@ -232,62 +240,155 @@ balance_created_unused(const AxsBalance *entry)
 	return !entry->existed && !entry->changed;
 }
 
-/*
- * Write every changed balance of map with one UPDATE, and remove rows that
- * axs_store_lock_balances created but no applied event touched.
- */
-void
-axs_store_write_balances(AxsBalanceMap *map)
+static bool
+balance_changed_existing(const AxsBalance *entry)
 {
-	KeyArrays	changed = gather_keys(map, balance_changed);
-	KeyArrays	unused = gather_keys(map, balance_created_unused);
+	return entry->changed && entry->existed;
+}
+
+static bool
+balance_changed_new(const AxsBalance *entry)
+{
+	return entry->changed && !entry->existed;
+}
+
+/* Run an array statement over the given key arrays; check the row count. */
+static void
+execute_with_keys(SPIPlanPtr plan, KeyArrays *keys, int nargs, int expected_ret,
+				  const char *what)
+{
+	Datum		arguments[4];
 	int			ret;
 
-	if (update_plan == NULL)
+	arguments[0] = int8_array(keys->accounts, keys->count);
+	arguments[1] = int4_array(keys->currencies, keys->count);
+	if (nargs == 4)
 	{
-		Oid			update_types[4] = {INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
-		Oid			delete_types[2] = {INT8ARRAYOID, INT4ARRAYOID};
-
-		update_plan = prepare_kept(
-								   "UPDATE axs.balances AS b SET available = v.available, frozen = v.frozen "
-								   "FROM unnest($1, $2, $3, $4) AS v(account, currency, available, frozen) "
-								   "WHERE b.account = v.account AND b.currency = v.currency",
-								   4, update_types);
-		delete_plan = prepare_kept(
-								   "DELETE FROM axs.balances AS b USING unnest($1, $2) AS k(account, currency) "
-								   "WHERE b.account = k.account AND b.currency = k.currency "
-								   "AND b.available = 0 AND b.frozen = 0",
-								   2, delete_types);
+		arguments[2] = int8_array(keys->available, keys->count);
+		arguments[3] = int8_array(keys->frozen, keys->count);
 	}
+	ret = SPI_execute_plan(plan, arguments, NULL, false, 0);
+	if (ret != expected_ret)
+		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(ret));
+	if (expected_ret != SPI_OK_DELETE && SPI_processed != (uint64) keys->count)
+		elog(ERROR, "%s touched " UINT64_FORMAT " rows, expected %d", what, SPI_processed, keys->count);
+	for (int i = 0; i < nargs; i++)
+		pfree(DatumGetPointer(arguments[i]));
+}
+
+static void
+prepare_write_plans(void)
+{
+	Oid			value_types[4] = {INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+	Oid			key_types[2] = {INT8ARRAYOID, INT4ARRAYOID};
+
+	if (update_plan != NULL)
+		return;
+	update_plan = prepare_kept(
+							   "UPDATE axs.balances AS b SET available = v.available, frozen = v.frozen "
+							   "FROM unnest($1, $2, $3, $4) AS v(account, currency, available, frozen) "
+							   "WHERE b.account = v.account AND b.currency = v.currency",
+							   4, value_types);
+	insert_plan = prepare_kept(
+							   "INSERT INTO axs.balances (account, currency, available, frozen) "
+							   "SELECT * FROM unnest($1, $2, $3, $4)",
+							   4, value_types);
+	delete_plan = prepare_kept(
+							   "DELETE FROM axs.balances AS b USING unnest($1, $2) AS k(account, currency) "
+							   "WHERE b.account = k.account AND b.currency = k.currency "
+							   "AND b.available = 0 AND b.frozen = 0",
+							   2, key_types);
+}
+
+/*
+ * Write every changed balance of map back: one UPDATE for rows that exist.
+ * missing_rows_created tells how the entries were loaded: true after
+ * axs_store_lock_balances (missing rows were inserted as zeros: remove the
+ * ones no applied event touched), false after axs_store_load_balances
+ * (insert the new rows an applied event touched, with one INSERT).
+ */
+void
+axs_store_write_balances(AxsBalanceMap *map, bool missing_rows_created)
+{
+	KeyArrays	changed;
+
+	prepare_write_plans();
+	changed = gather_keys(map, missing_rows_created ? balance_changed : balance_changed_existing);
 	if (changed.count > 0)
-	{
-		Datum		arguments[4];
-
-		arguments[0] = int8_array(changed.accounts, changed.count);
-		arguments[1] = int4_array(changed.currencies, changed.count);
-		arguments[2] = int8_array(changed.available, changed.count);
-		arguments[3] = int8_array(changed.frozen, changed.count);
-		ret = SPI_execute_plan(update_plan, arguments, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE || SPI_processed != (uint64) changed.count)
-			elog(ERROR, "writing balances failed: %s, " UINT64_FORMAT " of %d rows",
-				 SPI_result_code_string(ret), SPI_processed, changed.count);
-		for (int i = 0; i < 4; i++)
-			pfree(DatumGetPointer(arguments[i]));
-	}
-	if (unused.count > 0)
-	{
-		Datum		arguments[2];
-
-		arguments[0] = int8_array(unused.accounts, unused.count);
-		arguments[1] = int4_array(unused.currencies, unused.count);
-		ret = SPI_execute_plan(delete_plan, arguments, NULL, false, 0);
-		if (ret != SPI_OK_DELETE)
-			elog(ERROR, "removing unused balances failed: %s", SPI_result_code_string(ret));
-		pfree(DatumGetPointer(arguments[0]));
-		pfree(DatumGetPointer(arguments[1]));
-	}
+		execute_with_keys(update_plan, &changed, 4, SPI_OK_UPDATE, "writing balances");
 	free_keys(&changed);
-	free_keys(&unused);
+
+	if (missing_rows_created)
+	{
+		KeyArrays	unused = gather_keys(map, balance_created_unused);
+
+		if (unused.count > 0)
+			execute_with_keys(delete_plan, &unused, 2, SPI_OK_DELETE, "removing unused balances");
+		free_keys(&unused);
+	}
+	else
+	{
+		KeyArrays	created = gather_keys(map, balance_changed_new);
+
+		if (created.count > 0)
+			execute_with_keys(insert_plan, &created, 4, SPI_OK_INSERT, "inserting balances");
+		free_keys(&created);
+	}
+}
+
+/*
+ * Take axs.balances in EXCLUSIVE mode for the rest of the transaction and
+ * load the balances of every key in map; existed tells which rows exist.
+ */
+void
+axs_store_load_balances(AxsBalanceMap *map)
+{
+	KeyArrays	keys = gather_keys(map, NULL);
+	Datum		arguments[2];
+	int			ret;
+
+	if (load_plan == NULL)
+	{
+		Oid			argtypes[2] = {INT8ARRAYOID, INT4ARRAYOID};
+
+		load_plan = prepare_kept(
+								 "SELECT b.account, b.currency, b.available, b.frozen "
+								 "FROM unnest($1, $2) AS k(account, currency) "
+								 "JOIN axs.balances AS b ON b.account = k.account AND b.currency = k.currency",
+								 2, argtypes);
+	}
+	ret = SPI_execute("LOCK TABLE axs.balances IN EXCLUSIVE MODE", false, 0);
+	if (ret != SPI_OK_UTILITY)
+		elog(ERROR, "locking axs.balances failed: %s", SPI_result_code_string(ret));
+	if (keys.count == 0)
+	{
+		free_keys(&keys);
+		return;
+	}
+	arguments[0] = int8_array(keys.accounts, keys.count);
+	arguments[1] = int4_array(keys.currencies, keys.count);
+	/* not read-only: the query must see what committed while we waited for the lock */
+	ret = SPI_execute_plan(load_plan, arguments, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "loading balances failed: %s", SPI_result_code_string(ret));
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		AxsBalance *entry;
+
+		entry = axs_balance_map_find(map,
+									 DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull)),
+									 DatumGetInt32(SPI_getbinval(tuple, tupdesc, 2, &isnull)));
+		entry->existed = true;
+		entry->available = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+		entry->frozen = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 4, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	pfree(DatumGetPointer(arguments[0]));
+	pfree(DatumGetPointer(arguments[1]));
+	free_keys(&keys);
 }
 
 /*
