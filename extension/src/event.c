@@ -190,14 +190,19 @@ validate_legs(const AxsLegsEvent *event, AxsDecodeError *err)
 	if (event->count < 1 || event->count > AXS_MAX_RAW_LEGS)
 		return event_error(err, "legs", "field \"legs\" must hold 1 to %d legs", AXS_MAX_RAW_LEGS);
 
+	/* a leg's field names are built only for the error that needs them */
 	for (int i = 0; i < event->count; i++)
 	{
-		snprintf(field, sizeof(field), "legs[%d].account", i);
-		if (!check_positive(event->legs[i].account, field, err))
-			return false;
-		snprintf(field, sizeof(field), "legs[%d].currency", i);
-		if (!check_currency(event->legs[i].currency, field, err))
-			return false;
+		if (event->legs[i].account <= 0)
+		{
+			snprintf(field, sizeof(field), "legs[%d].account", i);
+			return check_positive(event->legs[i].account, field, err);
+		}
+		if (!axs_currency_code_valid(event->legs[i].currency))
+		{
+			snprintf(field, sizeof(field), "legs[%d].currency", i);
+			return check_currency(event->legs[i].currency, field, err);
+		}
 	}
 
 	/*

@@ -12,33 +12,105 @@
 #include "event.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
-/* Keys an event object may hold; id and kind are allowed for every kind. */
-static const char *const amount_event_keys[] = {"account", "currency", "amount", NULL};
-static const char *const transfer_keys[] = {"from", "to", "currency", "amount", NULL};
-static const char *const trade_keys[] = {
-	"buyer", "seller", "base", "quote", "base_amount", "quote_amount",
-	"buyer_fee", "seller_fee", "fee_account", NULL
-};
-static const char *const legs_event_keys[] = {"legs", NULL};
-static const char *const leg_keys[] = {"account", "currency", "available", "frozen", NULL};
+/*
+ * Every key an event or a leg may hold.  Keys are classified once, in one
+ * pass over the parsed object, so reading a field is an array access rather
+ * than a hash lookup, and the unexpected-key check is a mask test.
+ */
+typedef enum JsonField
+{
+	FIELD_ID,
+	FIELD_KIND,
+	FIELD_ACCOUNT,
+	FIELD_CURRENCY,
+	FIELD_AMOUNT,
+	FIELD_FROM,
+	FIELD_TO,
+	FIELD_BUYER,
+	FIELD_SELLER,
+	FIELD_BASE,
+	FIELD_QUOTE,
+	FIELD_BASE_AMOUNT,
+	FIELD_QUOTE_AMOUNT,
+	FIELD_BUYER_FEE,
+	FIELD_SELLER_FEE,
+	FIELD_FEE_ACCOUNT,
+	FIELD_LEGS,
+	FIELD_AVAILABLE,
+	FIELD_FROZEN,
+	FIELD_COUNT,
+	FIELD_UNKNOWN = FIELD_COUNT
+} JsonField;
 
-/* The JSON object being read, and what to put in front of its key names. */
+static const char *const field_names[FIELD_COUNT] = {
+	[FIELD_ID] = "id",
+	[FIELD_KIND] = "kind",
+	[FIELD_ACCOUNT] = "account",
+	[FIELD_CURRENCY] = "currency",
+	[FIELD_AMOUNT] = "amount",
+	[FIELD_FROM] = "from",
+	[FIELD_TO] = "to",
+	[FIELD_BUYER] = "buyer",
+	[FIELD_SELLER] = "seller",
+	[FIELD_BASE] = "base",
+	[FIELD_QUOTE] = "quote",
+	[FIELD_BASE_AMOUNT] = "base_amount",
+	[FIELD_QUOTE_AMOUNT] = "quote_amount",
+	[FIELD_BUYER_FEE] = "buyer_fee",
+	[FIELD_SELLER_FEE] = "seller_fee",
+	[FIELD_FEE_ACCOUNT] = "fee_account",
+	[FIELD_LEGS] = "legs",
+	[FIELD_AVAILABLE] = "available",
+	[FIELD_FROZEN] = "frozen",
+};
+
+#define FIELD_BIT(field) ((uint32_t) 1 << (field))
+
+/* Keys an event object may hold; id and kind are allowed for every kind. */
+#define COMMON_FIELDS (FIELD_BIT(FIELD_ID) | FIELD_BIT(FIELD_KIND))
+#define AMOUNT_EVENT_FIELDS \
+	(FIELD_BIT(FIELD_ACCOUNT) | FIELD_BIT(FIELD_CURRENCY) | FIELD_BIT(FIELD_AMOUNT))
+#define TRANSFER_FIELDS \
+	(FIELD_BIT(FIELD_FROM) | FIELD_BIT(FIELD_TO) | FIELD_BIT(FIELD_CURRENCY) | \
+	 FIELD_BIT(FIELD_AMOUNT))
+#define TRADE_FIELDS \
+	(FIELD_BIT(FIELD_BUYER) | FIELD_BIT(FIELD_SELLER) | FIELD_BIT(FIELD_BASE) | \
+	 FIELD_BIT(FIELD_QUOTE) | FIELD_BIT(FIELD_BASE_AMOUNT) | \
+	 FIELD_BIT(FIELD_QUOTE_AMOUNT) | FIELD_BIT(FIELD_BUYER_FEE) | \
+	 FIELD_BIT(FIELD_SELLER_FEE) | FIELD_BIT(FIELD_FEE_ACCOUNT))
+#define LEGS_EVENT_FIELDS FIELD_BIT(FIELD_LEGS)
+#define LEG_FIELDS \
+	(FIELD_BIT(FIELD_ACCOUNT) | FIELD_BIT(FIELD_CURRENCY) | \
+	 FIELD_BIT(FIELD_AVAILABLE) | FIELD_BIT(FIELD_FROZEN))
+
+/* What one decode shares between its scopes. */
+typedef struct JsonDecode
+{
+	const char *text;
+	size_t		len;
+	int			negative_saturated; /* -1 until needed; see
+									 * find_saturated_negative_integer */
+	AxsDecodeError *err;
+} JsonDecode;
+
+/* The JSON object being read: its fields by JsonField, and where it sits. */
 typedef struct JsonScope
 {
 	json_object *object;
-	const char *path_prefix;	/* "" at top level, "legs[2]." in a leg */
-	bool		negative_saturated; /* see find_saturated_negative_integer */
-	AxsDecodeError *err;
+	int			leg_index;		/* -1 at top level, i in legs[i] */
+	uint32_t	present;		/* FIELD_BIT of every known key present */
+	bool		has_unknown_key;
+	json_object *values[FIELD_COUNT];	/* valid where present; NULL is JSON
+										 * null */
+	JsonDecode *decode;
 } JsonScope;
-
-static bool json_error(AxsDecodeError *err, AxsDecodeStatus status, const char *field,
-					   const char *format,...) __attribute__((format(printf, 4, 5)));
 
 static bool json_error(AxsDecodeError *err, AxsDecodeStatus status, const char *field,
 					   const char *format,...) __attribute__((format(printf, 4, 5)));
@@ -69,7 +141,7 @@ json_whitespace(char c)
  * of failing, so the parsed value cannot tell "-9223372036854775808" from
  * "-99999999999999999999".  Scan the text for such a literal (outside
  * strings); when one is present, any field that reads INT64_MIN is reported
- * out of range.
+ * out of range.  The scan is only needed once a field reads INT64_MIN.
  */
 static bool
 find_saturated_negative_integer(const char *text, size_t len)
@@ -120,46 +192,142 @@ find_saturated_negative_integer(const char *text, size_t len)
 	return false;
 }
 
-/* Report the first key of the scope's object that is not in allowed. */
 static bool
-check_keys(const JsonScope *scope, const char *const *allowed_common,
-		   const char *const *allowed)
+negative_saturated(JsonDecode *decode)
 {
-	json_object_object_foreach(scope->object, key, value)
-	{
-		bool		known = false;
-		char		field[48];
+	if (decode->negative_saturated < 0)
+		decode->negative_saturated = find_saturated_negative_integer(decode->text, decode->len);
+	return decode->negative_saturated != 0;
+}
 
-		(void) value;
-		for (int i = 0; allowed_common != NULL && allowed_common[i] != NULL && !known; i++)
-			known = strcmp(key, allowed_common[i]) == 0;
-		for (int i = 0; allowed[i] != NULL && !known; i++)
-			known = strcmp(key, allowed[i]) == 0;
-		if (!known)
+#define KEY_IS(key, length, literal) \
+	((length) == sizeof(literal) - 1 && memcmp((key), (literal), sizeof(literal) - 1) == 0)
+
+/* The JsonField a key names, or FIELD_UNKNOWN. */
+static JsonField
+classify_key(const char *key)
+{
+	size_t		length = strlen(key);
+
+	switch (length)
+	{
+		case 2:
+			return KEY_IS(key, length, "id") ? FIELD_ID :
+				KEY_IS(key, length, "to") ? FIELD_TO : FIELD_UNKNOWN;
+		case 4:
+			return KEY_IS(key, length, "kind") ? FIELD_KIND :
+				KEY_IS(key, length, "from") ? FIELD_FROM :
+				KEY_IS(key, length, "base") ? FIELD_BASE :
+				KEY_IS(key, length, "legs") ? FIELD_LEGS : FIELD_UNKNOWN;
+		case 5:
+			return KEY_IS(key, length, "buyer") ? FIELD_BUYER :
+				KEY_IS(key, length, "quote") ? FIELD_QUOTE : FIELD_UNKNOWN;
+		case 6:
+			return KEY_IS(key, length, "amount") ? FIELD_AMOUNT :
+				KEY_IS(key, length, "seller") ? FIELD_SELLER :
+				KEY_IS(key, length, "frozen") ? FIELD_FROZEN : FIELD_UNKNOWN;
+		case 7:
+			return KEY_IS(key, length, "account") ? FIELD_ACCOUNT : FIELD_UNKNOWN;
+		case 8:
+			return KEY_IS(key, length, "currency") ? FIELD_CURRENCY : FIELD_UNKNOWN;
+		case 9:
+			return KEY_IS(key, length, "buyer_fee") ? FIELD_BUYER_FEE :
+				KEY_IS(key, length, "available") ? FIELD_AVAILABLE : FIELD_UNKNOWN;
+		case 10:
+			return KEY_IS(key, length, "seller_fee") ? FIELD_SELLER_FEE : FIELD_UNKNOWN;
+		case 11:
+			return KEY_IS(key, length, "base_amount") ? FIELD_BASE_AMOUNT :
+				KEY_IS(key, length, "fee_account") ? FIELD_FEE_ACCOUNT : FIELD_UNKNOWN;
+		case 12:
+			return KEY_IS(key, length, "quote_amount") ? FIELD_QUOTE_AMOUNT : FIELD_UNKNOWN;
+		default:
+			return FIELD_UNKNOWN;
+	}
+}
+
+/* Set up scope for object: one pass over its keys. */
+static void
+open_scope(JsonScope *scope, json_object *object, int leg_index, JsonDecode *decode)
+{
+	json_object_iter entry;
+
+	scope->object = object;
+	scope->leg_index = leg_index;
+	scope->present = 0;
+	scope->has_unknown_key = false;
+	scope->decode = decode;
+	json_object_object_foreachC(object, entry)
+	{
+		JsonField	field = classify_key(entry.key);
+
+		if (field == FIELD_UNKNOWN)
+			scope->has_unknown_key = true;
+		else
 		{
-			snprintf(field, sizeof(field), "%s%s", scope->path_prefix, key);
-			return json_error(scope->err, AXS_DECODE_INVALID_EVENT, field,
-							  "unexpected field \"%s%s\"", scope->path_prefix, key);
+			scope->present |= FIELD_BIT(field);
+			scope->values[field] = entry.val;
 		}
+	}
+}
+
+/* The full path of a field of the scope, e.g. "amount" or "legs[2].currency". */
+static const char *
+field_path(const JsonScope *scope, JsonField field, char *buf, size_t size)
+{
+	if (scope->leg_index < 0)
+		return field_names[field];
+	snprintf(buf, size, "legs[%d].%s", scope->leg_index, field_names[field]);
+	return buf;
+}
+
+/*
+ * Report the first key of the scope's object, in object order, that is not
+ * in allowed.  The mask test settles the usual case; only an event with an
+ * unexpected key walks the object again to name it.
+ */
+static bool
+check_keys(const JsonScope *scope, uint32_t allowed)
+{
+	char		prefix[24] = "";
+	json_object_iter entry;
+
+	if (!scope->has_unknown_key && (scope->present & ~allowed) == 0)
+		return true;
+	if (scope->leg_index >= 0)
+		snprintf(prefix, sizeof(prefix), "legs[%d].", scope->leg_index);
+	json_object_object_foreachC(scope->object, entry)
+	{
+		JsonField	field = classify_key(entry.key);
+		char		path[48];
+
+		if (field != FIELD_UNKNOWN && (allowed & FIELD_BIT(field)) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s%s", prefix, entry.key);
+		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, path,
+						  "unexpected field \"%s%s\"", prefix, entry.key);
 	}
 	return true;
 }
 
 /*
- * Look key up in the scope; *present tells whether the key is there at all,
- * since json-c represents a JSON null as a NULL *value.  Absence is an error
- * only when required.  field receives the key's full path.
+ * Look a field up in the scope; *present tells whether the key is there at
+ * all, since json-c represents a JSON null as a NULL *value.  Absence is an
+ * error only when required.
  */
 static bool
-lookup(const JsonScope *scope, const char *key, bool required, bool *present,
-	   json_object **value, char *field, size_t field_size)
+lookup(const JsonScope *scope, JsonField field, bool required, bool *present,
+	   json_object **value)
 {
-	snprintf(field, field_size, "%s%s", scope->path_prefix, key);
-	*value = NULL;
-	*present = json_object_object_get_ex(scope->object, key, value);
+	*present = (scope->present & FIELD_BIT(field)) != 0;
+	*value = *present ? scope->values[field] : NULL;
 	if (!*present && required)
-		return json_error(scope->err, AXS_DECODE_INVALID_EVENT, field,
-						  "missing field \"%s\"", field);
+	{
+		char		buf[48];
+		const char *path = field_path(scope, field, buf, sizeof(buf));
+
+		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, path,
+						  "missing field \"%s\"", path);
+	}
 	return true;
 }
 
@@ -168,25 +336,33 @@ lookup(const JsonScope *scope, const char *key, bool required, bool *present,
  * callers set the default first.
  */
 static bool
-read_integer(const JsonScope *scope, const char *key, bool required, int64_t *out)
+read_integer(const JsonScope *scope, JsonField field, bool required, int64_t *out)
 {
 	json_object *value;
-	char		field[48];
 	bool		present;
 	int64_t		number;
+	char		buf[48];
 
-	if (!lookup(scope, key, required, &present, &value, field, sizeof(field)))
+	if (!lookup(scope, field, required, &present, &value))
 		return false;
 	if (!present)
 		return true;
 	if (!json_object_is_type(value, json_type_int))
-		return json_error(scope->err, AXS_DECODE_INVALID_EVENT, field,
-						  "field \"%s\" must be an integer", field);
+	{
+		const char *path = field_path(scope, field, buf, sizeof(buf));
+
+		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, path,
+						  "field \"%s\" must be an integer", path);
+	}
 	number = json_object_get_int64(value);
 	if ((number == INT64_MAX && json_object_get_uint64(value) > (uint64_t) INT64_MAX) ||
-		(number == INT64_MIN && scope->negative_saturated))
-		return json_error(scope->err, AXS_DECODE_INVALID_EVENT, field,
-						  "field \"%s\" is out of range for a 64-bit integer", field);
+		(number == INT64_MIN && negative_saturated(scope->decode)))
+	{
+		const char *path = field_path(scope, field, buf, sizeof(buf));
+
+		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, path,
+						  "field \"%s\" is out of range for a 64-bit integer", path);
+	}
 	*out = number;
 	return true;
 }
@@ -197,25 +373,33 @@ read_integer(const JsonScope *scope, const char *key, bool required, int64_t *ou
  * rules are left to axs_event_validate.
  */
 static bool
-read_code(const JsonScope *scope, const char *key, char *dest)
+read_code(const JsonScope *scope, JsonField field, char *dest)
 {
 	json_object *value;
-	char		field[48];
 	bool		present;
 	const char *code;
 	size_t		length;
+	char		buf[48];
 
-	if (!lookup(scope, key, true, &present, &value, field, sizeof(field)))
+	if (!lookup(scope, field, true, &present, &value))
 		return false;
 	if (!json_object_is_type(value, json_type_string))
-		return json_error(scope->err, AXS_DECODE_INVALID_EVENT, field,
-						  "field \"%s\" must be a string", field);
+	{
+		const char *path = field_path(scope, field, buf, sizeof(buf));
+
+		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, path,
+						  "field \"%s\" must be a string", path);
+	}
 	code = json_object_get_string(value);
 	length = (size_t) json_object_get_string_len(value);
 	if (length > AXS_CURRENCY_CODE_MAX || strlen(code) != length)
-		return json_error(scope->err, AXS_DECODE_INVALID_EVENT, field,
+	{
+		const char *path = field_path(scope, field, buf, sizeof(buf));
+
+		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, path,
 						  "field \"%s\" must be a currency code of 1 to %d characters from A-Z a-z 0-9 _ . -",
-						  field, AXS_CURRENCY_CODE_MAX);
+						  path, AXS_CURRENCY_CODE_MAX);
+	}
 	memcpy(dest, code, length + 1);
 	return true;
 }
@@ -224,14 +408,13 @@ static bool
 read_kind(const JsonScope *scope, AxsEventKind *kind)
 {
 	json_object *value;
-	char		field[48];
 	bool		present;
 	const char *name;
 
-	if (!lookup(scope, "kind", true, &present, &value, field, sizeof(field)))
+	if (!lookup(scope, FIELD_KIND, true, &present, &value))
 		return false;
 	if (!json_object_is_type(value, json_type_string))
-		return json_error(scope->err, AXS_DECODE_INVALID_EVENT, "kind",
+		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, "kind",
 						  "field \"kind\" must be a string");
 	name = json_object_get_string(value);
 	for (int candidate = AXS_KIND_DEPOSIT; candidate <= AXS_KIND_LEGS; candidate++)
@@ -242,43 +425,41 @@ read_kind(const JsonScope *scope, AxsEventKind *kind)
 			return true;
 		}
 	}
-	return json_error(scope->err, AXS_DECODE_INVALID_EVENT, "kind",
+	return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, "kind",
 					  "field \"kind\" must be one of deposit, withdraw, freeze, unfreeze, transfer, trade, legs");
 }
 
 static bool
 read_amount_event(const JsonScope *scope, AxsAmountEvent *event)
 {
-	return read_integer(scope, "account", true, &event->account) &&
-		read_code(scope, "currency", event->currency) &&
-		read_integer(scope, "amount", true, &event->amount);
+	return read_integer(scope, FIELD_ACCOUNT, true, &event->account) &&
+		read_code(scope, FIELD_CURRENCY, event->currency) &&
+		read_integer(scope, FIELD_AMOUNT, true, &event->amount);
 }
 
 static bool
 read_transfer(const JsonScope *scope, AxsTransferEvent *event)
 {
-	return read_integer(scope, "from", true, &event->from_account) &&
-		read_integer(scope, "to", true, &event->to_account) &&
-		read_code(scope, "currency", event->currency) &&
-		read_integer(scope, "amount", true, &event->amount);
+	return read_integer(scope, FIELD_FROM, true, &event->from_account) &&
+		read_integer(scope, FIELD_TO, true, &event->to_account) &&
+		read_code(scope, FIELD_CURRENCY, event->currency) &&
+		read_integer(scope, FIELD_AMOUNT, true, &event->amount);
 }
 
 static bool
 read_trade(const JsonScope *scope, AxsTradeEvent *event)
 {
-	json_object *fee_account;
-
 	event->buyer_fee = 0;
 	event->seller_fee = 0;
 	event->fee_account = 0;
-	if (!read_integer(scope, "buyer", true, &event->buyer) ||
-		!read_integer(scope, "seller", true, &event->seller) ||
-		!read_code(scope, "base", event->base) ||
-		!read_code(scope, "quote", event->quote) ||
-		!read_integer(scope, "base_amount", true, &event->base_amount) ||
-		!read_integer(scope, "quote_amount", true, &event->quote_amount) ||
-		!read_integer(scope, "buyer_fee", false, &event->buyer_fee) ||
-		!read_integer(scope, "seller_fee", false, &event->seller_fee))
+	if (!read_integer(scope, FIELD_BUYER, true, &event->buyer) ||
+		!read_integer(scope, FIELD_SELLER, true, &event->seller) ||
+		!read_code(scope, FIELD_BASE, event->base) ||
+		!read_code(scope, FIELD_QUOTE, event->quote) ||
+		!read_integer(scope, FIELD_BASE_AMOUNT, true, &event->base_amount) ||
+		!read_integer(scope, FIELD_QUOTE_AMOUNT, true, &event->quote_amount) ||
+		!read_integer(scope, FIELD_BUYER_FEE, false, &event->buyer_fee) ||
+		!read_integer(scope, FIELD_SELLER_FEE, false, &event->seller_fee))
 		return false;
 
 	/*
@@ -286,13 +467,13 @@ read_trade(const JsonScope *scope, AxsTradeEvent *event)
 	 * rejected here, where it can still be told apart from an absent key.
 	 * JSON null (a NULL object in json-c) counts as absent.
 	 */
-	if (!json_object_object_get_ex(scope->object, "fee_account", &fee_account) ||
-		fee_account == NULL)
+	if ((scope->present & FIELD_BIT(FIELD_FEE_ACCOUNT)) == 0 ||
+		scope->values[FIELD_FEE_ACCOUNT] == NULL)
 		return true;
-	if (!read_integer(scope, "fee_account", true, &event->fee_account))
+	if (!read_integer(scope, FIELD_FEE_ACCOUNT, true, &event->fee_account))
 		return false;
 	if (event->fee_account <= 0)
-		return json_error(scope->err, AXS_DECODE_INVALID_EVENT, "fee_account",
+		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, "fee_account",
 						  "field \"fee_account\" must be a positive integer");
 	return true;
 }
@@ -301,43 +482,42 @@ static bool
 read_legs(const JsonScope *scope, AxsLegsEvent *event)
 {
 	json_object *array;
-	char		field[48];
 	bool		present;
 	size_t		count;
 
-	if (!lookup(scope, "legs", true, &present, &array, field, sizeof(field)))
+	if (!lookup(scope, FIELD_LEGS, true, &present, &array))
 		return false;
 	if (!json_object_is_type(array, json_type_array))
-		return json_error(scope->err, AXS_DECODE_INVALID_EVENT, "legs",
+		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, "legs",
 						  "field \"legs\" must be an array");
 	count = json_object_array_length(array);
 	if (count > AXS_MAX_RAW_LEGS)
-		return json_error(scope->err, AXS_DECODE_INVALID_EVENT, "legs",
+		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, "legs",
 						  "field \"legs\" must hold 1 to %d legs", AXS_MAX_RAW_LEGS);
 	event->count = (int) count;
 
 	for (int i = 0; i < event->count; i++)
 	{
-		char		prefix[24];
-		JsonScope	leg_scope = *scope;
+		JsonScope	leg_scope;
+		json_object *leg_object = json_object_array_get_idx(array, (size_t) i);
 		AxsRawLeg  *leg = &event->legs[i];
 
-		snprintf(prefix, sizeof(prefix), "legs[%d].", i);
-		leg_scope.object = json_object_array_get_idx(array, (size_t) i);
-		leg_scope.path_prefix = prefix;
-		if (!json_object_is_type(leg_scope.object, json_type_object))
+		if (!json_object_is_type(leg_object, json_type_object))
 		{
+			char		field[48];
+
 			snprintf(field, sizeof(field), "legs[%d]", i);
-			return json_error(scope->err, AXS_DECODE_INVALID_EVENT, field,
+			return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, field,
 							  "field \"%s\" must be an object", field);
 		}
+		open_scope(&leg_scope, leg_object, i, scope->decode);
 		leg->available = 0;
 		leg->frozen = 0;
-		if (!check_keys(&leg_scope, NULL, leg_keys) ||
-			!read_integer(&leg_scope, "account", true, &leg->account) ||
-			!read_code(&leg_scope, "currency", leg->currency) ||
-			!read_integer(&leg_scope, "available", false, &leg->available) ||
-			!read_integer(&leg_scope, "frozen", false, &leg->frozen))
+		if (!check_keys(&leg_scope, LEG_FIELDS) ||
+			!read_integer(&leg_scope, FIELD_ACCOUNT, true, &leg->account) ||
+			!read_code(&leg_scope, FIELD_CURRENCY, leg->currency) ||
+			!read_integer(&leg_scope, FIELD_AVAILABLE, false, &leg->available) ||
+			!read_integer(&leg_scope, FIELD_FROZEN, false, &leg->frozen))
 			return false;
 	}
 	return true;
@@ -347,28 +527,27 @@ read_legs(const JsonScope *scope, AxsLegsEvent *event)
 static bool
 read_event(const JsonScope *scope, AxsEvent *out)
 {
-	static const char *const common_keys[] = {"id", "kind", NULL};
-	const char *const *kind_keys;
+	uint32_t	kind_fields;
 
 	if (!read_kind(scope, &out->kind))
 		return false;
 	switch (out->kind)
 	{
 		case AXS_KIND_TRANSFER:
-			kind_keys = transfer_keys;
+			kind_fields = TRANSFER_FIELDS;
 			break;
 		case AXS_KIND_TRADE:
-			kind_keys = trade_keys;
+			kind_fields = TRADE_FIELDS;
 			break;
 		case AXS_KIND_LEGS:
-			kind_keys = legs_event_keys;
+			kind_fields = LEGS_EVENT_FIELDS;
 			break;
 		default:
-			kind_keys = amount_event_keys;
+			kind_fields = AMOUNT_EVENT_FIELDS;
 			break;
 	}
-	if (!check_keys(scope, common_keys, kind_keys) ||
-		!read_integer(scope, "id", true, &out->id))
+	if (!check_keys(scope, COMMON_FIELDS | kind_fields) ||
+		!read_integer(scope, FIELD_ID, true, &out->id))
 		return false;
 
 	switch (out->kind)
@@ -382,6 +561,50 @@ read_event(const JsonScope *scope, AxsEvent *out)
 		default:
 			return read_amount_event(scope, &out->u.amount);
 	}
+}
+
+/*
+ * One tokener per thread, reused for every decode: creating one costs an
+ * allocation of its stack and buffer each time.  It is left reset after each
+ * use, so it holds no parsed objects between calls; the key's destructor
+ * frees it when its thread exits.  Its buffer grows to the longest token
+ * parsed, so text longer than TOKENER_REUSE_MAX_TEXT gets a tokener of its
+ * own, freed at once, and the kept buffer stays small.
+ */
+#define TOKENER_REUSE_MAX_TEXT 65536
+
+static __thread json_tokener *thread_tokener;
+static pthread_key_t tokener_key;
+static pthread_once_t tokener_key_once = PTHREAD_ONCE_INIT;
+static bool tokener_key_created;
+
+static void
+free_thread_tokener(void *tokener)
+{
+	json_tokener_free(tokener);
+	thread_tokener = NULL;
+}
+
+static void
+create_tokener_key(void)
+{
+	tokener_key_created = pthread_key_create(&tokener_key, free_thread_tokener) == 0;
+}
+
+/* This thread's tokener, or NULL when out of memory. */
+static json_tokener *
+get_thread_tokener(void)
+{
+	if (thread_tokener != NULL)
+		return thread_tokener;
+	thread_tokener = json_tokener_new();
+	if (thread_tokener == NULL)
+		return NULL;
+	json_tokener_set_flags(thread_tokener, JSON_TOKENER_STRICT);
+	pthread_once(&tokener_key_once, create_tokener_key);
+	if (tokener_key_created)
+		pthread_setspecific(tokener_key, thread_tokener);
+	return thread_tokener;
 }
 
 bool
@@ -401,8 +624,16 @@ axs_event_from_json(const char *text, size_t len, AxsEvent *out,
 	if (len > INT32_MAX)
 		return json_error(err, AXS_DECODE_INVALID_JSON, "", "event text is too long");
 
-	tokener = json_tokener_new();
-	json_tokener_set_flags(tokener, JSON_TOKENER_STRICT);
+	if (len <= TOKENER_REUSE_MAX_TEXT)
+		tokener = get_thread_tokener();
+	else
+	{
+		tokener = json_tokener_new();
+		if (tokener != NULL)
+			json_tokener_set_flags(tokener, JSON_TOKENER_STRICT);
+	}
+	if (tokener == NULL)
+		return json_error(err, AXS_DECODE_INVALID_JSON, "", "out of memory for the JSON parser");
 	root = json_tokener_parse_ex(tokener, text, (int) len);
 	parse_error = json_tokener_get_error(tokener);
 	parse_end = json_tokener_get_parse_end(tokener);
@@ -416,14 +647,18 @@ axs_event_from_json(const char *text, size_t len, AxsEvent *out,
 		parse_error = json_tokener_get_error(tokener);
 		parse_end = len;
 	}
+	/* drop the tokener's own references: root is ours alone now */
+	if (tokener == thread_tokener)
+		json_tokener_reset(tokener);
+	else
+		json_tokener_free(tokener);
 	if (parse_error != json_tokener_success)
 	{
 		json_error(err, AXS_DECODE_INVALID_JSON, "", "invalid JSON: %s",
 				   json_tokener_error_desc(parse_error));
-		json_tokener_free(tokener);
+		json_object_put(root);
 		return false;
 	}
-	json_tokener_free(tokener);
 
 	while (parse_end < len && json_whitespace(text[parse_end]))
 		parse_end++;
@@ -433,8 +668,10 @@ axs_event_from_json(const char *text, size_t len, AxsEvent *out,
 		ok = json_error(err, AXS_DECODE_INVALID_EVENT, "", "event must be a JSON object");
 	else
 	{
-		JsonScope	scope = {root, "", find_saturated_negative_integer(text, len), err};
+		JsonDecode	decode = {text, len, -1, err};
+		JsonScope	scope;
 
+		open_scope(&scope, root, -1, &decode);
 		ok = read_event(&scope, out) && axs_event_validate(out, err);
 	}
 	json_object_put(root);

@@ -4,10 +4,12 @@
  *		validation error with the field it names, integer range, the
  *		canonical writer and the round trip.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -177,6 +179,11 @@ static const ErrorCase error_cases[] = {
 	/* unexpected fields, judged against the kind */
 	{"{\"id\":1,\"kind\":\"deposit\",\"foo\":1," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "foo", "unexpected field \"foo\""},
 	{"{\"id\":1,\"kind\":\"deposit\",\"to\":1," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "to", "unexpected field \"to\""},
+	/* the first unexpected key in the object's order is named */
+	{"{\"id\":1,\"kind\":\"deposit\",\"foo\":1,\"to\":1," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "foo", "unexpected field \"foo\""},
+	{"{\"id\":1,\"kind\":\"deposit\",\"to\":1,\"foo\":1," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "to", "unexpected field \"to\""},
+	{"{\"id\":1,\"kind\":\"deposit\",\"legs\":[],\"Amount\":1," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "legs", "unexpected field \"legs\""},
+	{"{\"id\":1,\"kind\":\"trade\",\"ids\":1}", AXS_DECODE_INVALID_EVENT, "ids", "unexpected field \"ids\""},
 	{"{\"id\":5,\"kind\":\"transfer\",\"account\":42,\"from\":42,\"to\":43,\"currency\":\"USDT\",\"amount\":5}",
 	AXS_DECODE_INVALID_EVENT, "account", "unexpected field \"account\""},
 	{LEGS_HEAD BALANCED_PAIR "],\"amount\":1}", AXS_DECODE_INVALID_EVENT, "amount", "unexpected field \"amount\""},
@@ -425,6 +432,102 @@ test_writer_fills_defaults(void **state)
 						"{\"account\":2,\"currency\":\"BTC\",\"available\":1,\"frozen\":-1}]}");
 }
 
+/*
+ * The decoder keeps one json-c tokener per thread: a failed parse must leave
+ * nothing behind for the next one, however it failed.
+ */
+static void
+test_decode_after_failures(void **state)
+{
+	static const char *const failures[] = {
+		"{\"id\":1,", "{\"id\":[1,{\"a\":", "\"unterminated", "[[[[[[", "{\"id\":1} x", "-",
+		"{\"id\":1,\"kind\":\"deposit\",\"foo\":1," DEPOSIT_TAIL,
+	};
+	const char *valid = "{\"id\":1,\"kind\":\"deposit\"," DEPOSIT_TAIL;
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(failures) / sizeof(failures[0]); i++)
+	{
+		AxsEvent	event;
+		AxsDecodeError err;
+
+		assert_false(axs_event_from_json(failures[i], strlen(failures[i]), &event, &err));
+		event = test_parse_event(valid);
+		assert_int_equal(event.u.amount.amount, 1000);
+	}
+}
+
+/* Text too long for the reused tokener is decoded the same way. */
+static void
+test_long_text(void **state)
+{
+	const char *event_text = "{\"id\":1,\"kind\":\"deposit\"," DEPOSIT_TAIL;
+	size_t		padding = 100000;
+	size_t		length = strlen(event_text) + padding;
+	char	   *text = malloc(length + 1);
+	AxsEvent	event;
+	AxsDecodeError err;
+
+	(void) state;
+	assert_non_null(text);
+	memset(text, ' ', padding);
+	memcpy(text + padding, event_text, strlen(event_text) + 1);
+	assert_true(axs_event_from_json(text, length, &event, &err));
+	assert_int_equal(event.u.amount.amount, 1000);
+	text[length - 1] = ',';
+	assert_false(axs_event_from_json(text, length, &event, &err));
+	assert_int_equal(err.status, AXS_DECODE_INVALID_JSON);
+	event = test_parse_event(event_text);
+	assert_int_equal(event.id, 1);
+	free(text);
+}
+
+#define THREAD_DECODES 2000
+
+/* Decode canonical_examples in turn; returns NULL when all came out right. */
+static void *
+decode_in_thread(void *argument)
+{
+	size_t		offset = *(const size_t *) argument;
+	size_t		example_count = sizeof(canonical_examples) / sizeof(canonical_examples[0]);
+
+	for (int n = 0; n < THREAD_DECODES; n++)
+	{
+		const char *json = canonical_examples[(offset + (size_t) n) % example_count];
+		AxsEvent	event;
+		AxsDecodeError err;
+		char		buf[2048];
+
+		if (!axs_event_from_json(json, strlen(json), &event, &err) ||
+			axs_event_to_json(&event, buf, sizeof(buf)) != strlen(json) ||
+			strcmp(buf, json) != 0)
+			return (void *) json;
+	}
+	return NULL;
+}
+
+static void
+test_threads_decode_at_once(void **state)
+{
+	pthread_t	threads[4];
+	size_t		offsets[4];
+
+	(void) state;
+	for (size_t i = 0; i < 4; i++)
+	{
+		offsets[i] = i;
+		assert_int_equal(pthread_create(&threads[i], NULL, decode_in_thread, &offsets[i]), 0);
+	}
+	for (size_t i = 0; i < 4; i++)
+	{
+		void	   *failed_json;
+
+		assert_int_equal(pthread_join(threads[i], &failed_json), 0);
+		if (failed_json != NULL)
+			fail_msg("thread %zu decoded %s wrongly", i, (const char *) failed_json);
+	}
+}
+
 int
 main(void)
 {
@@ -438,6 +541,9 @@ main(void)
 		cmocka_unit_test(test_integer_limits),
 		cmocka_unit_test(test_canonical_writer),
 		cmocka_unit_test(test_writer_fills_defaults),
+		cmocka_unit_test(test_decode_after_failures),
+		cmocka_unit_test(test_long_text),
+		cmocka_unit_test(test_threads_decode_at_once),
 	};
 
 	return cmocka_run_group_tests_name("event_json", tests, NULL, NULL);
