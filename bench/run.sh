@@ -38,4 +38,5 @@ for name in $BENCHMARKS; do
 		rm -f "$OUT.$name.rows"
 	} 2>&1 | tee -a "$OUT"
 done
+[ "${AXS_BENCH_E2E:-1}" = 0 ] || AXS_BENCH_RESULTS_FILE=$OUT "$TOP/bench/e2e/run.sh"
 echo "results written to $OUT"
