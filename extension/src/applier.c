@@ -123,7 +123,6 @@ static bool wake_pending = false;
 /* Plans of the applier process. */
 static SPIPlanPtr read_batch_plan = NULL;
 static SPIPlanPtr logged_events_plan = NULL;
-static SPIPlanPtr record_outcomes_plan = NULL;
 static SPIPlanPtr record_conflicts_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
 
@@ -300,8 +299,6 @@ prepare_plans(void)
 {
 	Oid			read_types[2] = {INT8OID, INT4OID};
 	Oid			logged_types[1] = {INT8ARRAYOID};
-	Oid			record_types[6] = {INT8ARRAYOID, BYTEAARRAYOID, INT2ARRAYOID, INT8ARRAYOID,
-	TIMESTAMPTZARRAYOID, TIMESTAMPTZOID};
 	Oid			conflict_types[5] = {INT8ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID,
 	TIMESTAMPTZARRAYOID, TIMESTAMPTZOID};
 	Oid			advance_types[3] = {INT8OID, INT8OID, INT8OID};
@@ -315,10 +312,6 @@ prepare_plans(void)
 	logged_events_plan = prepare_kept(
 									  "SELECT id, payload, reason_code FROM axs.event_log WHERE id = ANY ($1)",
 									  1, logged_types);
-	record_outcomes_plan = prepare_kept(
-										"INSERT INTO axs.event_log (id, payload, reason_code, queue_position, queued_at, recorded_at) "
-										"SELECT *, $6 FROM unnest($1, $2, $3, $4, $5)",
-										6, record_types);
 	record_conflicts_plan = prepare_kept(
 										 "INSERT INTO axs.id_conflicts (queue_position, id, payload, queued_at, recorded_at) "
 										 "SELECT *, $5 FROM unnest($1, $2, $3, $4)",
@@ -538,6 +531,8 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	HTAB	   *first_by_id;
 	AxsAllocator allocator;
 	AxsBalanceMap *map;
+	AxsBalance **balances;
+	size_t		nbalances;
 	int			applied = 0,
 				rejected = 0,
 				duplicates = 0,
@@ -605,7 +600,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 
 	/* Decode and expand what is left; gather the touched balances. */
 	allocator = axs_memory_context_allocator(batch_context);
-	map = axs_balance_map_create(&allocator, (size_t) count * 2);
+	map = axs_balance_map_create(&allocator, (size_t) count);
 	for (int i = 0; i < count; i++)
 	{
 		QueuedEvent *event = &events[i];
@@ -638,7 +633,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 		nlegs_total += event->nlegs;
 	}
 
-	axs_store_load_balances(map);
+	balances = axs_batch_load_balances(map, &nbalances);
 	for (int i = 0; i < count; i++)
 	{
 		QueuedEvent *event = &events[i];
@@ -668,38 +663,30 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 				break;
 		}
 	}
-	axs_store_write_balances(map, false);
+	axs_batch_write_balances(balances, nbalances);
 
 	if (recorded > 0)
 	{
-		Datum	   *ids = palloc(sizeof(Datum) * recorded);
-		Datum	   *payloads = palloc(sizeof(Datum) * recorded);
-		Datum	   *reasons = palloc(sizeof(Datum) * recorded);
-		Datum	   *positions = palloc(sizeof(Datum) * recorded);
-		Datum	   *queued = palloc(sizeof(Datum) * recorded);
-		Datum		arguments[6];
+		int64	   *ids = palloc(sizeof(int64) * recorded);
+		bytea	  **payloads = palloc(sizeof(bytea *) * recorded);
+		int16	   *reasons = palloc(sizeof(int16) * recorded);
+		int64	   *positions = palloc(sizeof(int64) * recorded);
+		TimestampTz *queued = palloc(sizeof(TimestampTz) * recorded);
 		int			n = 0;
 
 		for (int i = 0; i < count; i++)
 		{
 			if (events[i].outcome != QUEUED_DECIDED)
 				continue;
-			ids[n] = Int64GetDatum(events[i].id);
-			payloads[n] = PointerGetDatum(events[i].payload);
-			reasons[n] = Int16GetDatum((int16) events[i].reason);
-			positions[n] = Int64GetDatum(events[i].position);
-			queued[n] = events[i].queued_at;
+			ids[n] = events[i].id;
+			payloads[n] = events[i].payload;
+			reasons[n] = (int16) events[i].reason;
+			positions[n] = events[i].position;
+			queued[n] = DatumGetTimestampTz(events[i].queued_at);
 			n++;
 		}
-		arguments[0] = build_array(ids, NULL, n, INT8OID);
-		arguments[1] = build_array(payloads, NULL, n, BYTEAOID);
-		arguments[2] = build_array(reasons, NULL, n, INT2OID);
-		arguments[3] = build_array(positions, NULL, n, INT8OID);
-		arguments[4] = build_array(queued, NULL, n, TIMESTAMPTZOID);
-		arguments[5] = TimestampTzGetDatum(GetCurrentTimestamp());
-		ret = SPI_execute_plan(record_outcomes_plan, arguments, NULL, false, 0);
-		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) n)
-			elog(ERROR, "recording outcomes failed: %s", SPI_result_code_string(ret));
+		axs_batch_record_outcomes(n, ids, payloads, reasons, positions, queued,
+								  GetCurrentTimestamp());
 	}
 	if (conflicts > 0)
 	{

@@ -32,13 +32,19 @@ extern int32 axs_currency_resolve(void *context, const char *code);
 /* event_store.c: balances and the event log, through SPI */
 extern AxsAllocator axs_memory_context_allocator(MemoryContext context);
 extern void axs_store_lock_balances(AxsBalanceMap *map);
-extern void axs_store_load_balances(AxsBalanceMap *map);
-extern void axs_store_write_balances(AxsBalanceMap *map, bool missing_rows_created);
+extern void axs_store_write_balances(AxsBalanceMap *map);
 extern bool axs_store_find_event(int64 id, bytea **payload, int16 *reason_code);
 extern bool axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
 								   AxsReason reason);
 extern void axs_report_decode_error(const AxsDecodeError *error);
 extern bytea *axs_encode_event_bytea(const AxsEvent *event);
+
+/* batch_store.c: the applier's direct heap and index access */
+extern AxsBalance **axs_batch_load_balances(AxsBalanceMap *map, size_t *count);
+extern void axs_batch_write_balances(AxsBalance **entries, size_t count);
+extern void axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
+									  const int16 *reasons, const int64 *positions,
+									  const TimestampTz *queued_at, TimestampTz recorded_at);
 
 /* applier.c */
 extern void axs_applier_register_static(void);

@@ -1,20 +1,13 @@
 /*
  * event_store.c
- *		Storage of balances and the event log through SPI, shared by the
- *		synchronous SQL API and the applier.
+ *		Storage of balances and the event log through SPI for the
+ *		synchronous SQL API (the applier uses batch_store.c).
  *
- * Two ways to guard balances while an event is decided:
- * - Row locks (the synchronous API): balances are locked in (account,
- *   currency) order, missing rows first inserted as zero rows in the same
- *   order, so two transactions never wait on each other in a cycle.  Rows
- *   created this way that no applied event touched are removed again, so a
- *   rejected event leaves no trace in axs.balances.
- * - A table lock (the applier): axs.balances in EXCLUSIVE mode, which waits
- *   for every transaction that locked or wrote balance rows and holds off new
- *   ones until the batch commits, while plain reads go on.  Then balances are
- *   read without row locks, and missing rows are inserted only if an applied
- *   event credited them.
- * All callers must be connected to SPI.
+ * Balances are locked in (account, currency) order, missing rows first
+ * inserted as zero rows in the same order, so two transactions never wait
+ * on each other in a cycle.  Rows created this way that no applied event
+ * touched are removed again, so a rejected event leaves no trace in
+ * axs.balances.  All callers must be connected to SPI.
  */
 #include "postgres.h"
 
@@ -38,8 +31,6 @@ typedef struct KeyArrays
 } KeyArrays;
 
 static SPIPlanPtr insert_missing_plan = NULL;
-static SPIPlanPtr load_plan = NULL;
-static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
@@ -240,18 +231,6 @@ balance_created_unused(const AxsBalance *entry)
 	return !entry->existed && !entry->changed;
 }
 
-static bool
-balance_changed_existing(const AxsBalance *entry)
-{
-	return entry->changed && entry->existed;
-}
-
-static bool
-balance_changed_new(const AxsBalance *entry)
-{
-	return entry->changed && !entry->existed;
-}
-
 /* Run an array statement over the given key arrays; check the row count. */
 static void
 execute_with_keys(SPIPlanPtr plan, KeyArrays *keys, int nargs, int expected_ret,
@@ -289,10 +268,6 @@ prepare_write_plans(void)
 							   "FROM unnest($1, $2, $3, $4) AS v(account, currency, available, frozen) "
 							   "WHERE b.account = v.account AND b.currency = v.currency",
 							   4, value_types);
-	insert_plan = prepare_kept(
-							   "INSERT INTO axs.balances (account, currency, available, frozen) "
-							   "SELECT * FROM unnest($1, $2, $3, $4)",
-							   4, value_types);
 	delete_plan = prepare_kept(
 							   "DELETE FROM axs.balances AS b USING unnest($1, $2) AS k(account, currency) "
 							   "WHERE b.account = k.account AND b.currency = k.currency "
@@ -301,94 +276,25 @@ prepare_write_plans(void)
 }
 
 /*
- * Write every changed balance of map back: one UPDATE for rows that exist.
- * missing_rows_created tells how the entries were loaded: true after
- * axs_store_lock_balances (missing rows were inserted as zeros: remove the
- * ones no applied event touched), false after axs_store_load_balances
- * (insert the new rows an applied event touched, with one INSERT).
+ * Write every changed balance of map with one UPDATE, and remove rows that
+ * axs_store_lock_balances created but no applied event touched.
  */
 void
-axs_store_write_balances(AxsBalanceMap *map, bool missing_rows_created)
+axs_store_write_balances(AxsBalanceMap *map)
 {
 	KeyArrays	changed;
+	KeyArrays	unused;
 
 	prepare_write_plans();
-	changed = gather_keys(map, missing_rows_created ? balance_changed : balance_changed_existing);
+	changed = gather_keys(map, balance_changed);
 	if (changed.count > 0)
 		execute_with_keys(update_plan, &changed, 4, SPI_OK_UPDATE, "writing balances");
 	free_keys(&changed);
 
-	if (missing_rows_created)
-	{
-		KeyArrays	unused = gather_keys(map, balance_created_unused);
-
-		if (unused.count > 0)
-			execute_with_keys(delete_plan, &unused, 2, SPI_OK_DELETE, "removing unused balances");
-		free_keys(&unused);
-	}
-	else
-	{
-		KeyArrays	created = gather_keys(map, balance_changed_new);
-
-		if (created.count > 0)
-			execute_with_keys(insert_plan, &created, 4, SPI_OK_INSERT, "inserting balances");
-		free_keys(&created);
-	}
-}
-
-/*
- * Take axs.balances in EXCLUSIVE mode for the rest of the transaction and
- * load the balances of every key in map; existed tells which rows exist.
- */
-void
-axs_store_load_balances(AxsBalanceMap *map)
-{
-	KeyArrays	keys = gather_keys(map, NULL);
-	Datum		arguments[2];
-	int			ret;
-
-	if (load_plan == NULL)
-	{
-		Oid			argtypes[2] = {INT8ARRAYOID, INT4ARRAYOID};
-
-		load_plan = prepare_kept(
-								 "SELECT b.account, b.currency, b.available, b.frozen "
-								 "FROM unnest($1, $2) AS k(account, currency) "
-								 "JOIN axs.balances AS b ON b.account = k.account AND b.currency = k.currency",
-								 2, argtypes);
-	}
-	ret = SPI_execute("LOCK TABLE axs.balances IN EXCLUSIVE MODE", false, 0);
-	if (ret != SPI_OK_UTILITY)
-		elog(ERROR, "locking axs.balances failed: %s", SPI_result_code_string(ret));
-	if (keys.count == 0)
-	{
-		free_keys(&keys);
-		return;
-	}
-	arguments[0] = int8_array(keys.accounts, keys.count);
-	arguments[1] = int4_array(keys.currencies, keys.count);
-	/* not read-only: the query must see what committed while we waited for the lock */
-	ret = SPI_execute_plan(load_plan, arguments, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "loading balances failed: %s", SPI_result_code_string(ret));
-	for (uint64 row = 0; row < SPI_processed; row++)
-	{
-		HeapTuple	tuple = SPI_tuptable->vals[row];
-		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		AxsBalance *entry;
-
-		entry = axs_balance_map_find(map,
-									 DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull)),
-									 DatumGetInt32(SPI_getbinval(tuple, tupdesc, 2, &isnull)));
-		entry->existed = true;
-		entry->available = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 3, &isnull));
-		entry->frozen = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 4, &isnull));
-	}
-	SPI_freetuptable(SPI_tuptable);
-	pfree(DatumGetPointer(arguments[0]));
-	pfree(DatumGetPointer(arguments[1]));
-	free_keys(&keys);
+	unused = gather_keys(map, balance_created_unused);
+	if (unused.count > 0)
+		execute_with_keys(delete_plan, &unused, 2, SPI_OK_DELETE, "removing unused balances");
+	free_keys(&unused);
 }
 
 /*

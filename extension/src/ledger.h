@@ -78,6 +78,7 @@ typedef struct AxsBalance
 	int64_t		frozen;
 	bool		existed;		/* row exists in storage (set by the loader) */
 	bool		changed;		/* modified by an applied event */
+	uint64_t	location;		/* where the loader found the row; opaque to the core */
 } AxsBalance;
 
 /* Open-addressing hash map of balances keyed by (account, currency). */

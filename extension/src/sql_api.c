@@ -109,7 +109,7 @@ apply_event(const AxsEvent *event)
 		axs_balance_map_destroy(map);
 		return outcome_of_logged(logged_payload, logged_reason, payload, payload_length);
 	}
-	axs_store_write_balances(map, true);
+	axs_store_write_balances(map);
 	axs_balance_map_destroy(map);
 	return outcome;
 }

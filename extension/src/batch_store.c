@@ -1,0 +1,262 @@
+/*
+ * batch_store.c
+ *		The applier's direct access to axs.balances and axs.event_log: heap
+ *		and index calls instead of SQL, because a batch touches tens of
+ *		thousands of rows and the executor's per-row overhead would dominate.
+ *
+ * It owns the batch's guard: axs.balances is opened in EXCLUSIVE mode, which
+ * waits for every transaction that locked or wrote balance rows (the
+ * synchronous API takes row locks) and holds off new ones until the batch
+ * commits, while plain reads go on.  Under that lock the rows read are the
+ * latest versions and nobody else changes them, so they are read and
+ * updated without row locks.
+ *
+ * It must not decide anything: the ledger core has already checked every
+ * balance (never negative) and every event; the table's CHECK constraints
+ * are not evaluated on this path.  Unique indexes are checked: a clash in
+ * axs.event_log (an id recorded concurrently by the synchronous API) raises
+ * unique_violation and the batch is retried.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "storage/itemptr.h"
+#include "storage/lmgr.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+
+#include "axs_pg.h"
+
+/* Rows inserted into axs.event_log per heap_multi_insert call. */
+#define LOG_INSERT_CHUNK 1000
+
+/* The OID of table axs.<name>; ERROR if the extension is gone. */
+static Oid
+axs_table_oid(const char *name)
+{
+	Oid			namespace = get_namespace_oid("axs", false);
+	Oid			relid = get_relname_relid(name, namespace);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table axs.%s does not exist", name),
+				 errhint("Reinstall the axs extension.")));
+	return relid;
+}
+
+/* The primary key index of rel, opened. */
+static Relation
+open_primary_key(Relation rel)
+{
+	Oid			index = RelationGetPrimaryKeyIndex(rel);
+
+	if (!OidIsValid(index))
+		elog(ERROR, "table \"%s\" has no primary key", RelationGetRelationName(rel));
+	return index_open(index, RowExclusiveLock);
+}
+
+static uint64
+pack_location(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumber(tid) << 16) | ItemPointerGetOffsetNumber(tid);
+}
+
+static void
+unpack_location(uint64 location, ItemPointer tid)
+{
+	ItemPointerSet(tid, (BlockNumber) (location >> 16), (OffsetNumber) (location & 0xFFFF));
+}
+
+static int
+compare_balance_keys(const void *a, const void *b)
+{
+	const AxsBalance *left = *(AxsBalance *const *) a;
+	const AxsBalance *right = *(AxsBalance *const *) b;
+
+	if (left->account != right->account)
+		return left->account < right->account ? -1 : 1;
+	if (left->currency != right->currency)
+		return left->currency < right->currency ? -1 : 1;
+	return 0;
+}
+
+/* The entries of map in key order (for index locality), palloc'd. */
+static AxsBalance **
+sorted_entries(AxsBalanceMap *map, size_t *count)
+{
+	AxsBalance **entries;
+	AxsBalance *entry;
+	size_t		cursor = 0;
+
+	*count = 0;
+	entries = palloc_extended(sizeof(AxsBalance *) * Max(axs_balance_map_count(map), 1),
+							  MCXT_ALLOC_HUGE);
+	while ((entry = axs_balance_map_next(map, &cursor)) != NULL)
+		entries[(*count)++] = entry;
+	qsort(entries, *count, sizeof(AxsBalance *), compare_balance_keys);
+	return entries;
+}
+
+/*
+ * Take axs.balances in EXCLUSIVE mode for the rest of the transaction and
+ * load the balance of every key in map; existed and location tell which rows
+ * exist and where.  Returns the entries in key order, for
+ * axs_batch_write_balances (*count of them).
+ */
+AxsBalance **
+axs_batch_load_balances(AxsBalanceMap *map, size_t *count)
+{
+	Relation	balances = table_open(axs_table_oid("balances"), ExclusiveLock);
+	Relation	primary_key = open_primary_key(balances);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TupleTableSlot *slot = table_slot_create(balances, NULL);
+	IndexScanDesc scan = index_beginscan(balances, primary_key, snapshot, 2, 0);
+	AxsBalance **entries = sorted_entries(map, count);
+
+	for (size_t i = 0; i < *count; i++)
+	{
+		AxsBalance *entry = entries[i];
+		ScanKeyData keys[2];
+
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(entry->account));
+		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(entry->currency));
+		index_rescan(scan, keys, 2, NULL, 0);
+		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			slot_getallattrs(slot);
+			entry->existed = true;
+			entry->available = DatumGetInt64(slot->tts_values[2]);
+			entry->frozen = DatumGetInt64(slot->tts_values[3]);
+			entry->location = pack_location(&slot->tts_tid);
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(primary_key, NoLock);
+	table_close(balances, NoLock);
+	return entries;
+}
+
+/*
+ * Write every changed balance among the entries axs_batch_load_balances
+ * returned: update the rows that exist, insert the new ones.
+ */
+void
+axs_batch_write_balances(AxsBalance **entries, size_t count)
+{
+	Relation	balances = table_open(axs_table_oid("balances"), ExclusiveLock);
+	Relation	primary_key = open_primary_key(balances);
+	IndexInfo  *index_info = BuildIndexInfo(primary_key);
+	TupleDesc	descriptor = RelationGetDescr(balances);
+
+	for (size_t i = 0; i < count; i++)
+	{
+		AxsBalance *entry = entries[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		HeapTuple	tuple;
+
+		if (!entry->changed)
+			continue;
+		values[0] = Int64GetDatum(entry->account);
+		values[1] = Int32GetDatum(entry->currency);
+		values[2] = Int64GetDatum(entry->available);
+		values[3] = Int64GetDatum(entry->frozen);
+		tuple = heap_form_tuple(descriptor, values, nulls);
+		if (entry->existed)
+		{
+			ItemPointerData old_location;
+
+			unpack_location(entry->location, &old_location);
+			simple_heap_update(balances, &old_location, tuple);
+			/* a HOT update needs no new index entry */
+			if (!HeapTupleIsHeapOnly(tuple))
+				index_insert(primary_key, values, nulls, &tuple->t_self, balances,
+							 UNIQUE_CHECK_YES, true, index_info);
+		}
+		else
+		{
+			simple_heap_insert(balances, tuple);
+			index_insert(primary_key, values, nulls, &tuple->t_self, balances,
+						 UNIQUE_CHECK_YES, false, index_info);
+		}
+		heap_freetuple(tuple);
+	}
+	index_close(primary_key, NoLock);
+	table_close(balances, NoLock);
+	CommandCounterIncrement();
+}
+
+/*
+ * Insert count outcome rows into axs.event_log with heap_multi_insert.
+ * Columns: id, payload, reason_code, queue_position, queued_at, recorded_at.
+ */
+void
+axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
+						  const int16 *reasons, const int64 *positions,
+						  const TimestampTz *queued_at, TimestampTz recorded_at)
+{
+	Relation	event_log = table_open(axs_table_oid("event_log"), RowExclusiveLock);
+	Relation	primary_key = open_primary_key(event_log);
+	IndexInfo  *index_info = BuildIndexInfo(primary_key);
+	TupleDesc	descriptor = RelationGetDescr(event_log);
+	TupleTableSlot *slots[LOG_INSERT_CHUNK];
+	BulkInsertState bulk = GetBulkInsertState();
+	CommandId	command = GetCurrentCommandId(true);
+	int			nslots = Min(count, LOG_INSERT_CHUNK);
+
+	if (descriptor->natts != 6)
+		elog(ERROR, "axs.event_log has %d columns, expected 6", descriptor->natts);
+	for (int i = 0; i < nslots; i++)
+		slots[i] = MakeSingleTupleTableSlot(descriptor, &TTSOpsVirtual);
+
+	for (int start = 0; start < count; start += LOG_INSERT_CHUNK)
+	{
+		int			n = Min(count - start, LOG_INSERT_CHUNK);
+
+		for (int i = 0; i < n; i++)
+		{
+			TupleTableSlot *slot = slots[i];
+			int			row = start + i;
+
+			ExecClearTuple(slot);
+			slot->tts_values[0] = Int64GetDatum(ids[row]);
+			slot->tts_values[1] = PointerGetDatum(payloads[row]);
+			slot->tts_values[2] = Int16GetDatum(reasons[row]);
+			slot->tts_values[3] = Int64GetDatum(positions[row]);
+			slot->tts_values[4] = TimestampTzGetDatum(queued_at[row]);
+			slot->tts_values[5] = TimestampTzGetDatum(recorded_at);
+			memset(slot->tts_isnull, 0, sizeof(bool) * 6);
+			ExecStoreVirtualTuple(slot);
+		}
+		heap_multi_insert(event_log, slots, n, command, 0, bulk);
+		for (int i = 0; i < n; i++)
+		{
+			Datum		key = Int64GetDatum(ids[start + i]);
+			bool		key_null = false;
+
+			index_insert(primary_key, &key, &key_null, &slots[i]->tts_tid, event_log,
+						 UNIQUE_CHECK_YES, false, index_info);
+		}
+	}
+	for (int i = 0; i < nslots; i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
+	FreeBulkInsertState(bulk);
+	index_close(primary_key, NoLock);
+	table_close(event_log, NoLock);
+	CommandCounterIncrement();
+}
