@@ -80,19 +80,6 @@ unpack_location(uint64 location, ItemPointer tid)
 	ItemPointerSet(tid, (BlockNumber) (location >> 16), (OffsetNumber) (location & 0xFFFF));
 }
 
-static int
-compare_balance_keys(const void *a, const void *b)
-{
-	const AxsBalance *left = *(AxsBalance *const *) a;
-	const AxsBalance *right = *(AxsBalance *const *) b;
-
-	if (left->account != right->account)
-		return left->account < right->account ? -1 : 1;
-	if (left->currency != right->currency)
-		return left->currency < right->currency ? -1 : 1;
-	return 0;
-}
-
 /* The entries of map in key order (for index locality), palloc'd. */
 static AxsBalance **
 sorted_entries(AxsBalanceMap *map, size_t *count)
@@ -106,7 +93,7 @@ sorted_entries(AxsBalanceMap *map, size_t *count)
 							  MCXT_ALLOC_HUGE);
 	while ((entry = axs_balance_map_next(map, &cursor)) != NULL)
 		entries[(*count)++] = entry;
-	qsort(entries, *count, sizeof(AxsBalance *), compare_balance_keys);
+	qsort(entries, *count, sizeof(AxsBalance *), axs_balance_pointer_compare);
 	return entries;
 }
 

@@ -75,19 +75,6 @@ prepare_kept(const char *query, int nargs, Oid *argtypes)
 	return plan;
 }
 
-static int
-compare_balance_keys(const void *a, const void *b)
-{
-	const AxsBalance *left = *(AxsBalance *const *) a;
-	const AxsBalance *right = *(AxsBalance *const *) b;
-
-	if (left->account != right->account)
-		return left->account < right->account ? -1 : 1;
-	if (left->currency != right->currency)
-		return left->currency < right->currency ? -1 : 1;
-	return 0;
-}
-
 /*
  * Gather the entries of map selected by filter (NULL: all) into sorted key
  * arrays.
@@ -107,7 +94,7 @@ gather_keys(AxsBalanceMap *map, bool (*filter) (const AxsBalance *))
 		if (filter == NULL || filter(entry))
 			keys.entries[keys.count++] = entry;
 	}
-	qsort(keys.entries, keys.count, sizeof(AxsBalance *), compare_balance_keys);
+	qsort(keys.entries, keys.count, sizeof(AxsBalance *), axs_balance_pointer_compare);
 
 	keys.accounts = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);
 	keys.currencies = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);

@@ -244,6 +244,19 @@ axs_balance_map_clear(AxsBalanceMap *map)
 	map->count = 0;
 }
 
+int
+axs_balance_pointer_compare(const void *a, const void *b)
+{
+	const AxsBalance *left = *(AxsBalance *const *) a;
+	const AxsBalance *right = *(AxsBalance *const *) b;
+
+	if (left->account != right->account)
+		return left->account < right->account ? -1 : 1;
+	if (left->currency != right->currency)
+		return left->currency < right->currency ? -1 : 1;
+	return 0;
+}
+
 size_t
 axs_balance_map_count(const AxsBalanceMap *map)
 {

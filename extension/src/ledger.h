@@ -101,6 +101,9 @@ extern AxsBalance *axs_balance_map_find(AxsBalanceMap *map, int64_t account,
 extern AxsBalance *axs_balance_map_get(AxsBalanceMap *map, int64_t account,
 									   int32_t currency);
 
+/* qsort comparator for an array of AxsBalance pointers: (account, currency) order */
+extern int	axs_balance_pointer_compare(const void *a, const void *b);
+
 /* Iterate: *cursor starts at 0; returns NULL at the end. */
 extern AxsBalance *axs_balance_map_next(AxsBalanceMap *map, size_t *cursor);
 

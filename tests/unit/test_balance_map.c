@@ -267,6 +267,31 @@ test_keys_spread_well(void **state)
 		fail_msg("400k inserts and finds took %.2f s of CPU: keys collide", seconds);
 }
 
+/* Pointers to entries sort by account, then currency. */
+static void
+test_pointer_compare_orders_keys(void **state)
+{
+	AxsBalanceMap *map = axs_balance_map_create(&axs_default_allocator, 8);
+	AxsBalance *entries[4];
+
+	(void) state;
+	entries[0] = axs_balance_map_get(map, 7, 2);
+	entries[1] = axs_balance_map_get(map, 3, 9);
+	entries[2] = axs_balance_map_get(map, 7, 1);
+	entries[3] = axs_balance_map_get(map, 3, 1);
+	qsort(entries, 4, sizeof(AxsBalance *), axs_balance_pointer_compare);
+	assert_int_equal(entries[0]->account, 3);
+	assert_int_equal(entries[0]->currency, 1);
+	assert_int_equal(entries[1]->account, 3);
+	assert_int_equal(entries[1]->currency, 9);
+	assert_int_equal(entries[2]->account, 7);
+	assert_int_equal(entries[2]->currency, 1);
+	assert_int_equal(entries[3]->account, 7);
+	assert_int_equal(entries[3]->currency, 2);
+	assert_int_equal(axs_balance_pointer_compare(&entries[0], &entries[0]), 0);
+	axs_balance_map_destroy(map);
+}
+
 int
 main(void)
 {
@@ -278,6 +303,7 @@ main(void)
 		cmocka_unit_test(test_allocator_hooks_and_sizing),
 		cmocka_unit_test(test_load_factor),
 		cmocka_unit_test(test_keys_spread_well),
+		cmocka_unit_test(test_pointer_compare_orders_keys),
 	};
 
 	return cmocka_run_group_tests_name("balance_map", tests, NULL, NULL);
