@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 #
 # 31_feeder_crash_drills.sh
-#	Three faults hit axs-feeder while axs-loadgen is still producing
-#	(throttled with --rate), each on a cluster and an axs-broker of its own:
+#	Three faults hit axs-feeder mid-stream (axs-loadgen throttled with
+#	--rate; "mid-stream" = the stored offsets are below the produced total
+#	when the fault hits), each on a cluster and an axs-broker of its own:
 #	  a. kill -9 of the feeder mid-stream, then a new feeder in its place;
 #	  b. PostgreSQL crashes (scripts/cluster.sh stop-immediate) mid-stream and
 #	     comes back; the same feeder reconnects with backoff by itself;
-#	  c. two feeders in one group: the second joins mid-stream (rebalance),
-#	     then the first is stopped with SIGTERM (must exit 0) and the second
+#	  c. two feeders in one group: the second joins mid-stream (rebalance);
+#	     once it holds partition locks and has written, the first is stopped
+#	     with SIGTERM (must exit 0) and the second takes every partition and
 #	     finishes alone.
 #	After each: exactly once (stored offsets sum = produced; one inbox row
 #	per valid message, one dead letter per malformed one; every valid id
@@ -53,8 +55,9 @@ wait_stored_at_least()
 	return 1
 }
 
-# drill_begin NAME RATE SEED: cluster, broker, the expected classification,
-# one feeder ("a", assigned), then the loadgen in the background (LOADGEN_PID).
+# drill_begin NAME RATE SEED: cluster, broker, one feeder ("a"), the expected
+# classification (while the group's first join delay runs), feeder a
+# assigned, then the loadgen in the background (LOADGEN_PID).
 drill_begin()
 {
 	local name=$1 rate=$2 seed=$3
@@ -64,12 +67,12 @@ drill_begin()
 	echo "# drill $name: cluster $DIR, $EVENTS events at $rate/s into $TOPIC:$PARTITIONS"
 	cluster_setup
 	start_broker "$TOPIC:$PARTITIONS"
+	start_feeder a "$TOPIC"
+	FEEDER_A=$FEEDER_PID
 	LOADGEN_ARGS=(--events "$EVENTS" --accounts 3000 --malformed 1 --duplicates 2 --seed "$seed")
 	"$BIN/axs-loadgen" --output "$DIR/loadgen.values" "${LOADGEN_ARGS[@]}" 2>/dev/null
 	expected_from_file "$DIR/loadgen.values"
 	echo "# expected: $EXP_MESSAGES messages, $EXP_MALFORMED malformed, $EXP_VALID valid, $EXP_VALID_IDS distinct valid ids"
-	start_feeder a "$TOPIC"
-	FEEDER_A=$FEEDER_PID
 	wait_log "$DIR/feeder-a.log" "assigned $TOPIC" 30 || die "feeder a got no partitions within 30 s"
 	"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --rate "$rate" "${LOADGEN_ARGS[@]}" \
 		-X linger.ms=5 2>"$DIR/loadgen.log" &
@@ -93,19 +96,26 @@ drill_end()
 	BROKER_PID=
 }
 
+# The partition locks the feeders' sessions hold (feeder/README.md, Fencing;
+# the applier's fence is an advisory lock too, hence the application name).
+FEEDER_LOCKS_SQL="SELECT l.pid FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
+	WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted AND s.application_name = 'axs-feeder'"
+
 loadgen_running()
 {
 	kill -0 "$LOADGEN_PID" 2>/dev/null
 }
 
 # --- a. kill -9 of the feeder mid-stream ------------------------------------
-drill_begin kill9 10000 311
+# 20000 events at 5000/s: a 4 s stream; "mid-stream" = the stored offsets
+# were below the produced total when the feeder died.
+drill_begin kill9 5000 311
 wait_stored_at_least 5000 30 || die "nothing stored 30 s after the loadgen started"
 kill -KILL "$FEEDER_A"
 wait "$FEEDER_A" 2>/dev/null || true
 at_kill=$(stored_sum "$TOPIC")
-check "kill -9 hit mid-stream (stored $at_kill of $EVENTS, loadgen still producing)" \
-	"$([ "$at_kill" -lt "$EVENTS" ] && loadgen_running && echo ok || echo "stored $at_kill, loadgen running: $(loadgen_running && echo yes || echo no)")"
+check "kill -9 hit mid-stream (stored $at_kill of $EVENTS; loadgen $(loadgen_running && echo 'still producing' || echo finished))" \
+	"$([[ "$at_kill" =~ ^[0-9]+$ ]] && [ "$at_kill" -lt "$EVENTS" ] && echo ok || echo "stored $at_kill of $EVENTS after the kill")"
 start_feeder b "$TOPIC"
 wait_log "$DIR/feeder-b.log" "assigned $TOPIC.* at stored offset" 40 ||
 	die "the new feeder did not resume from a stored offset within 40 s"
@@ -118,12 +128,15 @@ drill_end
 # truncate_applied_segments at takeover), which would erase the pre-crash
 # inbox rows this drill counts to prove that nothing was written twice.
 export AXS_PG_CONF="axs.applier_enabled = off"
-drill_begin pgcrash 10000 312
+# 20000 events at 5000/s: a 4 s stream; "mid-stream" = the stored offsets
+# were below the produced total just before the crash.
+drill_begin pgcrash 5000 312
 wait_stored_at_least 5000 30 || die "nothing stored 30 s after the loadgen started"
+before_crash=$(stored_sum "$TOPIC")
 "$TOP/scripts/cluster.sh" stop-immediate "$DIR" >/dev/null 2>&1
 at_crash=$(q -c 'SELECT 1' 2>/dev/null || echo down)
-check "PostgreSQL crashed mid-stream (loadgen still producing)" \
-	"$([ "$at_crash" = down ] && loadgen_running && echo ok || echo "server: $at_crash, loadgen running: $(loadgen_running && echo yes || echo no)")"
+check "PostgreSQL crashed mid-stream (stored $before_crash of $EVENTS just before; loadgen $(loadgen_running && echo 'still producing' || echo finished))" \
+	"$([ "$at_crash" = down ] && [[ "$before_crash" =~ ^[0-9]+$ ]] && [ "$before_crash" -lt "$EVENTS" ] && echo ok || echo "server: $at_crash, stored $before_crash of $EVENTS just before the crash")"
 sleep 2
 port_before=$PGPORT
 "$TOP/scripts/cluster.sh" start "$DIR" >/dev/null 2>&1 || die "the cluster did not restart"
@@ -142,23 +155,38 @@ unset AXS_PG_CONF
 drill_end
 
 # --- c. rebalance: a second feeder joins, the first leaves with SIGTERM ----
-drill_begin rebalance 2500 313
-wait_stored_at_least 3000 30 || die "nothing stored 30 s after the loadgen started"
+# The mock broker takes 5 to 10 s per rebalance, so the stream must outlast
+# one: 20000 events at 1000/s last 20 s.  Feeder a is stopped only once
+# feeder b owns partitions (its session holds their advisory locks) and has
+# written to them; "mid-stream" means the stored offsets were below the
+# produced total at the SIGTERM, so feeder b had to finish the stream alone.
+drill_begin rebalance 1000 313
+wait_stored_at_least 2000 30 || die "nothing stored 30 s after the loadgen started"
 start_feeder b "$TOPIC"
 FEEDER_B=$FEEDER_PID
 wait_log "$DIR/feeder-b.log" "assigned $TOPIC" 40 || die "feeder b got no partitions within 40 s"
 wait_log "$DIR/feeder-a.log" "revoked $TOPIC" 5 || die "feeder a never gave up a partition"
+wait_for 20 "SELECT count(DISTINCT pid) = 2 FROM ($FEEDER_LOCKS_SQL) l" ||
+	die "the two feeders' sessions do not both hold partition locks: $(q -c "SELECT string_agg(pid || ':' || locks, ' ') FROM (SELECT pid, count(*) AS locks FROM ($FEEDER_LOCKS_SQL) l GROUP BY pid) p")"
+# Feeder b's partitions and the offsets it started them at (no stored offset: 0).
+b_start=$(sed -n "s/.*assigned $TOPIC\[\([0-9]*\)\] at stored offset \([0-9]*\)$/(\1,\2)/p;
+	s/.*assigned $TOPIC\[\([0-9]*\)\] from the beginning.*/(\1,0)/p" "$DIR/feeder-b.log" | paste -sd,)
+wait_for 20 "SELECT bool_or(o.next_offset > s.start) FROM (VALUES $b_start) s(part, start)
+		JOIN axs.feeder_offsets o ON o.topic = '$TOPIC' AND o.\"partition\" = s.part" ||
+	die "feeder b wrote nothing to its partitions ($b_start) within 20 s"
 shared_a=$(grep -c "assigned $TOPIC" "$DIR/feeder-a.log")
-echo "# rebalanced: feeder b got $(grep -c "assigned $TOPIC" "$DIR/feeder-b.log") partitions; stored $(stored_sum "$TOPIC") of $EVENTS"
-sleep 1
+at_stop=$(stored_sum "$TOPIC")
+echo "# rebalanced: feeder b owns $(grep -c "assigned $TOPIC" "$DIR/feeder-b.log") partitions and has written; stored $at_stop of $EVENTS"
 stop_feeder "$FEEDER_A"
 check_eq "feeder a exits 0 on SIGTERM" 0 "$STOP_STATUS"
-check "feeder a stopped mid-stream (loadgen still producing; a had $shared_a assignments)" \
-	"$(loadgen_running && echo ok || echo 'the loadgen had already finished')"
-wait_log "$DIR/feeder-b.log" "at stored offset" 40 || die "feeder b did not take over a stored partition within 40 s"
+check "feeder a stopped mid-stream (stored $at_stop of $EVENTS at the SIGTERM, $(stored_sum "$TOPIC") after it exited; loadgen $(loadgen_running && echo 'still producing' || echo finished); a had $shared_a assignments)" \
+	"$([[ "$at_stop" =~ ^[0-9]+$ ]] && [ "$at_stop" -lt "$EVENTS" ] && echo ok || echo "stored $at_stop of $EVENTS at the SIGTERM")"
+wait_for 40 "SELECT count(*) = $PARTITIONS AND count(DISTINCT pid) = 1 FROM ($FEEDER_LOCKS_SQL) l" ||
+	die "feeder b did not take all $PARTITIONS partition locks within 40 s of feeder a's exit"
 wait "$LOADGEN_PID" || die "axs-loadgen failed"
 wait_stored "$TOPIC" "$EVENTS" 60 || die "stored offsets sum to $(stored_sum "$TOPIC"), expected $EVENTS"
-check "feeder b alone finished the stream and is still running" "$(kill -0 "$FEEDER_B" 2>/dev/null && echo ok || echo 'it exited')"
+check "feeder b alone finished the stream and is still running ($(grep -c "assigned $TOPIC.* at stored offset" "$DIR/feeder-b.log") assignments at stored offsets)" \
+	"$(kill -0 "$FEEDER_B" 2>/dev/null && echo ok || echo 'it exited')"
 drill_end
 
 finish
