@@ -48,6 +48,18 @@ SELECT * FROM axs.balances(43);
 SELECT * FROM axs.balances(1);
 SELECT * FROM axs.verify();
 
+-- the applier remembers where balance rows live: a rewrite of the table
+-- moves them, and a synchronous change between batches replaces them
+VACUUM FULL axs.balances;
+SELECT axs.submit('{"id":9,"kind":"deposit","account":42,"currency":"USDT","amount":5}') AS position \gset
+SELECT axs.wait(:position, 10000) AS applied_in_time;
+SELECT * FROM axs.balances(42);
+SELECT (axs.deposit(10, 43, 'USDT', 7)).status;
+SELECT axs.submit('{"id":11,"kind":"withdraw","account":43,"currency":"USDT","amount":56}') AS position \gset
+SELECT axs.wait(:position, 10000) AS applied_in_time;
+SELECT * FROM axs.balances(43);
+SELECT * FROM axs.verify();
+
 -- the applier's status
 SELECT pid IS NOT NULL AS running, fence_held, batches >= 2 AS batches, events_applied, events_rejected,
 	   events_duplicate, queue_depth, watermark = :position AS caught_up

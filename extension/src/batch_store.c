@@ -11,6 +11,11 @@
  * latest versions and nobody else changes them, so they are read and
  * updated without row locks.
  *
+ * Where each balance row lives is remembered across batches (a map from key
+ * to tuple id), so most rows are found without an index descent.  A
+ * remembered tuple id is only a hint: the tuple there is used only if it is
+ * visible and carries the same key, else the index is searched.
+ *
  * It must not decide anything: the ledger core has already checked every
  * balance (never negative) and every event; the table's CHECK constraints
  * are not evaluated on this path.  Unique indexes are checked: a clash in
@@ -29,10 +34,12 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "executor/tuptable.h"
+#include "storage/bufmgr.h"
 #include "storage/itemptr.h"
 #include "storage/lmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
@@ -41,6 +48,13 @@
 
 /* Rows inserted into axs.event_log per heap_multi_insert call. */
 #define LOG_INSERT_CHUNK 1000
+
+/* Most balance locations remembered; past that the map starts afresh. */
+#define LOCATION_HINTS_MAX 4000000
+
+/* Key -> location of the balance row, for the balances table location_table. */
+static AxsBalanceMap *location_hints = NULL;
+static Oid	location_table = InvalidOid;
 
 /* The OID of table axs.<name>; ERROR if the extension is gone. */
 static Oid
@@ -97,6 +111,72 @@ sorted_entries(AxsBalanceMap *map, size_t *count)
 	return entries;
 }
 
+static void *
+top_context_allocate(void *context, size_t size)
+{
+	return MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+static void
+top_context_release(void *context, void *pointer)
+{
+	pfree(pointer);
+}
+
+static const AxsAllocator top_context_allocator = {
+	top_context_allocate, top_context_release, NULL
+};
+
+/* The location hints for table relid (forgetting hints of another table). */
+static AxsBalanceMap *
+hints_for(Oid relid)
+{
+	if (location_hints != NULL &&
+		(location_table != relid || axs_balance_map_count(location_hints) > LOCATION_HINTS_MAX))
+		axs_balance_map_clear(location_hints);
+	if (location_hints == NULL)
+		location_hints = axs_balance_map_create(&top_context_allocator, 1024);
+	location_table = relid;
+	return location_hints;
+}
+
+/*
+ * Load entry from the tuple at its remembered location, if that tuple is
+ * visible and has entry's key.
+ */
+static bool
+load_from_hint(Relation balances, BlockNumber nblocks, Snapshot snapshot,
+			   AxsBalance *hint, AxsBalance *entry)
+{
+	HeapTupleData tuple;
+	Buffer		buffer;
+	bool		found = false;
+
+	unpack_location(hint->location, &tuple.t_self);
+	/* the table may have been rewritten smaller since */
+	if (ItemPointerGetBlockNumber(&tuple.t_self) >= nblocks)
+		return false;
+	if (!heap_fetch(balances, snapshot, &tuple, &buffer, false))
+		return false;
+	{
+		TupleDesc	descriptor = RelationGetDescr(balances);
+		Datum		values[4];
+		bool		nulls[4];
+
+		heap_deform_tuple(&tuple, descriptor, values, nulls);
+		if (DatumGetInt64(values[0]) == entry->account && DatumGetInt32(values[1]) == entry->currency)
+		{
+			entry->existed = true;
+			entry->available = DatumGetInt64(values[2]);
+			entry->frozen = DatumGetInt64(values[3]);
+			entry->location = hint->location;
+			found = true;
+		}
+	}
+	ReleaseBuffer(buffer);
+	return found;
+}
+
 /*
  * Take axs.balances in EXCLUSIVE mode for the rest of the transaction and
  * load the balance of every key in map; existed and location tell which rows
@@ -112,11 +192,17 @@ axs_batch_load_balances(AxsBalanceMap *map, size_t *count)
 	TupleTableSlot *slot = table_slot_create(balances, NULL);
 	IndexScanDesc scan = index_beginscan(balances, primary_key, snapshot, 2, 0);
 	AxsBalance **entries = sorted_entries(map, count);
+	AxsBalanceMap *hints = hints_for(RelationGetRelid(balances));
+	BlockNumber nblocks = RelationGetNumberOfBlocks(balances);
 
 	for (size_t i = 0; i < *count; i++)
 	{
 		AxsBalance *entry = entries[i];
+		AxsBalance *hint = axs_balance_map_find(hints, entry->account, entry->currency);
 		ScanKeyData keys[2];
+
+		if (hint != NULL && load_from_hint(balances, nblocks, snapshot, hint, entry))
+			continue;
 
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(entry->account));
 		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(entry->currency));
@@ -128,6 +214,7 @@ axs_batch_load_balances(AxsBalanceMap *map, size_t *count)
 			entry->available = DatumGetInt64(slot->tts_values[2]);
 			entry->frozen = DatumGetInt64(slot->tts_values[3]);
 			entry->location = pack_location(&slot->tts_tid);
+			axs_balance_map_get(hints, entry->account, entry->currency)->location = entry->location;
 		}
 	}
 	index_endscan(scan);
@@ -149,6 +236,7 @@ axs_batch_write_balances(AxsBalance **entries, size_t count)
 	Relation	primary_key = open_primary_key(balances);
 	IndexInfo  *index_info = BuildIndexInfo(primary_key);
 	TupleDesc	descriptor = RelationGetDescr(balances);
+	AxsBalanceMap *hints = hints_for(RelationGetRelid(balances));
 
 	for (size_t i = 0; i < count; i++)
 	{
@@ -181,6 +269,9 @@ axs_batch_write_balances(AxsBalance **entries, size_t count)
 			index_insert(primary_key, values, nulls, &tuple->t_self, balances,
 						 UNIQUE_CHECK_YES, false, index_info);
 		}
+		/* a hint only: if this transaction aborts, the tuple is not visible */
+		axs_balance_map_get(hints, entry->account, entry->currency)->location =
+			pack_location(&tuple->t_self);
 		heap_freetuple(tuple);
 	}
 	index_close(primary_key, NoLock);
