@@ -60,6 +60,14 @@ SELECT axs.wait(:position, 10000) AS applied_in_time;
 SELECT * FROM axs.balances(43);
 SELECT * FROM axs.verify();
 
+-- a payload the applier cannot decode (only a writer of the inbox, such as
+-- the feeder's role, can queue one) is recorded with its reason, and the
+-- applier goes on
+INSERT INTO axs.inbox (event_id, payload) VALUES (12, '\x0163');
+SELECT axs.submit('{"id":13,"kind":"deposit","account":43,"currency":"USDT","amount":3}') AS position \gset
+SELECT axs.wait(:position, 10000) AS applied_in_time;
+SELECT id, status, reason, event FROM axs.events WHERE id IN (12, 13) ORDER BY id;
+
 -- the applier's status
 SELECT pid IS NOT NULL AS running, fence_held, batches >= 2 AS batches, events_applied, events_rejected,
 	   events_duplicate, queue_depth, watermark = :position AS caught_up

@@ -196,6 +196,10 @@ applier_detach(int code, Datum arg)
 	SpinLockAcquire(&applier_shared->mutex);
 	if (my_slot->pid == MyProcPid)
 	{
+		ereport(LOG,
+				(errmsg("axs applier stopping (pid %d, epoch %lld, watermark %lld, %lld batches)",
+						MyProcPid, (long long) my_slot->epoch, (long long) my_slot->watermark,
+						(long long) my_slot->batches)));
 		my_slot->pid = 0;
 		my_slot->latch = NULL;
 	}
