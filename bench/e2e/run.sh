@@ -25,7 +25,9 @@
 # stopped in the EXIT trap.
 #
 # Env: AXS_BENCH_E2E_EVENTS (2000000), AXS_BENCH_E2E_LATENCY_EVENTS
-# (400000), AXS_BENCH_E2E_RATE (0 = as fast as possible),
+# (400000), AXS_BENCH_E2E_RATE (default 100000, about what this 2-core machine
+# sustains; 0 = as fast as
+# possible, which outruns the embedded broker's retention at 2M events),
 # AXS_BENCH_E2E_HALF_RATE (default: half the measured sustained rate),
 # AXS_BENCH_E2E_PARTITIONS (default: from the event count, at least 32),
 # AXS_BENCH_E2E_FEEDER_ARGS (extra axs-feeder flags, e.g. "--batch-ms 10";
@@ -40,7 +42,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd -P)
 export PATH=/usr/lib/postgresql/15/bin:$PATH
 EVENTS=${AXS_BENCH_E2E_EVENTS:-2000000}
 LATENCY_EVENTS=${AXS_BENCH_E2E_LATENCY_EVENTS:-400000}
-RATE=${AXS_BENCH_E2E_RATE:-0}
+RATE=${AXS_BENCH_E2E_RATE:-100000}
 FEEDER_ARGS=${AXS_BENCH_E2E_FEEDER_ARGS:-}
 BIN=${AXS_BENCH_E2E_BIN:-$TOP/feeder}
 DIR=$TOP/.scratch/bench_e2e
@@ -52,7 +54,7 @@ FEEDER_PID=
 
 # Every partition must hold its share of both runs within ~4 MiB.
 if [ -z "${AXS_BENCH_E2E_PARTITIONS:-}" ]; then
-	PARTITIONS=$(( ((EVENTS > LATENCY_EVENTS ? EVENTS : LATENCY_EVENTS) * 120 / (4 * 1024 * 1024)) + 1 ))
+	PARTITIONS=$(( ((EVENTS > LATENCY_EVENTS ? EVENTS : LATENCY_EVENTS) * 200 / (4 * 1024 * 1024)) + 1 ))
 	[ "$PARTITIONS" -ge 32 ] || PARTITIONS=32
 else
 	PARTITIONS=$AXS_BENCH_E2E_PARTITIONS

@@ -20,7 +20,7 @@ PG_MODULE_MAGIC;
 void		_PG_init(void);
 
 char	   *axs_database = NULL;
-int			axs_applier_batch_size = 20000;
+int			axs_applier_batch_size = 100000;
 int			axs_applier_max_delay_ms = 100;
 bool		axs_applier_enabled = true;
 
@@ -41,7 +41,7 @@ _PG_init(void)
 							"Most inbox events the applier applies in one transaction.",
 							NULL,
 							&axs_applier_batch_size,
-							20000, 1, 1000000,
+							100000, 1, 1000000,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
