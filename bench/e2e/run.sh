@@ -34,7 +34,8 @@
 # default none), AXS_BENCH_E2E_TIMEOUT (240 s per phase),
 # AXS_BENCH_E2E_BIN (programs, default feeder/), AXS_BENCH_E2E_LINGER_MS (the
 # producer's linger.ms, default 20: fewer, larger message sets, which the
-# embedded broker serves with far less CPU).
+# embedded broker serves with far less CPU), AXS_BENCH_E2E_PRODUCER_ARGS (extra
+# axs-loadgen flags, e.g. "-X compression.codec=lz4").
 
 set -euo pipefail
 
@@ -113,7 +114,7 @@ run_phase()
 	local events=$1 rate=$2 first_id=$3 target deadline
 	target=$(( $(stored) + events ))
 	"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --events "$events" --rate "$rate" \
-		--first-id "$first_id" --seed "$first_id" -X linger.ms=${AXS_BENCH_E2E_LINGER_MS:-20} 2>"$DIR/loadgen.log" ||
+		--first-id "$first_id" --seed "$first_id" -X linger.ms=${AXS_BENCH_E2E_LINGER_MS:-20} ${AXS_BENCH_E2E_PRODUCER_ARGS:-} 2>"$DIR/loadgen.log" ||
 		die "axs-loadgen failed"
 	deadline=$((SECONDS + PHASE_TIMEOUT))
 	while [ "$(stored)" -lt "$target" ]; do
