@@ -14,29 +14,19 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PREFIX ?= /usr/local
 
-# The feeder is built only once its Makefile exists.
-HAVE_FEEDER := $(wildcard $(TOP)/feeder/Makefile)
-# $(call has_target,DIR,TARGET): "yes" if DIR/Makefile defines TARGET
-has_target = $(shell grep -Eqs '^$(2)[[:space:]]*:' $(TOP)/$(1)/Makefile && echo yes)
 
 .PHONY: all deps install test demo bench clean help
 
 all: deps
 	$(MAKE) -C extension PG_CONFIG=$(PG_CONFIG)
-ifneq ($(HAVE_FEEDER),)
 	$(MAKE) -C feeder
-else
-	@echo "feeder/Makefile not present yet: skipping the feeder"
-endif
 
 deps:
 	@$(TOP)/scripts/install-deps.sh
 
 install: all
 	$(MAKE) -C extension PG_CONFIG=$(PG_CONFIG) install
-ifeq ($(call has_target,feeder,install),yes)
 	$(MAKE) -C feeder install PREFIX=$(PREFIX)
-endif
 
 test: install
 	$(TOP)/scripts/test.sh
@@ -53,12 +43,8 @@ clean:
 	done
 	rm -rf $(TOP)/.scratch
 	$(MAKE) -C extension PG_CONFIG=$(PG_CONFIG) clean
-ifeq ($(call has_target,feeder,clean),yes)
 	$(MAKE) -C feeder clean
-endif
-ifeq ($(call has_target,tests/unit,clean),yes)
 	$(MAKE) -C tests/unit clean
-endif
 
 help:
 	@sed -n '/^#   make/p' $(TOP)/Makefile | sed 's/^# *//'

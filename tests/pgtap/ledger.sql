@@ -247,7 +247,7 @@ SELECT throws_ok($$INSERT INTO axs.inbox (event_id, payload) VALUES (3, '\x00')$
 	'42501', NULL, 'axs_app cannot INSERT into axs.inbox directly');
 SELECT throws_ok($$UPDATE axs.applier_state SET watermark = 0$$,
 	'42501', NULL, 'axs_app cannot move the applier watermark');
-SELECT throws_ok($$SELECT axs.create_currency('XXX', 2)$$,
+SELECT throws_ok($$SELECT axs.create_currency('EUR', 2)$$,
 	'42501', NULL, 'axs_app cannot create currencies');
 SELECT throws_ok($$SELECT axs.start_applier()$$,
 	'42501', NULL, 'axs_app cannot start appliers');
