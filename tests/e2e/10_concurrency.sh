@@ -21,35 +21,11 @@ CLIENTS=8
 DURATION=${AXS_E2E_CONCURRENCY_SECONDS:-10}
 FUNDING=100000		# per account and currency
 
-trap '"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true' EXIT
+# shellcheck source=tests/e2e/lib_ledger.sh
+. "$TOP/tests/e2e/lib_ledger.sh"
 
-failures=0
-check()
-{
-	# check DESCRIPTION RESULT: RESULT "ok" passes, anything else fails and is shown.
-	local description=$1 result=$2
-	if [ "$result" = ok ]; then
-		echo "ok   - $description"
-	else
-		echo "FAIL - $description"
-		printf '%s\n' "$result" | sed 's/^/       /'
-		failures=$((failures + 1))
-	fi
-}
-
-server_log_tail()
-{
-	echo "--- last lines of $DIR/log/postgres.log"
-	tail -n 40 "$DIR/log/postgres.log" 2>/dev/null || true
-}
-
-"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
-rm -rf "$DIR/data" "$DIR/log/postgres.log"
-"$TOP/scripts/cluster.sh" start "$DIR" >/dev/null
-# shellcheck disable=SC1091
-. "$DIR/env"
+ledger_start_cluster
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 echo "# setup: extension, currencies USDT and BTC, $ACCOUNTS accounts funded with $FUNDING of each"
 "${PSQL[@]}" <<SQL
@@ -111,19 +87,8 @@ SELECT id, resent, (r).status, (r).reason FROM call;
 SQL
 
 echo "# pgbench: $CLIENTS clients, 2 threads, $DURATION s on $ACCOUNTS hot accounts"
-start=$SECONDS
-pgbench_rc=0
-pgbench -n -c "$CLIENTS" -j 2 -T "$DURATION" -f "$DIR/workload.sql" postgres \
-	>"$DIR/pgbench.out" 2>"$DIR/pgbench.err" || pgbench_rc=$?
-echo "# pgbench finished in $((SECONDS - start)) s (exit $pgbench_rc)"
-grep -E '^(number of transactions actually processed|number of failed transactions|tps)' "$DIR/pgbench.out" | sed 's/^/#   /' || true
-
-result=ok
-if [ "$pgbench_rc" -ne 0 ] || grep -qiE 'error|abort|deadlock' "$DIR/pgbench.err" ||
-	grep -qE '^number of failed transactions: [1-9]' "$DIR/pgbench.out"; then
-	result="pgbench exit $pgbench_rc"$'\n'"$(head -n 20 "$DIR/pgbench.err")"$'\n'"$(cat "$DIR/pgbench.out")"
-fi
-check "pgbench: no failed or aborted client (no deadlock, no unique violation, no error)" "$result"
+ledger_pgbench "$CLIENTS" "$DURATION"
+ledger_check_pgbench "pgbench: no failed or aborted client (no deadlock, no unique violation, no error)"
 
 calls=$(q -c "SELECT count(*) FROM e2e_outcomes")
 resent_calls=$(q -c "SELECT count(*) FROM e2e_outcomes WHERE resent")
@@ -132,9 +97,9 @@ echo "# $calls calls, $resent_calls of them re-sent ids ($resent_concurrent ids 
 check "the workload ran (more than 1000 calls, some re-sent ids sent several times)" \
 	"$( [ "$calls" -gt 1000 ] && [ "$resent_concurrent" -gt 10 ] && echo ok || echo "calls=$calls resent ids sent twice=$resent_concurrent")"
 
-check "axs.verify() is empty" "$(out=$(q -c 'SELECT * FROM axs.verify() LIMIT 20'); [ -z "$out" ] && echo ok || echo "$out")"
+ledger_check_verify
 
-check "no negative balance" "$(out=$(q -c 'SELECT * FROM axs.balances WHERE available < 0 OR frozen < 0 LIMIT 20'); [ -z "$out" ] && echo ok || echo "$out")"
+ledger_check_no_negative
 
 check "every id in axs.event_log exactly once" \
 	"$(out=$(q -c 'SELECT id, count(*) FROM axs.event_log GROUP BY id HAVING count(*) > 1 LIMIT 20'); [ -z "$out" ] && echo ok || echo "$out")"
@@ -160,30 +125,10 @@ check "a re-sent id never got id_reused (same content)" \
 
 check "applied and rejected both occur" "$(q -c "SELECT CASE WHEN count(*) FILTER (WHERE reason_code = 0) > 0 AND count(*) FILTER (WHERE reason_code <> 0) > 0 THEN 'ok' ELSE 'outcomes: ' || string_agg(DISTINCT reason_code::text, ',') END FROM axs.event_log")"
 
-check "per currency: available + frozen = applied deposits - applied withdrawals" "$(out=$(q <<'SQL'
-WITH held AS (
-	SELECT c.code, sum(b.available + b.frozen) AS held
-	  FROM axs.balances AS b JOIN axs.currencies AS c ON c.id = b.currency GROUP BY c.code
-), flows AS (
-	SELECT event ->> 'currency' AS code,
-		   sum(CASE kind WHEN 'deposit' THEN (event ->> 'amount')::numeric
-						 WHEN 'withdraw' THEN -(event ->> 'amount')::numeric END) AS net
-	  FROM axs.events WHERE status = 'applied' AND kind IN ('deposit', 'withdraw')
-	 GROUP BY 1
-)
-SELECT coalesce(h.code, f.code), h.held, f.net
-  FROM held AS h FULL JOIN flows AS f ON f.code = h.code
- WHERE h.held IS DISTINCT FROM f.net
-SQL
-); [ -z "$out" ] && echo ok || echo "code|held|deposits-withdrawals: $out")"
+ledger_check_totals
 
-check "no deadlock and no unexpected ERROR in the server log" \
-	"$(out=$(grep -E 'deadlock|ERROR|PANIC|FATAL' "$DIR/log/postgres.log" | grep -v 'terminating connection due to administrator command' | head -n 20 || true); [ -z "$out" ] && echo ok || echo "$out")"
+ledger_check_server_log "no deadlock and no unexpected ERROR in the server log" \
+	'deadlock|ERROR|PANIC|FATAL' 'terminating connection due to administrator command'
 
-if [ "$failures" -ne 0 ]; then
-	echo "# $failures check(s) failed"
-	q -c "SELECT account, currency, available, frozen FROM axs.balances ORDER BY 1, 2" | head -n 50
-	server_log_tail
-	exit 1
-fi
-echo "# all checks passed"
+dump_balances() { q -c "SELECT account, currency, available, frozen FROM axs.balances ORDER BY 1, 2" | head -n 50; }
+ledger_finish dump_balances

@@ -22,98 +22,17 @@ EVENTS=${AXS_E2E_FAILOVER_EVENTS:-200000}
 CHUNK=2000
 CHUNKS=$(((EVENTS + CHUNK - 1) / CHUNK))
 FENCE_LOCK="locktype = 'advisory' AND classid = 6387827 AND objid = 1 AND objsubid = 2 AND granted"
-submitter_pid=
-
-cleanup()
-{
-	[ -n "$submitter_pid" ] && kill "$submitter_pid" 2>/dev/null || true
-	"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-failures=0
-check()
-{
-	# check DESCRIPTION RESULT: RESULT "ok" passes, anything else fails and is shown.
-	local description=$1 result=$2
-	if [ "$result" = ok ]; then
-		echo "ok   - $description"
-	else
-		echo "FAIL - $description"
-		printf '%s\n' "$result" | sed 's/^/       /'
-		failures=$((failures + 1))
-	fi
-}
-
-server_log_tail()
-{
-	echo "--- last lines of $DIR/log/postgres.log"
-	tail -n 40 "$DIR/log/postgres.log" 2>/dev/null || true
-}
-
-die()
-{
-	echo "FAIL - $*"
-	server_log_tail
-	exit 1
-}
-
-# wait_for SECONDS SQL: poll until SQL returns t; false on timeout.
-wait_for()
-{
-	local limit=$1 sql=$2 deadline
-	deadline=$((SECONDS + limit))
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		[ "$(psql -X -At -c "$sql" 2>/dev/null || true)" = t ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+WAIT_FOR_INTERVAL=0.05
+# shellcheck source=tests/e2e/lib_ledger.sh
+. "$TOP/tests/e2e/lib_ledger.sh"
 
 now_ms() { date +%s%3N; }
 
-"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
-rm -rf "$DIR/data" "$DIR/log/postgres.log" "$DIR/submitted"
 export AXS_PG_CONF="axs.applier_batch_size = 5000"
-"$TOP/scripts/cluster.sh" start "$DIR" >/dev/null
-# shellcheck disable=SC1091
-. "$DIR/env"
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+ledger_start_cluster "$DIR/submitted"
 
 # The deterministic workload, installed in both databases.
-cat >"$DIR/workload.sql" <<'SQL'
-SELECT axs.create_currency('USDT', 6), axs.create_currency('BTC', 8);
--- Events number first..last of the workload, in order.  Event n is a
--- function of n only; every 1000th re-sends event n-500 (same id, same
--- content); every 5000th (+7) reuses id n-3 with other content.
-CREATE FUNCTION e2e_events(first bigint, last bigint) RETURNS TABLE (n bigint, event jsonb)
-LANGUAGE sql STABLE AS $$
-	SELECT n,
-		   CASE WHEN n % 5000 = 7 THEN jsonb_build_object('id', n - 3, 'kind', 'deposit', 'account', 1,
-														  'currency', 'USDT', 'amount', 1000000)
-				WHEN kind <= 2 THEN jsonb_build_object('id', src, 'kind', 'deposit', 'account', account, 'currency', cur, 'amount', amount * 3)
-				WHEN kind = 3 THEN jsonb_build_object('id', src, 'kind', 'withdraw', 'account', account, 'currency', cur, 'amount', amount)
-				WHEN kind <= 5 THEN jsonb_build_object('id', src, 'kind', 'freeze', 'account', account, 'currency', cur, 'amount', amount)
-				WHEN kind <= 7 THEN jsonb_build_object('id', src, 'kind', 'unfreeze', 'account', account, 'currency', cur, 'amount', amount)
-				ELSE jsonb_build_object('id', src, 'kind', 'transfer', 'from', account,
-										'to', 1 + (account + step) % 50, 'currency', cur, 'amount', amount)
-		   END
-	  FROM (SELECT n, src,
-				   (hashint8extended(src, 1) % 10 + 10) % 10 AS kind,
-				   1 + (hashint8extended(src, 2) % 50 + 50) % 50 AS account,
-				   (hashint8extended(src, 3) % 49 + 49) % 49 AS step,
-				   CASE (hashint8extended(src, 4) % 2 + 2) % 2 WHEN 0 THEN 'USDT' ELSE 'BTC' END AS cur,
-				   1 + (hashint8extended(src, 5) % 1000 + 1000) % 1000 AS amount
-			  FROM (SELECT g AS n, CASE WHEN g % 1000 = 0 AND g > 1000 THEN g - 500 ELSE g END AS src
-					  FROM generate_series(first, last) AS g) AS s) AS h
-	 ORDER BY n
-$$;
-SQL
-
-echo "# setup: extension and workload in database postgres and in the reference database ref"
-q -c 'CREATE EXTENSION axs' -f "$DIR/workload.sql" >/dev/null
-q -c 'CREATE DATABASE ref' >/dev/null
-q -d ref -c 'CREATE EXTENSION axs' -f "$DIR/workload.sql" >/dev/null
+ledger_install_workload
 # fence lock: objsubid 2 is how PostgreSQL marks a two-key advisory lock
 q -c "SELECT count(*) FROM pg_locks WHERE $FENCE_LOCK" >/dev/null
 
@@ -143,7 +62,7 @@ submit_stream()
 		end=$((first + CHUNK - 1))
 		[ "$end" -gt "$EVENTS" ] && end=$EVENTS
 		for ((attempt = 1; ; attempt++)); do
-			if position=$(q -c "SELECT axs.submit_many(jsonb_agg(event ORDER BY n)) FROM e2e_events($first, $end)" 2>/dev/null); then
+			if position=$(ledger_submit_events "$first" "$end" 2>/dev/null); then
 				break
 			fi
 			[ "$attempt" -ge 600 ] && { echo "submitter: chunk $chunk failed 600 times" >&2; exit 1; }
@@ -225,8 +144,7 @@ submitter_pid=
 last=$(awk '$1 == "chunk" { p = $3 } END { print p }' "$DIR/submitted")
 echo "# stream submitted in $((SECONDS - stream_start)) s ($(grep -c '^retry' "$DIR/submitted" || true) retried calls), last position $last"
 start=$SECONDS
-[ "$(q -c "SELECT axs.wait($last, 120000)")" = t ] ||
-	die "the inbox was not drained within 120 s: $(q -c 'SELECT * FROM axs.applier_status')"
+ledger_wait_drained "$last" 120 "the inbox was not drained"
 echo "# drained $((SECONDS - start)) s after the stream ended"
 q -c "SELECT '# applier: ' || format('pid %s, epoch %s, watermark %s, batches %s, applied %s, rejected %s, duplicate %s', pid, epoch, watermark, batches, events_applied, events_rejected, events_duplicate) FROM axs.applier_status"
 
@@ -235,27 +153,14 @@ start=$SECONDS
 for ((first = 1; first <= EVENTS; first += 20000)); do
 	end=$((first + 19999))
 	[ "$end" -gt "$EVENTS" ] && end=$EVENTS
-	ref_last=$(q -d ref -c "SELECT axs.submit_many(jsonb_agg(event ORDER BY n)) FROM e2e_events($first, $end)")
+	ref_last=$(ledger_submit_events "$first" "$end" -d ref)
 done
-q -d ref -c 'SELECT axs.start_applier()' >/dev/null
-[ "$(q -d ref -c "SELECT axs.wait($ref_last, 120000)")" = t ] ||
-	die "the reference applier did not drain within 120 s: $(q -d ref -c 'SELECT * FROM axs.applier_status')"
-q -d ref -c "SELECT pg_terminate_backend(pid) FROM axs.applier_status WHERE pid IS NOT NULL" >/dev/null
+ledger_drain_ref "$ref_last"
 echo "# reference done in $((SECONDS - start)) s"
 
-check "no event pending" "$(q -c "SELECT CASE WHEN count(*) = 0 THEN 'ok' ELSE count(*) || ' pending' END FROM axs.events WHERE status = 'pending'")"
+ledger_check_no_pending
 
-expected_ids=$(q -c "SELECT count(DISTINCT (event ->> 'id')::bigint) FROM e2e_events(1, $EVENTS)")
-check "axs.event_log has exactly one row per distinct submitted id ($expected_ids; re-sent ones once)" "$(out=$(q <<SQL
-WITH submitted AS (SELECT DISTINCT (event ->> 'id')::bigint AS id FROM e2e_events(1, $EVENTS))
-SELECT 'missing ' || id FROM (SELECT id FROM submitted EXCEPT SELECT id FROM axs.event_log) AS m
-UNION ALL
-SELECT 'unexpected ' || id FROM (SELECT id FROM axs.event_log EXCEPT SELECT id FROM submitted) AS u
-UNION ALL
-SELECT 'count ' || count(*) FROM axs.event_log HAVING count(*) <> $expected_ids
-LIMIT 20
-SQL
-); [ -z "$out" ] && echo ok || echo "$out")"
+ledger_check_event_log_ids "; re-sent ones once"
 
 check "axs.id_conflicts holds exactly the reused ids (each at least once)" "$(out=$(q <<SQL
 WITH reused AS (SELECT n - 3 AS id FROM generate_series(1, $EVENTS) AS n WHERE n % 5000 = 7)
@@ -266,25 +171,10 @@ LIMIT 20
 SQL
 ); [ -z "$out" ] && echo ok || echo "$out")"
 
-check "axs.verify() is empty" "$(out=$(q -c 'SELECT * FROM axs.verify() LIMIT 20'); [ -z "$out" ] && echo ok || echo "$out")"
+ledger_check_verify
 
-balances_sql="SELECT b.account, c.code, b.available, b.frozen FROM axs.balances b JOIN axs.currencies c ON c.id = b.currency ORDER BY 1, 2"
-q -c "$balances_sql" >"$DIR/balances.postgres"
-q -d ref -c "$balances_sql" >"$DIR/balances.ref"
-check "balances equal the reference ($(wc -l <"$DIR/balances.ref") rows)" \
-	"$(diff "$DIR/balances.ref" "$DIR/balances.postgres" | head -n 20 || true; cmp -s "$DIR/balances.ref" "$DIR/balances.postgres" && echo ok)"
-
-outcomes_sql="SELECT id, reason_code FROM axs.event_log ORDER BY id"
-q -c "$outcomes_sql" >"$DIR/outcomes.postgres"
-q -d ref -c "$outcomes_sql" >"$DIR/outcomes.ref"
-check "every event's outcome equals the reference's ($(grep -c '|0$' "$DIR/outcomes.ref") applied, $(grep -vc '|0$' "$DIR/outcomes.ref") rejected)" \
-	"$(diff "$DIR/outcomes.ref" "$DIR/outcomes.postgres" | head -n 20 || true; cmp -s "$DIR/outcomes.ref" "$DIR/outcomes.postgres" && echo ok)"
+ledger_check_same_as_ref
 
 check "exactly one process holds the fence lock at the end" "$(q -c "SELECT CASE WHEN count(*) = 1 THEN 'ok' ELSE coalesce(string_agg(pid::text, ','), 'none') END FROM pg_locks WHERE $FENCE_LOCK")"
 
-if [ "$failures" -ne 0 ]; then
-	echo "# $failures check(s) failed"
-	server_log_tail
-	exit 1
-fi
-echo "# all checks passed"
+ledger_finish

@@ -19,62 +19,12 @@ ACCOUNTS=10
 CLIENTS=6
 DURATION=${AXS_E2E_INTERPLAY_SECONDS:-10}
 QUEUE_CHUNK=500
-submitter_pid=
+# shellcheck source=tests/e2e/lib_ledger.sh
+. "$TOP/tests/e2e/lib_ledger.sh"
 
-cleanup()
-{
-	[ -n "$submitter_pid" ] && kill "$submitter_pid" 2>/dev/null || true
-	"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-failures=0
-check()
-{
-	# check DESCRIPTION RESULT: RESULT "ok" passes, anything else fails and is shown.
-	local description=$1 result=$2
-	if [ "$result" = ok ]; then
-		echo "ok   - $description"
-	else
-		echo "FAIL - $description"
-		printf '%s\n' "$result" | sed 's/^/       /'
-		failures=$((failures + 1))
-	fi
-}
-
-server_log_tail()
-{
-	echo "--- last lines of $DIR/log/postgres.log"
-	tail -n 40 "$DIR/log/postgres.log" 2>/dev/null || true
-}
-
-die()
-{
-	echo "FAIL - $*"
-	server_log_tail
-	exit 1
-}
-
-# wait_for SECONDS SQL: poll until SQL returns t; false on timeout.
-wait_for()
-{
-	local limit=$1 sql=$2 deadline
-	deadline=$((SECONDS + limit))
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		[ "$(psql -X -At -c "$sql" 2>/dev/null || true)" = t ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
-rm -rf "$DIR/data" "$DIR/log/postgres.log" "$DIR/submitted"
 export AXS_PG_CONF="axs.applier_batch_size = 1000
 axs.applier_max_delay_ms = 20"
-"$TOP/scripts/cluster.sh" start "$DIR" >/dev/null
-# shellcheck disable=SC1091
-. "$DIR/env"
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+ledger_start_cluster "$DIR/submitted"
 
 echo "# setup: extension, currencies USDT and BTC, $ACCOUNTS accounts funded synchronously"
 q >/dev/null <<SQL
@@ -129,28 +79,16 @@ rm -f "$DIR/stop"
 echo "# for $DURATION s: pgbench ($CLIENTS clients, 2 threads) on the synchronous API, and a submitter queueing batches of $QUEUE_CHUNK"
 submit_queue &
 submitter_pid=$!
-start=$SECONDS
-pgbench_rc=0
-pgbench -n -c "$CLIENTS" -j 2 -T "$DURATION" -f "$DIR/workload.sql" postgres \
-	>"$DIR/pgbench.out" 2>"$DIR/pgbench.err" || pgbench_rc=$?
+ledger_pgbench "$CLIENTS" "$DURATION"
 touch "$DIR/stop"
 wait "$submitter_pid" || die "the submitter failed"
 submitter_pid=
-echo "# pgbench finished in $((SECONDS - start)) s (exit $pgbench_rc)"
-grep -E '^(number of transactions actually processed|number of failed transactions|tps)' "$DIR/pgbench.out" | sed 's/^/#   /' || true
-
-result=ok
-if [ "$pgbench_rc" -ne 0 ] || grep -qiE 'error|abort|deadlock' "$DIR/pgbench.err" ||
-	grep -qE '^number of failed transactions: [1-9]' "$DIR/pgbench.out"; then
-	result="pgbench exit $pgbench_rc"$'\n'"$(head -n 20 "$DIR/pgbench.err")"$'\n'"$(cat "$DIR/pgbench.out")"
-fi
-check "pgbench: no failed or aborted client" "$result"
+ledger_check_pgbench "pgbench: no failed or aborted client"
 
 last=$(tail -n 1 "$DIR/submitted")
 batches=$(wc -l <"$DIR/submitted")
 start=$SECONDS
-[ "$(q -c "SELECT axs.wait($last, 60000)")" = t ] ||
-	die "the inbox was not drained within 60 s: $(q -c 'SELECT * FROM axs.applier_status')"
+ledger_wait_drained "$last" 60 "the inbox was not drained"
 echo "# $batches batches queued (last position $last), drained $((SECONDS - start)) s after the submitter stopped"
 q -c "SELECT '# applier: ' || format('epoch %s, batches %s, applied %s, rejected %s, duplicate %s', epoch, batches, events_applied, events_rejected, events_duplicate) FROM axs.applier_status"
 
@@ -172,35 +110,15 @@ check "both paths changed the same accounts at the same time" "$(q -c "
 		   (SELECT count(*) AS n, min(recorded_at) AS first_at, max(recorded_at) AS last_at FROM axs.event_log
 			 WHERE queue_position IS NOT NULL AND reason_code = 0) AS a")"
 
-check "no event pending" "$(q -c "SELECT CASE WHEN count(*) = 0 THEN 'ok' ELSE count(*) || ' pending' END FROM axs.events WHERE status = 'pending'")"
+ledger_check_no_pending
 
-check "axs.verify() is empty" "$(out=$(q -c 'SELECT * FROM axs.verify() LIMIT 20'); [ -z "$out" ] && echo ok || echo "$out")"
+ledger_check_verify
 
-check "no negative balance" "$(out=$(q -c 'SELECT * FROM axs.balances WHERE available < 0 OR frozen < 0 LIMIT 20'); [ -z "$out" ] && echo ok || echo "$out")"
+ledger_check_no_negative
 
-check "per currency: available + frozen = applied deposits - applied withdrawals" "$(out=$(q <<'SQL'
-WITH held AS (
-	SELECT c.code, sum(b.available + b.frozen) AS held
-	  FROM axs.balances AS b JOIN axs.currencies AS c ON c.id = b.currency GROUP BY c.code
-), flows AS (
-	SELECT event ->> 'currency' AS code,
-		   sum(CASE kind WHEN 'deposit' THEN (event ->> 'amount')::numeric
-						 WHEN 'withdraw' THEN -(event ->> 'amount')::numeric END) AS net
-	  FROM axs.events WHERE status = 'applied' AND kind IN ('deposit', 'withdraw')
-	 GROUP BY 1
-)
-SELECT coalesce(h.code, f.code), h.held, f.net
-  FROM held AS h FULL JOIN flows AS f ON f.code = h.code
- WHERE h.held IS DISTINCT FROM f.net
-SQL
-); [ -z "$out" ] && echo ok || echo "code|held|deposits-withdrawals: $out")"
+ledger_check_totals
 
-check "no deadlock, no abandoned batch and no ERROR in the server log" \
-	"$(out=$(grep -E 'deadlock|ERROR|PANIC|FATAL|abandoning the batch|gave up the fence' "$DIR/log/postgres.log" | grep -v 'terminating background worker "axs applier" due to administrator command' | head -n 20 || true); [ -z "$out" ] && echo ok || echo "$out")"
+ledger_check_server_log "no deadlock, no abandoned batch and no ERROR in the server log" \
+	'deadlock|ERROR|PANIC|FATAL|abandoning the batch|gave up the fence' 'terminating background worker "axs applier" due to administrator command'
 
-if [ "$failures" -ne 0 ]; then
-	echo "# $failures check(s) failed"
-	server_log_tail
-	exit 1
-fi
-echo "# all checks passed"
+ledger_finish
