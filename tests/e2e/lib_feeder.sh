@@ -16,22 +16,8 @@ KAFKA_TEST_PROPS=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
 BROKER_PID=
 BROKER=
 FEEDER_PIDS=()
-failures=0
-
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-
-check()
-{
-	# check DESCRIPTION RESULT: RESULT "ok" passes, anything else fails and is shown.
-	local description=$1 result=$2
-	if [ "$result" = ok ]; then
-		echo "ok   - $description"
-	else
-		echo "FAIL - $description"
-		printf '%s\n' "$result" | sed 's/^/       /'
-		failures=$((failures + 1))
-	fi
-}
+# shellcheck source=tests/e2e/lib_check.sh
+. "$TOP/tests/e2e/lib_check.sh"
 
 # check_eq DESCRIPTION EXPECTED ACTUAL
 check_eq()

@@ -14,25 +14,11 @@
 # background process it starts goes in submitter_pid, which ledger_cleanup
 # kills.
 
-failures=0
 submitter_pid=
 WAIT_FOR_INTERVAL=${WAIT_FOR_INTERVAL:-0.1}
 
-# q ARGS...: psql, quiet, unaligned, stops on the first error.
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-
-# check DESCRIPTION RESULT: RESULT "ok" passes, anything else fails and is shown.
-check()
-{
-	local description=$1 result=$2
-	if [ "$result" = ok ]; then
-		echo "ok   - $description"
-	else
-		echo "FAIL - $description"
-		printf '%s\n' "$result" | sed 's/^/       /'
-		failures=$((failures + 1))
-	fi
-}
+# shellcheck source=tests/e2e/lib_check.sh
+. "$TOP/tests/e2e/lib_check.sh"
 
 # server_log_tail: the last 40 lines of the cluster's server log.
 server_log_tail()
