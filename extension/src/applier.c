@@ -286,18 +286,6 @@ axs_inbox_append_guard(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-static SPIPlanPtr
-prepare_kept(const char *query, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query,
-			 SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
 static void
 prepare_plans(void)
 {
@@ -309,18 +297,18 @@ prepare_plans(void)
 
 	if (read_batch_plan != NULL)
 		return;
-	read_batch_plan = prepare_kept(
+	read_batch_plan = axs_prepare_kept(
 								   "SELECT position, event_id, payload, queued_at FROM axs.inbox "
 								   "WHERE position > $1 ORDER BY position LIMIT $2",
 								   2, read_types);
-	logged_events_plan = prepare_kept(
+	logged_events_plan = axs_prepare_kept(
 									  "SELECT id, payload, reason_code FROM axs.event_log WHERE id = ANY ($1)",
 									  1, logged_types);
-	record_conflicts_plan = prepare_kept(
+	record_conflicts_plan = axs_prepare_kept(
 										 "INSERT INTO axs.id_conflicts (queue_position, id, payload, queued_at, recorded_at) "
 										 "SELECT *, $5 FROM unnest($1, $2, $3, $4)",
 										 5, conflict_types);
-	advance_plan = prepare_kept(
+	advance_plan = axs_prepare_kept(
 								"UPDATE axs.applier_state SET watermark = $1, updated_at = now() "
 								"WHERE epoch = $2 AND watermark = $3",
 								3, advance_types);

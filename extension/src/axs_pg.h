@@ -10,6 +10,7 @@
 #define AXS_PG_H
 
 #include "datatype/timestamp.h"
+#include "executor/spi.h"
 #include "utils/palloc.h"
 
 #include "event.h"
@@ -30,6 +31,7 @@ extern bool axs_applier_enabled;
 extern int32 axs_currency_resolve(void *context, const char *code);
 
 /* event_store.c: balances and the event log, through SPI */
+extern SPIPlanPtr axs_prepare_kept(const char *query, int nargs, Oid *argtypes);
 extern AxsAllocator axs_memory_context_allocator(MemoryContext context);
 extern void axs_store_lock_balances(AxsBalanceMap *map);
 extern void axs_store_write_balances(AxsBalanceMap *map);

@@ -69,13 +69,9 @@ currency_lookup(const char *code)
 	if (currency_lookup_plan == NULL)
 	{
 		Oid			argtype = TEXTOID;
-		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT id FROM axs.currencies WHERE code = $1", 1, &argtype);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		currency_lookup_plan = plan;
+		currency_lookup_plan = axs_prepare_kept("SELECT id FROM axs.currencies WHERE code = $1",
+												1, &argtype);
 	}
 	ret = SPI_execute_plan(currency_lookup_plan, &argument, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)

@@ -62,9 +62,9 @@ axs_memory_context_allocator(MemoryContext context)
 	return allocator;
 }
 
-/* Prepare and keep a plan for the life of the backend. */
-static SPIPlanPtr
-prepare_kept(const char *query, int nargs, Oid *argtypes)
+/* Prepare and keep a plan for the life of the backend (caller is connected to SPI). */
+SPIPlanPtr
+axs_prepare_kept(const char *query, int nargs, Oid *argtypes)
 {
 	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
 
@@ -150,13 +150,13 @@ axs_store_lock_balances(AxsBalanceMap *map)
 	{
 		Oid			argtypes[2] = {INT8ARRAYOID, INT4ARRAYOID};
 
-		insert_missing_plan = prepare_kept(
+		insert_missing_plan = axs_prepare_kept(
 										   "INSERT INTO axs.balances (account, currency) "
 										   "SELECT k.account, k.currency FROM unnest($1, $2) AS k(account, currency) "
 										   "ORDER BY k.account, k.currency "
 										   "ON CONFLICT DO NOTHING RETURNING account, currency",
 										   2, argtypes);
-		lock_plan = prepare_kept(
+		lock_plan = axs_prepare_kept(
 								 "SELECT b.account, b.currency, b.available, b.frozen "
 								 "FROM unnest($1, $2) AS k(account, currency) "
 								 "JOIN axs.balances AS b ON b.account = k.account AND b.currency = k.currency "
@@ -250,12 +250,12 @@ prepare_write_plans(void)
 
 	if (update_plan != NULL)
 		return;
-	update_plan = prepare_kept(
+	update_plan = axs_prepare_kept(
 							   "UPDATE axs.balances AS b SET available = v.available, frozen = v.frozen "
 							   "FROM unnest($1, $2, $3, $4) AS v(account, currency, available, frozen) "
 							   "WHERE b.account = v.account AND b.currency = v.currency",
 							   4, value_types);
-	delete_plan = prepare_kept(
+	delete_plan = axs_prepare_kept(
 							   "DELETE FROM axs.balances AS b USING unnest($1, $2) AS k(account, currency) "
 							   "WHERE b.account = k.account AND b.currency = k.currency "
 							   "AND b.available = 0 AND b.frozen = 0",
@@ -299,7 +299,7 @@ axs_store_find_event(int64 id, bytea **payload, int16 *reason_code)
 	{
 		Oid			argtype = INT8OID;
 
-		find_event_plan = prepare_kept("SELECT payload, reason_code FROM axs.event_log WHERE id = $1",
+		find_event_plan = axs_prepare_kept("SELECT payload, reason_code FROM axs.event_log WHERE id = $1",
 									   1, &argtype);
 	}
 	ret = SPI_execute_plan(find_event_plan, &argument, NULL, false, 1);
@@ -330,7 +330,7 @@ axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
 	{
 		Oid			argtypes[3] = {INT8OID, BYTEAOID, INT2OID};
 
-		record_event_plan = prepare_kept(
+		record_event_plan = axs_prepare_kept(
 										 "INSERT INTO axs.event_log (id, payload, reason_code, recorded_at) "
 										 "VALUES ($1, $2, $3, now()) ON CONFLICT (id) DO NOTHING",
 										 3, argtypes);

@@ -285,11 +285,8 @@ submit_event(const AxsEvent *event)
 	{
 		Oid			argtypes[2] = {INT8OID, BYTEAOID};
 
-		submit_plan = SPI_prepare("INSERT INTO axs.inbox (event_id, payload) VALUES ($1, $2) RETURNING position",
-								  2, argtypes);
-		if (submit_plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(submit_plan);
+		submit_plan = axs_prepare_kept("INSERT INTO axs.inbox (event_id, payload) VALUES ($1, $2) RETURNING position",
+									   2, argtypes);
 	}
 	arguments[0] = Int64GetDatum(event->id);
 	arguments[1] = PointerGetDatum(axs_encode_event_bytea(event));
