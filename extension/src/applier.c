@@ -44,7 +44,6 @@
 #include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -113,7 +112,34 @@ typedef struct BatchIdEntry
 {
 	int64		id;				/* hash key */
 	int			index;			/* first event in the batch with this id */
+	char		status;			/* simplehash's */
 } BatchIdEntry;
+
+/* murmur3's 64-bit finalizer: ids that differ in any bit spread apart */
+static inline uint32
+hash_event_id(int64 id)
+{
+	uint64		h = (uint64) id;
+
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
+
+/* batch_ids: the ids of a batch, an open-addressing table (lib/simplehash.h) */
+#define SH_PREFIX batch_ids
+#define SH_ELEMENT_TYPE BatchIdEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY id
+#define SH_HASH_KEY(table, key) hash_event_id(key)
+#define SH_EQUAL(table, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 static ApplierShared *applier_shared = NULL;
 static ApplierSlot *my_slot = NULL;
@@ -451,7 +477,7 @@ same_payload(const bytea *a, const bytea *b)
  * Only ids not above the largest logged id can be there.
  */
 static void
-sort_out_logged_ids(QueuedEvent *events, int count, HTAB *first_by_id)
+sort_out_logged_ids(QueuedEvent *events, int count, batch_ids_hash *first_by_id)
 {
 	int64		largest_logged = query_int64("SELECT max(id) FROM axs.event_log", 0);
 	Datum	   *candidates = palloc(sizeof(Datum) * count);
@@ -475,7 +501,7 @@ sort_out_logged_ids(QueuedEvent *events, int count, HTAB *first_by_id)
 		bool		isnull;
 		int64		id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
 		bytea	   *logged = DatumGetByteaPP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
-		BatchIdEntry *entry = hash_search(first_by_id, &id, HASH_FIND, NULL);
+		BatchIdEntry *entry = batch_ids_lookup(first_by_id, id);
 		QueuedEvent *event;
 
 		if (entry == NULL)
@@ -519,11 +545,10 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	AxsLeg	   *legs;
 	int			count;
 	int			nlegs_total = 0;
-	HASHCTL		hash_control;
-	HTAB	   *first_by_id;
+	batch_ids_hash *first_by_id;
 	AxsAllocator allocator;
 	AxsBalanceMap *map;
-	AxsBalance **balances;
+	AxsBatchBalance *balances;
 	size_t		nbalances;
 	int			applied = 0,
 				rejected = 0,
@@ -553,12 +578,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	/* Keep the rows: the SPI tuple table lives until SPI_finish. */
 	events = palloc_extended(sizeof(QueuedEvent) * count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	legs = palloc_extended(sizeof(AxsLeg) * (Size) count * 6, MCXT_ALLOC_HUGE);
-	memset(&hash_control, 0, sizeof(hash_control));
-	hash_control.keysize = sizeof(int64);
-	hash_control.entrysize = sizeof(BatchIdEntry);
-	hash_control.hcxt = batch_context;
-	first_by_id = hash_create("axs batch ids", count, &hash_control,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	first_by_id = batch_ids_create(batch_context, count, NULL);
 	{
 		SPITupleTable *rows = SPI_tuptable;
 
@@ -574,7 +594,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 			events[i].payload = DatumGetByteaPP(SPI_getbinval(tuple, rows->tupdesc, 3, &isnull));
 			events[i].queued_at = SPI_getbinval(tuple, rows->tupdesc, 4, &isnull);
 			events[i].outcome = QUEUED_PENDING;
-			entry = hash_search(first_by_id, &events[i].id, HASH_ENTER, &found);
+			entry = batch_ids_insert(first_by_id, events[i].id, &found);
 			if (found)
 			{
 				QueuedEvent *first = &events[entry->index];

@@ -41,9 +41,21 @@ extern bool axs_store_record_event(int64 id, const uint8 *payload, size_t payloa
 extern void axs_report_decode_error(const AxsDecodeError *error);
 extern bytea *axs_encode_event_bytea(const AxsEvent *event);
 
-/* batch_store.c: the applier's direct heap and index access */
-extern AxsBalance **axs_batch_load_balances(AxsBalanceMap *map, size_t *count);
-extern void axs_batch_write_balances(AxsBalance **entries, size_t count);
+/*
+ * batch_store.c: the applier's direct heap and index access.  A balance of
+ * the batch: its key (copied, so sorting touches no entry), its entry in the
+ * batch's map and its remembered location (stable until the next load).
+ */
+typedef struct AxsBatchBalance
+{
+	int64		account;
+	int32		currency;
+	AxsBalance *entry;
+	AxsBalance *hint;
+} AxsBatchBalance;
+
+extern AxsBatchBalance *axs_batch_load_balances(AxsBalanceMap *map, size_t *count);
+extern void axs_batch_write_balances(AxsBatchBalance *balances, size_t count);
 extern void axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 									  const int16 *reasons, const int64 *positions,
 									  const TimestampTz *queued_at, TimestampTz recorded_at);

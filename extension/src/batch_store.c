@@ -94,21 +94,45 @@ unpack_location(uint64 location, ItemPointer tid)
 	ItemPointerSet(tid, (BlockNumber) (location >> 16), (OffsetNumber) (location & 0xFFFF));
 }
 
-/* The entries of map in key order (for index locality), palloc'd. */
-static AxsBalance **
-sorted_entries(AxsBalanceMap *map, size_t *count)
+static inline int
+compare_batch_balances(const AxsBatchBalance *a, const AxsBatchBalance *b)
 {
-	AxsBalance **entries;
+	if (a->account != b->account)
+		return a->account < b->account ? -1 : 1;
+	if (a->currency != b->currency)
+		return a->currency < b->currency ? -1 : 1;
+	return 0;
+}
+
+#define ST_SORT sort_batch_balances
+#define ST_ELEMENT_TYPE AxsBatchBalance
+#define ST_COMPARE(a, b) compare_batch_balances(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* The entries of map in key order (for index locality), palloc'd. */
+static AxsBatchBalance *
+sorted_balances(AxsBalanceMap *map, size_t *count)
+{
+	AxsBatchBalance *balances;
 	AxsBalance *entry;
 	size_t		cursor = 0;
 
 	*count = 0;
-	entries = palloc_extended(sizeof(AxsBalance *) * Max(axs_balance_map_count(map), 1),
-							  MCXT_ALLOC_HUGE);
+	balances = palloc_extended(sizeof(AxsBatchBalance) * Max(axs_balance_map_count(map), 1),
+							   MCXT_ALLOC_HUGE);
 	while ((entry = axs_balance_map_next(map, &cursor)) != NULL)
-		entries[(*count)++] = entry;
-	qsort(entries, *count, sizeof(AxsBalance *), axs_balance_pointer_compare);
-	return entries;
+	{
+		AxsBatchBalance *balance = &balances[(*count)++];
+
+		balance->account = entry->account;
+		balance->currency = entry->currency;
+		balance->entry = entry;
+		balance->hint = NULL;
+	}
+	sort_batch_balances(balances, *count);
+	return balances;
 }
 
 static void *
@@ -127,9 +151,14 @@ static const AxsAllocator top_context_allocator = {
 	top_context_allocate, top_context_release, NULL
 };
 
-/* The location hints for table relid (forgetting hints of another table). */
+/*
+ * The location hints for table relid (forgetting hints of another table),
+ * with room for batch_keys more, so that the hint entries of this batch stay
+ * where they are until the next call.  Location 0 means none (no tuple has
+ * offset 0).
+ */
 static AxsBalanceMap *
-hints_for(Oid relid)
+hints_for(Oid relid, size_t batch_keys)
 {
 	if (location_hints != NULL &&
 		(location_table != relid || axs_balance_map_count(location_hints) > LOCATION_HINTS_MAX))
@@ -137,53 +166,73 @@ hints_for(Oid relid)
 	if (location_hints == NULL)
 		location_hints = axs_balance_map_create(&top_context_allocator, 1024);
 	location_table = relid;
+	axs_balance_map_reserve(location_hints, batch_keys);
 	return location_hints;
 }
 
 /*
- * Load entry from the tuple at its remembered location, if that tuple is
- * visible and has entry's key.
+ * Load entry from the tuple at location, if that tuple is visible and has
+ * entry's key.  *buffer is kept pinned for the next call (consecutive keys
+ * often share a page); the caller releases it.
  */
 static bool
-load_from_hint(Relation balances, BlockNumber nblocks, Snapshot snapshot,
-			   AxsBalance *hint, AxsBalance *entry)
+load_from_location(Relation balances, BlockNumber nblocks, Snapshot snapshot,
+				   uint64 location, AxsBalance *entry, Buffer *buffer)
 {
 	HeapTupleData tuple;
-	Buffer		buffer;
-	bool		found = false;
+	ItemId		item;
+	Page		page;
+	bool		visible;
 
-	unpack_location(hint->location, &tuple.t_self);
+	unpack_location(location, &tuple.t_self);
 	/* the table may have been rewritten smaller since */
 	if (ItemPointerGetBlockNumber(&tuple.t_self) >= nblocks)
 		return false;
-	if (!heap_fetch(balances, snapshot, &tuple, &buffer, false))
+	*buffer = ReleaseAndReadBuffer(*buffer, balances, ItemPointerGetBlockNumber(&tuple.t_self));
+	LockBuffer(*buffer, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(*buffer);
+	if (ItemPointerGetOffsetNumber(&tuple.t_self) > PageGetMaxOffsetNumber(page))
+	{
+		LockBuffer(*buffer, BUFFER_LOCK_UNLOCK);
+		return false;
+	}
+	item = PageGetItemId(page, ItemPointerGetOffsetNumber(&tuple.t_self));
+	if (!ItemIdIsNormal(item))
+	{
+		LockBuffer(*buffer, BUFFER_LOCK_UNLOCK);
+		return false;
+	}
+	tuple.t_data = (HeapTupleHeader) PageGetItem(page, item);
+	tuple.t_len = ItemIdGetLength(item);
+	tuple.t_tableOid = RelationGetRelid(balances);
+	visible = HeapTupleSatisfiesVisibility(&tuple, snapshot, *buffer);
+	LockBuffer(*buffer, BUFFER_LOCK_UNLOCK);
+	if (!visible)
 		return false;
 	{
 		TupleDesc	descriptor = RelationGetDescr(balances);
 		Datum		values[4];
 		bool		nulls[4];
 
+		/* the pin keeps the tuple; only this transaction writes the table */
 		heap_deform_tuple(&tuple, descriptor, values, nulls);
-		if (DatumGetInt64(values[0]) == entry->account && DatumGetInt32(values[1]) == entry->currency)
-		{
-			entry->existed = true;
-			entry->available = DatumGetInt64(values[2]);
-			entry->frozen = DatumGetInt64(values[3]);
-			entry->location = hint->location;
-			found = true;
-		}
+		if (DatumGetInt64(values[0]) != entry->account || DatumGetInt32(values[1]) != entry->currency)
+			return false;
+		entry->existed = true;
+		entry->available = DatumGetInt64(values[2]);
+		entry->frozen = DatumGetInt64(values[3]);
+		entry->location = location;
 	}
-	ReleaseBuffer(buffer);
-	return found;
+	return true;
 }
 
 /*
  * Take axs.balances in EXCLUSIVE mode for the rest of the transaction and
  * load the balance of every key in map; existed and location tell which rows
- * exist and where.  Returns the entries in key order, for
+ * exist and where.  Returns the balances in key order, for
  * axs_batch_write_balances (*count of them).
  */
-AxsBalance **
+AxsBatchBalance *
 axs_batch_load_balances(AxsBalanceMap *map, size_t *count)
 {
 	Relation	balances = table_open(axs_table_oid("balances"), ExclusiveLock);
@@ -191,22 +240,26 @@ axs_batch_load_balances(AxsBalanceMap *map, size_t *count)
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	TupleTableSlot *slot = table_slot_create(balances, NULL);
 	IndexScanDesc scan = index_beginscan(balances, primary_key, snapshot, 2, 0);
-	AxsBalance **entries = sorted_entries(map, count);
-	AxsBalanceMap *hints = hints_for(RelationGetRelid(balances));
+	AxsBatchBalance *batch = sorted_balances(map, count);
+	AxsBalanceMap *hints = hints_for(RelationGetRelid(balances), *count);
 	BlockNumber nblocks = RelationGetNumberOfBlocks(balances);
+	Buffer		buffer = InvalidBuffer;
 
 	for (size_t i = 0; i < *count; i++)
 	{
-		AxsBalance *entry = entries[i];
-		AxsBalance *hint = axs_balance_map_find(hints, entry->account, entry->currency);
+		AxsBalance *entry = batch[i].entry;
+		AxsBalance *hint = axs_balance_map_get(hints, entry->account, entry->currency);
 		ScanKeyData keys[2];
 
-		if (hint != NULL && load_from_hint(balances, nblocks, snapshot, hint, entry))
+		batch[i].hint = hint;
+		if (hint->location != 0 &&
+			load_from_location(balances, nblocks, snapshot, hint->location, entry, &buffer))
 			continue;
 
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(entry->account));
 		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(entry->currency));
 		index_rescan(scan, keys, 2, NULL, 0);
+		hint->location = 0;
 		if (index_getnext_slot(scan, ForwardScanDirection, slot))
 		{
 			slot_getallattrs(slot);
@@ -214,36 +267,61 @@ axs_batch_load_balances(AxsBalanceMap *map, size_t *count)
 			entry->available = DatumGetInt64(slot->tts_values[2]);
 			entry->frozen = DatumGetInt64(slot->tts_values[3]);
 			entry->location = pack_location(&slot->tts_tid);
-			axs_balance_map_get(hints, entry->account, entry->currency)->location = entry->location;
+			hint->location = entry->location;
 		}
 	}
+	if (BufferIsValid(buffer))
+		ReleaseBuffer(buffer);
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	UnregisterSnapshot(snapshot);
 	index_close(primary_key, NoLock);
 	table_close(balances, NoLock);
-	return entries;
+	return batch;
+}
+
+/* Rows of new balances inserted per heap_multi_insert call. */
+#define NEW_BALANCE_CHUNK 1000
+
+/* Insert the new balance rows in slots[0..n) and index them. */
+static void
+insert_new_balances(Relation balances, Relation primary_key, IndexInfo *index_info,
+					TupleTableSlot **slots, AxsBalance **hints, int n)
+{
+	heap_multi_insert(balances, slots, n, GetCurrentCommandId(true), 0, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		index_insert(primary_key, slots[i]->tts_values, slots[i]->tts_isnull, &slots[i]->tts_tid,
+					 balances, UNIQUE_CHECK_YES, false, index_info);
+		/* a hint only: if this transaction aborts, the tuple is not visible */
+		hints[i]->location = pack_location(&slots[i]->tts_tid);
+	}
 }
 
 /*
- * Write every changed balance among the entries axs_batch_load_balances
- * returned: update the rows that exist, insert the new ones.
+ * Write every changed balance among those axs_batch_load_balances returned:
+ * update the rows that exist, insert the new ones.
  */
 void
-axs_batch_write_balances(AxsBalance **entries, size_t count)
+axs_batch_write_balances(AxsBatchBalance *batch, size_t count)
 {
 	Relation	balances = table_open(axs_table_oid("balances"), ExclusiveLock);
 	Relation	primary_key = open_primary_key(balances);
 	IndexInfo  *index_info = BuildIndexInfo(primary_key);
 	TupleDesc	descriptor = RelationGetDescr(balances);
-	AxsBalanceMap *hints = hints_for(RelationGetRelid(balances));
+	TupleTableSlot *new_rows[NEW_BALANCE_CHUNK];
+	AxsBalance *new_row_hints[NEW_BALANCE_CHUNK];
+	int			nnew = 0;
 
+	for (int i = 0; i < NEW_BALANCE_CHUNK; i++)
+		new_rows[i] = NULL;
 	for (size_t i = 0; i < count; i++)
 	{
-		AxsBalance *entry = entries[i];
+		AxsBalance *entry = batch[i].entry;
 		Datum		values[4];
 		bool		nulls[4] = {false, false, false, false};
 		HeapTuple	tuple;
+		ItemPointerData old_location;
 
 		if (!entry->changed)
 			continue;
@@ -251,29 +329,39 @@ axs_batch_write_balances(AxsBalance **entries, size_t count)
 		values[1] = Int32GetDatum(entry->currency);
 		values[2] = Int64GetDatum(entry->available);
 		values[3] = Int64GetDatum(entry->frozen);
-		tuple = heap_form_tuple(descriptor, values, nulls);
-		if (entry->existed)
+		if (!entry->existed)
 		{
-			ItemPointerData old_location;
+			TupleTableSlot *slot;
 
-			unpack_location(entry->location, &old_location);
-			simple_heap_update(balances, &old_location, tuple);
-			/* a HOT update needs no new index entry */
-			if (!HeapTupleIsHeapOnly(tuple))
-				index_insert(primary_key, values, nulls, &tuple->t_self, balances,
-							 UNIQUE_CHECK_YES, true, index_info);
+			if (new_rows[nnew] == NULL)
+				new_rows[nnew] = MakeSingleTupleTableSlot(descriptor, &TTSOpsVirtual);
+			slot = new_rows[nnew];
+			ExecClearTuple(slot);
+			memcpy(slot->tts_values, values, sizeof(values));
+			memcpy(slot->tts_isnull, nulls, sizeof(nulls));
+			ExecStoreVirtualTuple(slot);
+			new_row_hints[nnew++] = batch[i].hint;
+			if (nnew == NEW_BALANCE_CHUNK)
+			{
+				insert_new_balances(balances, primary_key, index_info, new_rows, new_row_hints, nnew);
+				nnew = 0;
+			}
+			continue;
 		}
-		else
-		{
-			simple_heap_insert(balances, tuple);
+		tuple = heap_form_tuple(descriptor, values, nulls);
+		unpack_location(entry->location, &old_location);
+		simple_heap_update(balances, &old_location, tuple);
+		/* a HOT update needs no new index entry */
+		if (!HeapTupleIsHeapOnly(tuple))
 			index_insert(primary_key, values, nulls, &tuple->t_self, balances,
-						 UNIQUE_CHECK_YES, false, index_info);
-		}
-		/* a hint only: if this transaction aborts, the tuple is not visible */
-		axs_balance_map_get(hints, entry->account, entry->currency)->location =
-			pack_location(&tuple->t_self);
+						 UNIQUE_CHECK_YES, true, index_info);
+		batch[i].hint->location = pack_location(&tuple->t_self);
 		heap_freetuple(tuple);
 	}
+	if (nnew > 0)
+		insert_new_balances(balances, primary_key, index_info, new_rows, new_row_hints, nnew);
+	for (int i = 0; i < NEW_BALANCE_CHUNK && new_rows[i] != NULL; i++)
+		ExecDropSingleTupleTableSlot(new_rows[i]);
 	index_close(primary_key, NoLock);
 	table_close(balances, NoLock);
 	CommandCounterIncrement();

@@ -344,6 +344,13 @@ axs_balance_map_get(AxsBalanceMap *map, int64_t account, int32_t currency)
 	return entry;
 }
 
+void
+axs_balance_map_reserve(AxsBalanceMap *map, size_t additional)
+{
+	while (map->count + additional > map->grow_threshold)
+		grow(map);
+}
+
 AxsBalance *
 axs_balance_map_next(AxsBalanceMap *map, size_t *cursor)
 {

@@ -101,6 +101,12 @@ extern AxsBalance *axs_balance_map_find(AxsBalanceMap *map, int64_t account,
 extern AxsBalance *axs_balance_map_get(AxsBalanceMap *map, int64_t account,
 									   int32_t currency);
 
+/*
+ * Make room for additional more keys: until then, inserts move no entry, so
+ * pointers returned by axs_balance_map_get stay valid.
+ */
+extern void axs_balance_map_reserve(AxsBalanceMap *map, size_t additional);
+
 /* qsort comparator for an array of AxsBalance pointers: (account, currency) order */
 extern int	axs_balance_pointer_compare(const void *a, const void *b);
 

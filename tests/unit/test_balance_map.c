@@ -201,6 +201,34 @@ test_allocator_hooks_and_sizing(void **state)
 	assert_int_equal(counter.allocations, counter.releases);
 }
 
+/* After reserve(n), n inserts move no entry: earlier pointers stay valid. */
+static void
+test_reserve_keeps_pointers_stable(void **state)
+{
+	CountingAllocator counter = {0, 0};
+	AxsAllocator allocator = {counting_allocate, counting_release, &counter};
+	AxsBalanceMap *map = axs_balance_map_create(&allocator, 0);
+	AxsBalance *first;
+	int			allocations;
+
+	(void) state;
+	first = axs_balance_map_get(map, 1, 1);
+	first->available = 42;
+	axs_balance_map_reserve(map, 10000);
+	allocations = counter.allocations;
+	first = axs_balance_map_get(map, 1, 1);
+	for (int i = 2; i <= 10001; i++)
+		axs_balance_map_get(map, i, 1);
+	assert_int_equal(counter.allocations, allocations);
+	assert_ptr_equal(axs_balance_map_find(map, 1, 1), first);
+	assert_int_equal(first->available, 42);
+
+	/* reserving what already fits changes nothing */
+	axs_balance_map_reserve(map, 0);
+	assert_int_equal(counter.allocations, allocations);
+	axs_balance_map_destroy(map);
+}
+
 /*
  * Growth happens at about 70% load: a map sized for n entries takes n but
  * grows soon after, so the table is neither too full nor too sparse.
@@ -301,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_iteration_visits_each_entry_once),
 		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_allocator_hooks_and_sizing),
+		cmocka_unit_test(test_reserve_keeps_pointers_stable),
 		cmocka_unit_test(test_load_factor),
 		cmocka_unit_test(test_keys_spread_well),
 		cmocka_unit_test(test_pointer_compare_orders_keys),
