@@ -8,8 +8,9 @@
 #	and is listed in BENCHMARKS.
 #
 # Options (environment): AXS_BENCH_EVENTS (1000000), AXS_BENCH_BATCH_SIZES
-# ("5000 20000 50000"), AXS_BENCH_BASELINE_EVENTS (20000),
-# AXS_BENCH_AXS_EVENTS (200000), AXS_BENCH_CLIENTS (16).
+# ("20000 100000 200000"), AXS_BENCH_REPEATS (3 drains per batch size),
+# AXS_BENCH_BASELINE_EVENTS (20000), AXS_BENCH_AXS_EVENTS (200000),
+# AXS_BENCH_CLIENTS (16), AXS_BENCH_E2E=0 to skip the end-to-end benchmark.
 
 set -euo pipefail
 
@@ -28,11 +29,25 @@ for name in $BENCHMARKS; do
 		awk -F'|' '
 			/^one transaction per event/ { base = $2 / $3 }
 			{ method[NR] = $1; events[NR] = $2; seconds[NR] = $3; n = NR }
+			# repeated runs "NAME, run K of N)": their median, under NAME)
+			match($1, /, run [0-9]+ of [0-9]+\)$/) {
+				key = substr($1, 1, RSTART - 1) ")"
+				if (!(key in runs)) order[++keys] = key
+				rates[key, ++runs[key]] = $2 / $3
+			}
 			END {
 				printf "%-80s %9s %9s %10s %9s\n", "method", "events", "seconds", "events/s", "vs 1/txn"
 				for (i = 1; i <= n; i++) {
 					rate = events[i] / seconds[i]
 					printf "%-80s %9d %9.2f %10.0f %8.1fx\n", method[i], events[i], seconds[i], rate, base ? rate / base : 0
+				}
+				for (k = 1; k <= keys; k++) {
+					key = order[k]; m = runs[key]
+					for (i = 1; i <= m; i++) sorted[i] = rates[key, i]
+					for (i = 2; i <= m; i++)
+						for (j = i; j > 1 && sorted[j - 1] > sorted[j]; j--) { t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t }
+					median = m % 2 ? sorted[(m + 1) / 2] : (sorted[m / 2] + sorted[m / 2 + 1]) / 2
+					printf "%-80s %9s %9s %10.0f %8.1fx\n", "median of " m ": " key, "", "", median, base ? median / base : 0
 				}
 			}' "$OUT.$name.rows"
 		rm -f "$OUT.$name.rows"

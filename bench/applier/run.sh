@@ -20,6 +20,7 @@ BATCH_SIZES=${AXS_BENCH_BATCH_SIZES:-20000 100000 200000}
 BASELINE_EVENTS=${AXS_BENCH_BASELINE_EVENTS:-20000}
 AXS_EVENTS=${AXS_BENCH_AXS_EVENTS:-200000}
 CLIENTS=${AXS_BENCH_CLIENTS:-16}
+REPEATS=${AXS_BENCH_REPEATS:-3}
 ACCOUNTS=100000
 SEED=20260101
 DIR=$TOP/.scratch/bench_applier
@@ -84,19 +85,25 @@ END
 CREATE TABLE bench.inbox_rows AS SELECT position, event_id, payload FROM axs.inbox ORDER BY position;
 SQL
 
+# Each batch size is drained REPEATS times (a fresh axs each time): this
+# machine's speed varies by up to 25% from one minute to the next, so one
+# run per size says little.
 for batch_size in $BATCH_SIZES; do
-	fresh_axs
-	sql -c "INSERT INTO axs.inbox (event_id, payload) SELECT event_id, payload FROM bench.inbox_rows ORDER BY position" \
-		-c "ALTER SYSTEM SET axs.applier_batch_size = $batch_size" -c "CHECKPOINT"
-	target=$(sql -c "SELECT max(position) FROM axs.inbox")
-	before=$(sql -c "SELECT batches || ' ' || events_applied || ' ' || events_rejected || ' ' || events_duplicate FROM axs.applier_stats()")
-	seconds=$("$WORK/bench_client" drain "$target")
-	after=$(sql -c "SELECT batches || ' ' || events_applied || ' ' || events_rejected || ' ' || events_duplicate || ' ' || last_batch_ms FROM axs.applier_stats()")
-	read -r b0 a0 r0 d0 <<<"$before"
-	read -r b1 a1 r1 d1 ms <<<"$after"
-	mismatches=$(sql -c "SELECT count(*) FROM axs.verify()")
-	note "applier batch $batch_size: $((b1 - b0)) batches, applied $((a1 - a0)), rejected $((r1 - r0)), duplicates $((d1 - d0)), last batch ${ms} ms, axs.verify() rows: $mismatches"
-	row "applier (batch $batch_size)" "$target" "$seconds"
+	for run in $(seq "$REPEATS"); do
+		fresh_axs
+		sql -c "INSERT INTO axs.inbox (event_id, payload) SELECT event_id, payload FROM bench.inbox_rows ORDER BY position" \
+			-c "ALTER SYSTEM SET axs.applier_batch_size = $batch_size" -c "CHECKPOINT"
+		target=$(sql -c "SELECT max(position) FROM axs.inbox")
+		before=$(sql -c "SELECT batches || ' ' || events_applied || ' ' || events_rejected || ' ' || events_duplicate FROM axs.applier_stats()")
+		seconds=$("$WORK/bench_client" drain "$target")
+		after=$(sql -c "SELECT batches || ' ' || events_applied || ' ' || events_rejected || ' ' || events_duplicate || ' ' || last_batch_ms FROM axs.applier_stats()")
+		read -r b0 a0 r0 d0 <<<"$before"
+		read -r b1 a1 r1 d1 ms <<<"$after"
+		mismatches=$(sql -c "SELECT count(*) FROM axs.verify()")
+		note "applier batch $batch_size run $run: $((b1 - b0)) batches, applied $((a1 - a0)), rejected $((r1 - r0)), duplicates $((d1 - d0)), last batch ${ms} ms, axs.verify() rows: $mismatches"
+		[ "$mismatches" = 0 ] || { note "axs.verify() is not empty"; exit 1; }
+		row "applier (batch $batch_size, run $run of $REPEATS)" "$target" "$seconds"
+	done
 done
 
 note "one transaction per event: pgbench, $CLIENTS clients, first $BASELINE_EVENTS events"
