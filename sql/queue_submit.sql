@@ -68,6 +68,22 @@ SELECT axs.submit('{"id":13,"kind":"deposit","account":43,"currency":"USDT","amo
 SELECT axs.wait(:position, 10000) AS applied_in_time;
 SELECT id, status, reason, event FROM axs.events WHERE id IN (12, 13) ORDER BY id;
 
+-- events with the most legs (16 each), many in one batch: every leg of
+-- every event lands (each moves 1 USDT from each even account to the next
+-- lower odd one)
+SELECT count(*) FILTER (WHERE (axs.deposit(2000 + a, 1000 + a, 'USDT', 1000)).status = 'applied') AS funded
+FROM generate_series(2, 16, 2) AS a;
+SELECT axs.submit_many(jsonb_agg(jsonb_build_object('id', 1000 + e, 'kind', 'legs', 'legs',
+		(SELECT jsonb_agg(jsonb_build_object('account', 1000 + l, 'currency', 'USDT',
+											 'available', CASE WHEN l % 2 = 1 THEN 1 ELSE -1 END))
+		 FROM generate_series(1, 16) AS l))))
+	   AS position
+FROM generate_series(1, 500) AS e \gset
+SELECT axs.wait(:position, 10000) AS applied_in_time;
+SELECT count(*) AS accounts, min(available) AS least, max(available) AS most
+FROM axs.balances WHERE account BETWEEN 1001 AND 1016;
+SELECT status, count(*) FROM axs.events WHERE id BETWEEN 1001 AND 1500 GROUP BY status;
+
 -- the applier's status
 SELECT pid IS NOT NULL AS running, fence_held, batches >= 2 AS batches, events_applied, events_rejected,
 	   events_duplicate, queue_depth, watermark = :position AS caught_up

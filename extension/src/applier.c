@@ -563,6 +563,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	Datum		read_arguments[2];
 	QueuedEvent *events;
 	AxsLeg	   *legs;
+	Size		legs_capacity;
 	int			count;
 	int			nlegs_total = 0;
 	batch_ids_hash *first_by_id;
@@ -597,7 +598,9 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 
 	/* Keep the rows: the SPI tuple table lives until SPI_finish. */
 	events = palloc_extended(sizeof(QueuedEvent) * count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	legs = palloc_extended(sizeof(AxsLeg) * (Size) count * 6, MCXT_ALLOC_HUGE);
+	/* about three legs an event on average; grown below when needed */
+	legs_capacity = (Size) count * 3 + AXS_MAX_LEGS;
+	legs = palloc_extended(sizeof(AxsLeg) * legs_capacity, MCXT_ALLOC_HUGE);
 	first_by_id = batch_ids_create(batch_context, count, NULL);
 	{
 		SPITupleTable *rows = SPI_tuptable;
@@ -651,6 +654,11 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 			event->outcome = QUEUED_DECIDED;
 			event->reason = AXS_REASON_INVALID_PAYLOAD;
 			continue;
+		}
+		if (nlegs_total + AXS_MAX_LEGS > legs_capacity)
+		{
+			legs_capacity *= 2;
+			legs = repalloc_huge(legs, sizeof(AxsLeg) * legs_capacity);
 		}
 		event->reason = axs_event_expand(&decoded, axs_currency_resolve, NULL,
 										 &legs[nlegs_total], &event->nlegs);
