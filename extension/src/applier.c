@@ -46,6 +46,7 @@
 #include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -949,6 +950,16 @@ axs_applier_main(Datum main_arg)
 	 */
 	mallopt(M_MMAP_THRESHOLD, BATCH_MMAP_THRESHOLD);
 	mallopt(M_TRIM_THRESHOLD, BATCH_TRIM_THRESHOLD);
+
+	/*
+	 * Generic plans from the first execution.  A custom plan of the inbox
+	 * read, "position > <watermark> ORDER BY position LIMIT <n>", knows the
+	 * values and picks a bitmap scan of every queued row plus a sort (the
+	 * planner has no statistics on the segments), which under a backlog of
+	 * a million rows costs more than the batch itself; the generic plan
+	 * merges the segments' index scans and stops at the limit.
+	 */
+	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
 	batch_context = AllocSetContextCreate(TopMemoryContext, "axs applier batch",
 										  ALLOCSET_DEFAULT_SIZES);
 	StartTransactionCommand();

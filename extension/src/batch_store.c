@@ -381,7 +381,6 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 	IndexInfo  *index_info = BuildIndexInfo(primary_key);
 	TupleDesc	descriptor = RelationGetDescr(event_log);
 	TupleTableSlot *slots[LOG_INSERT_CHUNK];
-	BulkInsertState bulk = GetBulkInsertState();
 	CommandId	command = GetCurrentCommandId(true);
 	int			nslots = Min(count, LOG_INSERT_CHUNK);
 
@@ -409,7 +408,12 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 			memset(slot->tts_isnull, 0, sizeof(bool) * 6);
 			ExecStoreVirtualTuple(slot);
 		}
-		heap_multi_insert(event_log, slots, n, command, 0, bulk);
+		/*
+		 * No BulkInsertState: its 16 MB buffer ring makes a batch larger
+		 * than ~150,000 events recycle its own dirty log pages, and each
+		 * recycled page first waits for a WAL flush.
+		 */
+		heap_multi_insert(event_log, slots, n, command, 0, NULL);
 		for (int i = 0; i < n; i++)
 		{
 			Datum		key = Int64GetDatum(ids[start + i]);
@@ -421,7 +425,6 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 	}
 	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
-	FreeBulkInsertState(bulk);
 	index_close(primary_key, NoLock);
 	table_close(event_log, NoLock);
 	CommandCounterIncrement();
