@@ -130,14 +130,17 @@ recovery_ms=$(($(now_ms) - t0))
 after_crash=$(q -c 'SELECT pid FROM axs.applier_status')
 epoch_after=$(q -c 'SELECT epoch FROM axs.applier_state')
 echo "# pid $after_crash holds the fence $recovery_ms ms after the kill (epoch $epoch_after)"
+# The log since the kill, read once: "tail | grep -q" under pipefail fails
+# when grep stops early and tail gets SIGPIPE.
+log_since_crash=$(tail -n +"$crash_line" "$DIR/log/postgres.log")
 check "the postmaster restarted all backends after the SIGKILL" \
-	"$(tail -n +"$crash_line" "$DIR/log/postgres.log" | grep -q "terminated by signal 9: Killed" &&
-	   tail -n +"$crash_line" "$DIR/log/postgres.log" | grep -q "all server processes terminated; reinitializing" && echo ok ||
-	   tail -n +"$crash_line" "$DIR/log/postgres.log" | head -n 20)"
+	"$(grep -q "terminated by signal 9: Killed" <<<"$log_since_crash" &&
+	   grep -q "all server processes terminated; reinitializing" <<<"$log_since_crash" && echo ok ||
+	   head -n 20 <<<"$log_since_crash")"
 check "an applier came back and took the fence (epoch $epoch_before -> $epoch_after)" \
 	"$( [ "$epoch_after" -gt "$epoch_before" ] &&
-		tail -n +"$crash_line" "$DIR/log/postgres.log" | grep -q "\[$after_crash\] .*axs applier took the fence (epoch $epoch_after)" && echo ok ||
-		tail -n +"$crash_line" "$DIR/log/postgres.log" | grep fence)"
+		grep -q "\[$after_crash\] .*axs applier took the fence (epoch $epoch_after)" <<<"$log_since_crash" && echo ok ||
+		grep fence <<<"$log_since_crash")"
 
 wait "$submitter_pid" || die "the submitter failed: $(tail -n 5 "$DIR/submitted")"
 submitter_pid=
