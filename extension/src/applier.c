@@ -28,6 +28,7 @@
 #include "access/xact.h"
 #include "commands/dbcommands.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -136,26 +137,12 @@ typedef struct EventOrder
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/* murmur3's 64-bit finalizer: ids that differ in any bit spread apart */
-static inline uint32
-hash_event_id(int64 id)
-{
-	uint64		h = (uint64) id;
-
-	h ^= h >> 33;
-	h *= UINT64CONST(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
-	h ^= h >> 33;
-	return (uint32) h;
-}
-
 /* batch_ids: the ids of a batch, an open-addressing table (lib/simplehash.h) */
 #define SH_PREFIX batch_ids
 #define SH_ELEMENT_TYPE BatchIdEntry
 #define SH_KEY_TYPE int64
 #define SH_KEY id
-#define SH_HASH_KEY(table, key) hash_event_id(key)
+#define SH_HASH_KEY(table, key) murmurhash32((uint32) (key) ^ (uint32) ((uint64) (key) >> 32))
 #define SH_EQUAL(table, a, b) ((a) == (b))
 #define SH_SCOPE static inline
 #define SH_DECLARE
