@@ -53,18 +53,39 @@ CREATE TABLE axs.balances (
 	PRIMARY KEY (account, currency)
 ) WITH (fillfactor = 70);
 
--- Every event ever decided, with its outcome; the primary key is the
--- idempotency guarantee.  reason_code 0 means applied, otherwise the
--- rejection reason (see axs.reasons).  payload is the binary event without
--- its id (format in event.h); render it with axs.event_json.
+-- Every event ever decided, with its outcome.  reason_code 0 means applied,
+-- otherwise the rejection reason (see axs.reasons).  payload is the binary
+-- event without its id (format in event.h); render it with axs.event_json.
+--
+-- Idempotency (an id is decided once) rests on two structures: the unique
+-- index below for events applied synchronously, and axs.outcome_blocks for
+-- events the applier decided.  The applier's rows carry no per-row index
+-- entry: that entry and its WAL record were a third of the applier's work.
+-- The applier and the synchronous API exclude each other with the table lock
+-- on axs.balances (EXCLUSIVE against ROW EXCLUSIVE), and each checks both
+-- structures after taking it.
 CREATE TABLE axs.event_log (
-	id			bigint PRIMARY KEY,
+	id			bigint NOT NULL,
 	payload		bytea NOT NULL,
 	reason_code smallint NOT NULL,
 	queue_position bigint,		-- NULL when applied synchronously
 	queued_at	timestamptz,	-- NULL when applied synchronously
 	recorded_at timestamptz NOT NULL
 );
+CREATE UNIQUE INDEX event_log_sync_id ON axs.event_log (id) WHERE queue_position IS NULL;
+
+-- The applier's outcomes by id: each batch's decided events sorted by id
+-- and packed into blocks of a few kilobytes (format in outcome_block.h).
+-- ids is the block's [first, last] id range; blocks of one batch do not
+-- overlap, blocks of different batches may.
+CREATE TABLE axs.outcome_blocks (
+	ids			int8range NOT NULL,
+	last_id		bigint NOT NULL,
+	entries		bytea NOT NULL
+);
+ALTER TABLE axs.outcome_blocks ALTER COLUMN entries SET STORAGE PLAIN;	-- a block fits a page: no TOAST, no compression
+CREATE INDEX outcome_blocks_ids ON axs.outcome_blocks USING gist (ids);
+CREATE INDEX outcome_blocks_last_id ON axs.outcome_blocks (last_id);
 
 CREATE TABLE axs.reasons (
 	code		smallint PRIMARY KEY,
@@ -154,6 +175,7 @@ CREATE TABLE axs.dead_letters (
 SELECT pg_catalog.pg_extension_config_dump('axs.currencies', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.balances', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.event_log', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.outcome_blocks', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.id_conflicts', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.applier_state', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.feeder_offsets', '');
@@ -302,6 +324,13 @@ $$;
 CREATE FUNCTION axs.event_json(id bigint, payload bytea) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'axs_event_json' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
+-- The reason code an id was decided with (0: applied); NULL if not decided.
+-- The lookup by id for every event, through the log's index of synchronous
+-- events and axs.outcome_blocks.
+CREATE FUNCTION axs.decided_reason(id bigint) RETURNS smallint
+AS 'MODULE_PATHNAME', 'axs_decided_reason'
+LANGUAGE C STRICT STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION axs.event_legs(id bigint, payload bytea,
 	OUT account bigint, OUT currency integer, OUT available bigint, OUT frozen bigint)
 RETURNS SETOF record
@@ -352,15 +381,16 @@ CREATE VIEW axs.events AS
 		   NULL
 	FROM axs.inbox AS i
 	WHERE i.position > (SELECT watermark FROM axs.applier_state)
-	  AND NOT EXISTS (SELECT 1 FROM axs.event_log AS l WHERE l.id = i.event_id);
+	  AND axs.decided_reason(i.event_id) IS NULL;
 
 CREATE FUNCTION axs.event_status(id bigint) RETURNS axs.result
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce(
-		(SELECT ROW(CASE WHEN e.reason_code = 0 THEN 'applied' ELSE 'rejected' END, r.reason)::axs.result
-		   FROM axs.event_log AS e LEFT JOIN axs.reasons AS r ON r.code = e.reason_code
-		  WHERE e.id = event_status.id),
+		(SELECT ROW(CASE WHEN d.code = 0 THEN 'applied' ELSE 'rejected' END, r.reason)::axs.result
+		   FROM (SELECT axs.decided_reason(event_status.id) AS code) AS d
+		   LEFT JOIN axs.reasons AS r ON r.code = d.code
+		  WHERE d.code IS NOT NULL),
 		(SELECT ROW('pending', NULL)::axs.result
 		   FROM axs.inbox AS i
 		  WHERE i.position > (SELECT watermark FROM axs.applier_state)
@@ -423,11 +453,12 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA axs FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA axs FROM PUBLIC;
 GRANT USAGE ON SCHEMA axs TO axs_reader, axs_app, axs_feeder, axs_admin;
 
-GRANT SELECT ON axs.currencies, axs.balances, axs.event_log, axs.reasons, axs.id_conflicts,
+GRANT SELECT ON axs.currencies, axs.balances, axs.event_log, axs.outcome_blocks, axs.reasons, axs.id_conflicts,
 	axs.applier_state, axs.feeder_offsets, axs.dead_letters, axs.events, axs.applier_status
 	TO axs_reader;
 GRANT EXECUTE ON FUNCTION axs.balance(bigint, text), axs.balances(bigint), axs.event_status(bigint),
-	axs.verify(), axs.event_json(bigint, bytea), axs.event_legs(bigint, bytea), axs.applier_stats()
+	axs.verify(), axs.event_json(bigint, bytea), axs.event_legs(bigint, bytea), axs.decided_reason(bigint),
+	axs.applier_stats()
 	TO axs_reader;
 
 GRANT EXECUTE ON FUNCTION axs.apply(jsonb),

@@ -54,6 +54,7 @@
 #include "utils/timestamp.h"
 
 #include "axs_pg.h"
+#include "outcome_block.h"
 
 /* Inbox geometry: must match axs--*.sql (LIST partitions on (position >> 20) & 15). */
 #define INBOX_SEGMENT_BITS 20
@@ -137,6 +138,14 @@ typedef struct EventOrder
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+/* The pending ids of a batch, sorted for the outcome block lookup. */
+#define ST_SORT sort_int64
+#define ST_ELEMENT_TYPE int64
+#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 /* batch_ids: the ids of a batch, an open-addressing table (lib/simplehash.h) */
 #define SH_PREFIX batch_ids
 #define SH_ELEMENT_TYPE BatchIdEntry
@@ -156,6 +165,7 @@ static bool wake_pending = false;
 
 /* Plans of the applier process. */
 static SPIPlanPtr read_batch_plan = NULL;
+static SPIPlanPtr sync_range_plan = NULL;
 static SPIPlanPtr logged_events_plan = NULL;
 static SPIPlanPtr record_conflicts_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
@@ -335,8 +345,12 @@ prepare_plans(void)
 								   "SELECT position, event_id, payload, queued_at FROM axs.inbox "
 								   "WHERE position > $1 ORDER BY position LIMIT $2",
 								   2, read_types);
+	sync_range_plan = axs_prepare_kept("SELECT min(id), max(id) FROM axs.event_log "
+									   "WHERE queue_position IS NULL",
+									   0, NULL);
 	logged_events_plan = axs_prepare_kept(
-									  "SELECT id, payload, reason_code FROM axs.event_log WHERE id = ANY ($1)",
+									  "SELECT id, payload, reason_code FROM axs.event_log "
+									  "WHERE queue_position IS NULL AND id = ANY ($1)",
 									  1, logged_types);
 	record_conflicts_plan = axs_prepare_kept(
 										 "INSERT INTO axs.id_conflicts (queue_position, id, payload, queued_at, recorded_at) "
@@ -480,43 +494,108 @@ same_payload(const bytea *a, const bytea *b)
 		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
+/* Mark one pending event whose id is already logged with logged payload. */
+static void
+mark_logged(QueuedEvent *events, batch_ids_hash *first_by_id, int64 id,
+			const uint8 *logged, size_t logged_length)
+{
+	BatchIdEntry *entry = batch_ids_lookup(first_by_id, id);
+	QueuedEvent *event;
+
+	if (entry == NULL)
+		return;
+	event = &events[entry->index];
+	event->outcome = (VARSIZE_ANY_EXHDR(event->payload) == logged_length &&
+					  memcmp(VARDATA_ANY(event->payload), logged, logged_length) == 0) ?
+		QUEUED_DUPLICATE : QUEUED_ID_REUSED;
+}
+
+typedef struct LoggedCandidates
+{
+	QueuedEvent *events;
+	batch_ids_hash *first_by_id;
+	const int64 *ids;
+} LoggedCandidates;
+
+static void
+mark_found_in_blocks(void *context, int index, const AxsOutcome *outcome)
+{
+	LoggedCandidates *candidates = context;
+
+	mark_logged(candidates->events, candidates->first_by_id, candidates->ids[index],
+				outcome->payload, outcome->payload_length);
+}
+
 /*
- * Mark events whose id is already in axs.event_log: duplicates or id_reused.
- * Only ids not above the largest logged id can be there.
+ * Mark events whose id is already decided: duplicates or id_reused.  Looks
+ * at the synchronously applied events (only ids within their range can be
+ * there) and at the applier's outcome blocks.  The caller holds the lock
+ * that keeps the synchronous API out; the lookups use the latest snapshot,
+ * so they see everything committed before it was granted.
  */
 static void
 sort_out_logged_ids(QueuedEvent *events, int count, batch_ids_hash *first_by_id)
 {
-	int64		largest_logged = query_int64("SELECT max(id) FROM axs.event_log", 0);
-	Datum	   *candidates = palloc(sizeof(Datum) * count);
-	int			ncandidates = 0;
-	Datum		argument;
+	int64	   *ids = palloc(sizeof(int64) * count);
+	int			nids = 0;
+	int64		sync_low;
+	int64		sync_high;
+	bool		low_null;
+	bool		high_null;
 	int			ret;
+	LoggedCandidates candidates;
 
 	for (int i = 0; i < count; i++)
-		if (events[i].outcome == QUEUED_PENDING && events[i].id <= largest_logged)
-			candidates[ncandidates++] = Int64GetDatum(events[i].id);
-	if (ncandidates == 0)
+		if (events[i].outcome == QUEUED_PENDING)
+			ids[nids++] = events[i].id;
+	if (nids == 0)
 		return;
-	argument = build_array(candidates, NULL, ncandidates, INT8OID);
-	ret = SPI_execute_plan(logged_events_plan, &argument, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading logged events failed: %s", SPI_result_code_string(ret));
-	for (uint64 row = 0; row < SPI_processed; row++)
-	{
-		HeapTuple	tuple = SPI_tuptable->vals[row];
-		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
-		bytea	   *logged = DatumGetByteaPP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
-		BatchIdEntry *entry = batch_ids_lookup(first_by_id, id);
-		QueuedEvent *event;
+	sort_int64(ids, nids);
 
-		if (entry == NULL)
-			continue;
-		event = &events[entry->index];
-		event->outcome = same_payload(logged, event->payload) ? QUEUED_DUPLICATE : QUEUED_ID_REUSED;
+	ret = SPI_execute_snapshot(sync_range_plan, NULL, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the range of synchronous events failed: %s", SPI_result_code_string(ret));
+	sync_low = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &low_null));
+	sync_high = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &high_null));
+	SPI_freetuptable(SPI_tuptable);
+	if (!low_null && !high_null)
+	{
+		Datum	   *in_range = palloc(sizeof(Datum) * nids);
+		int			nin_range = 0;
+		Datum		argument;
+
+		for (int i = 0; i < nids; i++)
+			if (ids[i] >= sync_low && ids[i] <= sync_high)
+				in_range[nin_range++] = Int64GetDatum(ids[i]);
+		if (nin_range > 0)
+		{
+			argument = build_array(in_range, NULL, nin_range, INT8OID);
+			ret = SPI_execute_snapshot(logged_events_plan, &argument, NULL, GetLatestSnapshot(),
+									   InvalidSnapshot, true, false, 0);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "reading logged events failed: %s", SPI_result_code_string(ret));
+			for (uint64 row = 0; row < SPI_processed; row++)
+			{
+				HeapTuple	tuple = SPI_tuptable->vals[row];
+				TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+				bool		isnull;
+				int64		id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+				bytea	   *logged = DatumGetByteaPP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+
+				mark_logged(events, first_by_id, id,
+							(const uint8 *) VARDATA_ANY(logged), VARSIZE_ANY_EXHDR(logged));
+			}
+			SPI_freetuptable(SPI_tuptable);
+		}
+		pfree(in_range);
 	}
+
+	candidates.events = events;
+	candidates.first_by_id = first_by_id;
+	candidates.ids = ids;
+	axs_outcomes_find_many(ids, nids, true, mark_found_in_blocks, &candidates);
+	pfree(ids);
 }
 
 /* Publish the progress of a committed batch. */
@@ -619,6 +698,8 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 		new_watermark = events[count - 1].position;
 	}
 
+	/* Keep the synchronous API out from here to commit (batch_store.c). */
+	LockRelationOid(axs_table_oid("balances"), ExclusiveLock);
 	sort_out_logged_ids(events, count, first_by_id);
 
 	/* Decode and expand what is left; gather the touched balances. */
@@ -703,11 +784,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 		EventOrder *order = palloc(sizeof(EventOrder) * recorded);
 		int			n = 0;
 
-		/*
-		 * In id order: ids from many Kafka partitions arrive interleaved, and
-		 * ascending new ids mostly append to the rightmost leaf of the
-		 * primary key (btree's fast path) instead of descending each time.
-		 */
+		/* In id order: outcome blocks hold sorted ids (outcome_block.h). */
 		for (int i = 0; i < count; i++)
 			if (events[i].outcome == QUEUED_DECIDED)
 			{

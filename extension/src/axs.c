@@ -9,9 +9,11 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "axs_pg.h"
 
@@ -68,4 +70,18 @@ _PG_init(void)
 
 	if (process_shared_preload_libraries_in_progress)
 		axs_applier_register_static();
+}
+
+Oid
+axs_table_oid(const char *name)
+{
+	Oid			namespace = get_namespace_oid("axs", false);
+	Oid			relid = get_relname_relid(name, namespace);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table axs.%s does not exist", name),
+				 errhint("Reinstall the axs extension.")));
+	return relid;
 }

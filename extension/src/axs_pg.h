@@ -27,6 +27,9 @@ extern bool axs_applier_enabled;
 #define AXS_LOCK_APPLIER_FENCE 1
 #define AXS_LOCK_INBOX_APPEND 2
 
+/* axs.c: the OID of table axs.<name>; ERROR if the extension is gone */
+extern Oid	axs_table_oid(const char *name);
+
 /* currency_cache.c: code -> registered id, -1 if unknown */
 extern int32 axs_currency_resolve(void *context, const char *code);
 
@@ -35,7 +38,8 @@ extern SPIPlanPtr axs_prepare_kept(const char *query, int nargs, Oid *argtypes);
 extern AxsAllocator axs_memory_context_allocator(MemoryContext context);
 extern void axs_store_lock_balances(AxsBalanceMap *map);
 extern void axs_store_write_balances(AxsBalanceMap *map);
-extern bool axs_store_find_event(int64 id, bytea **payload, int16 *reason_code);
+extern void axs_store_exclude_applier(void);
+extern bool axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code);
 extern bool axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
 								   AxsReason reason);
 extern void axs_report_decode_error(const AxsDecodeError *error);
@@ -59,6 +63,18 @@ extern void axs_batch_write_balances(AxsBatchBalance *balances, size_t count);
 extern void axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 									  const int16 *reasons, const int64 *positions,
 									  const TimestampTz *queued_at, TimestampTz recorded_at);
+
+/*
+ * outcome_store.c: axs.outcome_blocks, the applier's outcomes by id.  The
+ * AxsOutcome type is in outcome_block.h; found() gets the index in ids.
+ */
+struct AxsOutcome;
+extern void axs_outcomes_append(int count, const struct AxsOutcome *outcomes);
+extern bool axs_outcomes_find(int64 id, bool latest, bytea **payload, int16 *reason_code);
+extern void axs_outcomes_find_many(const int64 *ids, int count, bool latest,
+								   void (*found) (void *context, int index,
+												  const struct AxsOutcome *outcome),
+								   void *context);
 
 /* applier.c */
 extern void axs_applier_register_static(void);

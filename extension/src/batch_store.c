@@ -18,9 +18,10 @@
  *
  * It must not decide anything: the ledger core has already checked every
  * balance (never negative) and every event; the table's CHECK constraints
- * are not evaluated on this path.  Unique indexes are checked: a clash in
- * axs.event_log (an id recorded concurrently by the synchronous API) raises
- * unique_violation and the batch is retried.
+ * are not evaluated on this path.  The event log's rows get no index entry
+ * here: their ids are indexed in axs.outcome_blocks (outcome_store.c), and
+ * the EXCLUSIVE lock keeps the synchronous API from deciding an id while a
+ * batch is in flight.
  */
 #include "postgres.h"
 
@@ -45,6 +46,7 @@
 #include "utils/snapmgr.h"
 
 #include "axs_pg.h"
+#include "outcome_block.h"
 
 /* Rows inserted into axs.event_log per heap_multi_insert call. */
 #define LOG_INSERT_CHUNK 1000
@@ -55,21 +57,6 @@
 /* Key -> location of the balance row, for the balances table location_table. */
 static AxsBalanceMap *location_hints = NULL;
 static Oid	location_table = InvalidOid;
-
-/* The OID of table axs.<name>; ERROR if the extension is gone. */
-static Oid
-axs_table_oid(const char *name)
-{
-	Oid			namespace = get_namespace_oid("axs", false);
-	Oid			relid = get_relname_relid(name, namespace);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table axs.%s does not exist", name),
-				 errhint("Reinstall the axs extension.")));
-	return relid;
-}
 
 /* The primary key index of rel, opened. */
 static Relation
@@ -368,8 +355,10 @@ axs_batch_write_balances(AxsBatchBalance *batch, size_t count)
 }
 
 /*
- * Insert count outcome rows into axs.event_log with heap_multi_insert.
- * Columns: id, payload, reason_code, queue_position, queued_at, recorded_at.
+ * Insert count outcome rows, sorted by id, into axs.event_log with
+ * heap_multi_insert, and their ids into axs.outcome_blocks.  Columns: id,
+ * payload, reason_code, queue_position, queued_at, recorded_at.  The log's
+ * only index, on synchronously applied ids, does not cover these rows.
  */
 void
 axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
@@ -377,8 +366,7 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 						  const TimestampTz *queued_at, TimestampTz recorded_at)
 {
 	Relation	event_log = table_open(axs_table_oid("event_log"), RowExclusiveLock);
-	Relation	primary_key = open_primary_key(event_log);
-	IndexInfo  *index_info = BuildIndexInfo(primary_key);
+	AxsOutcome *outcomes = palloc_extended(sizeof(AxsOutcome) * Max(count, 1), MCXT_ALLOC_HUGE);
 	TupleDesc	descriptor = RelationGetDescr(event_log);
 	TupleTableSlot *slots[LOG_INSERT_CHUNK];
 	CommandId	command = GetCurrentCommandId(true);
@@ -414,18 +402,19 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 		 * recycled page first waits for a WAL flush.
 		 */
 		heap_multi_insert(event_log, slots, n, command, 0, NULL);
-		for (int i = 0; i < n; i++)
-		{
-			Datum		key = Int64GetDatum(ids[start + i]);
-			bool		key_null = false;
-
-			index_insert(primary_key, &key, &key_null, &slots[i]->tts_tid, event_log,
-						 UNIQUE_CHECK_YES, false, index_info);
-		}
 	}
 	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
-	index_close(primary_key, NoLock);
 	table_close(event_log, NoLock);
+
+	for (int i = 0; i < count; i++)
+	{
+		outcomes[i].id = ids[i];
+		outcomes[i].reason = reasons[i];
+		outcomes[i].payload_length = (uint16) VARSIZE_ANY_EXHDR(payloads[i]);
+		outcomes[i].payload = (const uint8 *) VARDATA_ANY(payloads[i]);
+	}
+	axs_outcomes_append(count, outcomes);
+	pfree(outcomes);
 	CommandCounterIncrement();
 }

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "storage/lmgr.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -285,11 +286,26 @@ axs_store_write_balances(AxsBalanceMap *map)
 }
 
 /*
- * Look an event id up in the log.  Returns false if unknown; otherwise sets
+ * Keep the applier out until this transaction ends: ROW EXCLUSIVE on
+ * axs.balances conflicts with the EXCLUSIVE lock each applier batch holds.
+ * Taken before an id is looked up, so that the lookup sees every batch the
+ * applier committed and no batch decides the same id meanwhile.
+ */
+void
+axs_store_exclude_applier(void)
+{
+	LockRelationOid(axs_table_oid("balances"), RowExclusiveLock);
+}
+
+/*
+ * Look an event id up in the log: among the synchronously applied events
+ * (with the transaction's snapshot; a concurrent duplicate is caught by the
+ * unique index when recording) and in the applier's outcome blocks (with the
+ * latest snapshot if latest).  Returns false if unknown; otherwise sets
  * *payload (palloc'd in the caller's context) and *reason_code.
  */
 bool
-axs_store_find_event(int64 id, bytea **payload, int16 *reason_code)
+axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code)
 {
 	Datum		argument = Int64GetDatum(id);
 	bool		isnull;
@@ -299,14 +315,18 @@ axs_store_find_event(int64 id, bytea **payload, int16 *reason_code)
 	{
 		Oid			argtype = INT8OID;
 
-		find_event_plan = axs_prepare_kept("SELECT payload, reason_code FROM axs.event_log WHERE id = $1",
-									   1, &argtype);
+		find_event_plan = axs_prepare_kept("SELECT payload, reason_code FROM axs.event_log "
+										   "WHERE id = $1 AND queue_position IS NULL",
+										   1, &argtype);
 	}
 	ret = SPI_execute_plan(find_event_plan, &argument, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "event lookup failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
-		return false;
+	{
+		SPI_freetuptable(SPI_tuptable);
+		return axs_outcomes_find(id, latest, payload, reason_code);
+	}
 	*payload = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*reason_code = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_freetuptable(SPI_tuptable);
@@ -332,7 +352,8 @@ axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
 
 		record_event_plan = axs_prepare_kept(
 										 "INSERT INTO axs.event_log (id, payload, reason_code, recorded_at) "
-										 "VALUES ($1, $2, $3, now()) ON CONFLICT (id) DO NOTHING",
+										 "VALUES ($1, $2, $3, now()) "
+										 "ON CONFLICT (id) WHERE queue_position IS NULL DO NOTHING",
 										 3, argtypes);
 	}
 	SET_VARSIZE(payload_datum, VARHDRSZ + payload_length);

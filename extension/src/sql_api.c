@@ -2,8 +2,8 @@
  * sql_api.c
  *		SQL-callable functions that apply one event in the caller's
  *		transaction (axs.apply and the typed shortcuts), queue events for the
- *		applier (axs.submit, axs.submit_many), and render stored events
- *		(axs.event_json, axs.event_legs).
+ *		applier (axs.submit, axs.submit_many), and read stored events
+ *		(axs.event_json, axs.event_legs, axs.decided_reason).
  *
  * Balance rules are not here: every event goes through the ledger core.
  */
@@ -86,7 +86,8 @@ apply_event(const AxsEvent *event)
 	if (payload_length == 0)
 		elog(ERROR, "event %lld does not fit in a payload", (long long) event->id);
 
-	if (axs_store_find_event(event->id, &logged_payload, &logged_reason))
+	axs_store_exclude_applier();
+	if (axs_store_find_event(event->id, true, &logged_payload, &logged_reason))
 		return outcome_of_logged(logged_payload, logged_reason, payload, payload_length);
 
 	outcome.reason = axs_event_expand(event, axs_currency_resolve, NULL, legs, &nlegs);
@@ -104,7 +105,7 @@ apply_event(const AxsEvent *event)
 	{
 		/* a concurrent transaction recorded this id first: its outcome stands */
 		axs_balance_map_clear(map);
-		if (!axs_store_find_event(event->id, &logged_payload, &logged_reason))
+		if (!axs_store_find_event(event->id, true, &logged_payload, &logged_reason))
 			elog(ERROR, "event %lld vanished from the log", (long long) event->id);
 		axs_balance_map_destroy(map);
 		return outcome_of_logged(logged_payload, logged_reason, payload, payload_length);
@@ -392,6 +393,26 @@ axs_event_json(PG_FUNCTION_ARGS)
 	if (axs_event_to_json(&event, buffer, sizeof(buffer)) == 0)
 		elog(ERROR, "event %lld does not fit in %zu bytes of JSON", (long long) event.id, sizeof(buffer));
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buffer));
+}
+
+PG_FUNCTION_INFO_V1(axs_decided_reason);
+/*
+ * axs.decided_reason(id bigint): the reason code an event was decided with
+ * (0: applied), NULL if the id is not decided (unknown or still queued).
+ */
+Datum
+axs_decided_reason(PG_FUNCTION_ARGS)
+{
+	bytea	   *payload;
+	int16		reason_code;
+	bool		found;
+
+	SPI_connect();
+	found = axs_store_find_event(PG_GETARG_INT64(0), false, &payload, &reason_code);
+	SPI_finish();
+	if (!found)
+		PG_RETURN_NULL();
+	PG_RETURN_INT16(reason_code);
 }
 
 PG_FUNCTION_INFO_V1(axs_event_legs);

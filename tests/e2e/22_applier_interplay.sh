@@ -4,10 +4,13 @@
 #	The synchronous API and the applier on the same hot accounts at the same
 #	time: pgbench clients call axs.transfer / freeze / unfreeze on 10
 #	accounts while a submitter queues batches of events on those accounts
-#	with axs.submit_many, for about 10 s.  Then the applier must drain, and
-#	the ledger must be consistent: axs.verify() empty, no negative balance,
-#	totals equal to deposits minus withdrawals, every id decided once, no
-#	pgbench failure and no deadlock or error in the server log.
+#	with axs.submit_many, and a racer sends each of its events through both
+#	paths at once (axs.submit and axs.deposit with the same id and content,
+#	concurrently), for about 10 s.  Then the applier must drain, and the
+#	ledger must be consistent: axs.verify() empty, no negative balance,
+#	totals equal to deposits minus withdrawals, every id decided once (each
+#	raced id exactly once, by whichever path came first), no pgbench failure
+#	and no deadlock or error in the server log.
 #
 # It owns the cluster .scratch/e2e_applier_interplay and nothing else.
 
@@ -34,6 +37,7 @@ SELECT axs.deposit(a * 2 - 1, a, 'USDT', 50000), axs.deposit(a * 2, a, 'BTC', 50
   FROM generate_series(1, $ACCOUNTS) AS a;
 CREATE SEQUENCE e2e_sync_ids START 1000000;		-- ids of the pgbench calls
 CREATE SEQUENCE e2e_queue_ids START 500000000;	-- ids of the queued events
+-- ids of the racer: from 900000000
 SQL
 wait_for 10 "SELECT pid IS NOT NULL AND fence_held FROM axs.applier_status" ||
 	die "the preloaded applier did not take the fence within 10 s"
@@ -75,17 +79,42 @@ SQL
 	done
 }
 
-rm -f "$DIR/stop"
-echo "# for $DURATION s: pgbench ($CLIENTS clients, 2 threads) on the synchronous API, and a submitter queueing batches of $QUEUE_CHUNK"
+# Each event both queued and applied synchronously at the same moment; the
+# ids raced go to $DIR/raced.
+race_both_paths()
+{
+	local id=900000000 event
+	while [ ! -e "$DIR/stop" ]; do
+		id=$((id + 1))
+		event="{\"id\":$id,\"kind\":\"deposit\",\"account\":$((1 + id % ACCOUNTS)),\"currency\":\"USDT\",\"amount\":3}"
+		q -c "SELECT axs.submit('$event')" >/dev/null &
+		q -c "SELECT axs.apply('$event')" >/dev/null || exit 1
+		wait $! || exit 1
+		echo "$id" >>"$DIR/raced"
+	done
+}
+
+rm -f "$DIR/stop" "$DIR/raced"
+echo "# for $DURATION s: pgbench ($CLIENTS clients, 2 threads) on the synchronous API, a submitter queueing batches of $QUEUE_CHUNK, and a racer sending each event through both paths at once"
 submit_queue &
 submitter_pid=$!
+race_both_paths &
+racer_pid=$!
 ledger_pgbench "$CLIENTS" "$DURATION"
 touch "$DIR/stop"
 wait "$submitter_pid" || die "the submitter failed"
 submitter_pid=
+wait "$racer_pid" || die "the racer failed"
+racer_pid=
+raced=$(wc -l <"$DIR/raced")
+# the racer's last queued events are decided with the rest of the queue
+last_race_position=$(q -c "SELECT max(position) FROM axs.inbox WHERE event_id > 900000000")
 ledger_check_pgbench "pgbench: no failed or aborted client"
 
 last=$(tail -n 1 "$DIR/submitted")
+if [ -n "$last_race_position" ] && [ "$last_race_position" -gt "$last" ]; then
+	last=$last_race_position
+fi
 batches=$(wc -l <"$DIR/submitted")
 start=$SECONDS
 ledger_wait_drained "$last" 60 "the inbox was not drained"
@@ -95,12 +124,22 @@ q -c "SELECT '# applier: ' || format('epoch %s, batches %s, applied %s, rejected
 sync_calls=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$DIR/pgbench.out")
 check "every call and every queued event decided once ($sync_calls synchronous, $((batches * QUEUE_CHUNK)) queued)" "$(q -c "
 	SELECT CASE WHEN count(*) FILTER (WHERE queue_position IS NULL AND id >= 1000000) = $sync_calls
-				 AND count(*) FILTER (WHERE queue_position IS NOT NULL) = $((batches * QUEUE_CHUNK))
+				 AND count(*) FILTER (WHERE queue_position IS NOT NULL AND id < 900000000) = $((batches * QUEUE_CHUNK))
 				 AND count(*) = count(DISTINCT id)
 				THEN 'ok' ELSE format('%s synchronous, %s queued, %s rows, %s ids',
 					 count(*) FILTER (WHERE queue_position IS NULL AND id >= 1000000),
-					 count(*) FILTER (WHERE queue_position IS NOT NULL), count(*), count(DISTINCT id)) END
-	  FROM axs.event_log")"
+					 count(*) FILTER (WHERE queue_position IS NOT NULL AND id < 900000000), count(*), count(DISTINCT id)) END
+	  FROM axs.event_log WHERE id < 900000000")"
+
+check "each of the $raced raced ids decided exactly once, and applied" "$(q -c "
+	SELECT CASE WHEN count(*) = $raced AND count(DISTINCT id) = $raced AND bool_and(reason_code = 0)
+				THEN 'ok'
+				ELSE format('%s rows, %s ids, %s not applied', count(*), count(DISTINCT id),
+							count(*) FILTER (WHERE reason_code <> 0)) END
+	  FROM axs.event_log WHERE id > 900000000")"
+q -c "SELECT format('# raced ids: %s decided by the synchronous API, %s by the applier',
+					count(*) FILTER (WHERE queue_position IS NULL), count(*) FILTER (WHERE queue_position IS NOT NULL))
+		FROM axs.event_log WHERE id > 900000000"
 
 check "both paths changed the same accounts at the same time" "$(q -c "
 	SELECT CASE WHEN s.first_at < a.last_at AND a.first_at < s.last_at AND s.n > 0 AND a.n > 0 THEN 'ok'

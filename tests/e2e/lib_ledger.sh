@@ -10,11 +10,12 @@
 #	not pick it up).
 #
 # The caller sets TOP and DIR (the cluster directory) before sourcing, and
-# AXS_PG_CONF (exported) before ledger_start_cluster if it needs settings.  A
-# background process it starts goes in submitter_pid, which ledger_cleanup
-# kills.
+# AXS_PG_CONF (exported) before ledger_start_cluster if it needs settings.
+# Background processes it starts go in submitter_pid and racer_pid, which
+# ledger_cleanup kills.
 
 submitter_pid=
+racer_pid=
 WAIT_FOR_INTERVAL=${WAIT_FOR_INTERVAL:-0.1}
 
 # shellcheck source=tests/e2e/lib_check.sh
@@ -48,10 +49,11 @@ wait_for()
 	return 1
 }
 
-# ledger_cleanup: the EXIT trap; kills the submitter if any, stops the cluster.
+# ledger_cleanup: the EXIT trap; kills the background processes if any, stops the cluster.
 ledger_cleanup()
 {
 	[ -n "$submitter_pid" ] && kill "$submitter_pid" 2>/dev/null || true
+	[ -n "$racer_pid" ] && kill "$racer_pid" 2>/dev/null || true
 	"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
 }
 

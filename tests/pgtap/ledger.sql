@@ -11,14 +11,14 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(96);
+SELECT plan(98);
 
 ---------------------------------------------------------------------------
 -- Catalogue: every public function with its exact signature, and no others
 ---------------------------------------------------------------------------
 
 SELECT functions_are('axs', ARRAY[
-	'apply', 'applier_stats', 'balance', 'balances', 'create_currency', 'deposit',
+	'apply', 'applier_stats', 'balance', 'balances', 'create_currency', 'decided_reason', 'deposit',
 	'event_json', 'event_legs', 'event_status', 'feeder_advance', 'freeze',
 	'inbox_append_guard', 'start_applier', 'submit', 'submit_many', 'trade',
 	'transfer', 'unfreeze', 'verify', 'wait', 'withdraw'],
@@ -79,7 +79,12 @@ SELECT col_type_is('axs', 'balances', 'frozen', 'bigint', 'axs.balances.frozen i
 SELECT col_not_null('axs', 'balances', 'available', 'axs.balances.available is NOT NULL');
 SELECT col_not_null('axs', 'balances', 'frozen', 'axs.balances.frozen is NOT NULL');
 SELECT col_is_pk('axs', 'balances', ARRAY['account', 'currency'], 'axs.balances key is (account, currency)');
-SELECT col_is_pk('axs', 'event_log', 'id', 'axs.event_log key is id (idempotency)');
+SELECT index_is_unique('axs', 'event_log', 'event_log_sync_id',
+	'synchronously applied ids are unique in axs.event_log (idempotency)');
+SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'axs.event_log_sync_id'::regclass),
+	'(queue_position IS NULL)', 'the unique index covers exactly the synchronously applied events');
+SELECT is((SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = 'axs.outcome_blocks_ids'::regclass),
+	'gist'::name, 'the applier''s outcome blocks are found by id range through a GiST index');
 
 ---------------------------------------------------------------------------
 -- Balances after a scripted sequence
