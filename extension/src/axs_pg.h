@@ -12,6 +12,7 @@
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "utils/palloc.h"
+#include "utils/relcache.h"
 
 #include "event.h"
 #include "ledger.h"
@@ -58,6 +59,7 @@ typedef struct AxsBatchBalance
 	AxsBalance *hint;
 } AxsBatchBalance;
 
+extern TupleDesc axs_unpinned_descriptor(Relation rel);
 extern AxsBatchBalance *axs_batch_load_balances(AxsBalanceMap *map, size_t *count);
 extern void axs_batch_write_balances(AxsBatchBalance *balances, size_t count);
 extern void axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,

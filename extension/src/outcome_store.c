@@ -253,13 +253,14 @@ void
 axs_outcomes_append(int count, const AxsOutcome *outcomes)
 {
 	Relation	blocks = table_open(axs_table_oid("outcome_blocks"), RowExclusiveLock);
-	TupleDesc	descriptor = RelationGetDescr(blocks);
+	TupleDesc	descriptor = axs_unpinned_descriptor(blocks);
 	TypeCacheEntry *range_type = lookup_type_cache(INT8RANGEOID, TYPECACHE_RANGE_INFO);
 	List	   *index_oids = RelationGetIndexList(blocks);
 	int			nindexes = list_length(index_oids);
 	Relation   *indexes = palloc(sizeof(Relation) * Max(nindexes, 1));
 	IndexInfo **index_infos = palloc(sizeof(IndexInfo *) * Max(nindexes, 1));
 	TupleTableSlot *slots[BLOCK_INSERT_CHUNK];
+	int			nslots = Min(BLOCK_INSERT_CHUNK, count / 100 + 1);
 	CommandId	command = GetCurrentCommandId(true);
 	int			done = 0;
 
@@ -273,14 +274,14 @@ axs_outcomes_append(int count, const AxsOutcome *outcomes)
 			elog(ERROR, "index \"%s\" of axs.outcome_blocks has expressions or a predicate",
 				 RelationGetRelationName(indexes[i]));
 	}
-	for (int i = 0; i < BLOCK_INSERT_CHUNK; i++)
+	for (int i = 0; i < nslots; i++)
 		slots[i] = MakeSingleTupleTableSlot(descriptor, &TTSOpsVirtual);
 
 	while (done < count)
 	{
 		int			n = 0;
 
-		while (n < BLOCK_INSERT_CHUNK && done < count)
+		while (n < nslots && done < count)
 		{
 			bytea	   *block = palloc(VARHDRSZ + AXS_OUTCOME_BLOCK_MAX);
 			size_t		length;
@@ -314,7 +315,7 @@ axs_outcomes_append(int count, const AxsOutcome *outcomes)
 			}
 	}
 
-	for (int i = 0; i < BLOCK_INSERT_CHUNK; i++)
+	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
 	for (int i = 0; i < nindexes; i++)
 		index_close(indexes[i], NoLock);
