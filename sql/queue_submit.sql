@@ -64,6 +64,10 @@ SELECT * FROM axs.verify();
 -- the feeder's role, can queue one) is recorded with its reason, and the
 -- applier goes on
 INSERT INTO axs.inbox (event_id, payload) VALUES (12, '\x0163');
+-- no valid event is longer than 1024 bytes: the inbox refuses such a payload
+\set VERBOSITY terse
+INSERT INTO axs.inbox (event_id, payload) VALUES (14, decode(repeat('01', 1025), 'hex'));
+\set VERBOSITY default
 SELECT axs.submit('{"id":13,"kind":"deposit","account":43,"currency":"USDT","amount":3}') AS position \gset
 SELECT axs.wait(:position, 10000) AS applied_in_time;
 SELECT id, status, reason, event FROM axs.events WHERE id IN (12, 13) ORDER BY id;

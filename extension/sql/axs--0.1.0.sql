@@ -128,7 +128,10 @@ CREATE TABLE axs.inbox (
 	position	bigint NOT NULL DEFAULT nextval('axs.inbox_position_seq'),
 	event_id	bigint NOT NULL,
 	payload		bytea NOT NULL,
-	queued_at	timestamptz NOT NULL DEFAULT now()
+	queued_at	timestamptz NOT NULL DEFAULT now(),
+	-- AXS_PAYLOAD_MAX in event.h: no valid event is longer, and the
+	-- applier's outcome blocks (outcome_block.h) rely on the bound
+	CONSTRAINT inbox_payload_size CHECK (octet_length(payload) <= 1024)
 ) PARTITION BY LIST (((position >> 20) & 15));
 
 DO $segments$
