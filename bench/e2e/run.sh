@@ -25,7 +25,7 @@
 # rate x linger.ms messages per fetch round trip.  So: few partitions and
 # large producer batches (linger.ms 50) for the sustained run, throttled to
 # what this machine drains so the feeder stays far inside the retention;
-# linger.ms 5 and 16 partitions for the half-load run (bench/e2e/README.md).
+# linger.ms 5 and 4 partitions for the half-load run (bench/e2e/README.md).
 #
 # It owns the cluster .scratch/bench_e2e, its axs-broker and axs-feeder, all
 # stopped in the EXIT trap.
@@ -35,7 +35,7 @@
 # drains; 0 = as fast as possible, which outruns the embedded broker's
 # retention at 2M events), AXS_BENCH_E2E_HALF_RATE (default: half the
 # measured sustained rate), AXS_BENCH_E2E_PARTITIONS (sustained topic,
-# default 32), AXS_BENCH_E2E_LATENCY_PARTITIONS (half-load topic, default 16),
+# default 32), AXS_BENCH_E2E_LATENCY_PARTITIONS (half-load topic, default 4),
 # AXS_BENCH_E2E_LINGER_MS (the producer's linger.ms in the sustained run,
 # default 50), AXS_BENCH_E2E_LATENCY_LINGER_MS (in the half-load run, default
 # 5), AXS_BENCH_E2E_PRODUCER_ARGS (extra axs-loadgen flags for both runs,
@@ -76,7 +76,7 @@ FEEDER_PID=
 # by at most ~45,000.  More partitions cost the broker CPU and barely add
 # room (the hot account's partition stays hot).
 PARTITIONS=${AXS_BENCH_E2E_PARTITIONS:-32}
-LATENCY_PARTITIONS=${AXS_BENCH_E2E_LATENCY_PARTITIONS:-16}
+LATENCY_PARTITIONS=${AXS_BENCH_E2E_LATENCY_PARTITIONS:-4}
 
 note() { echo "e2e bench: $*" >&2; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
