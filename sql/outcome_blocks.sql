@@ -79,5 +79,24 @@ SELECT * FROM axs.balance(7, 'USDT');
 SELECT count(*) AS id_conflicts FROM axs.id_conflicts;
 SELECT * FROM axs.verify();
 
+-- ids far apart (ids are positive bigints): one batch's block spans nearly
+-- the whole range, and the next batch finds the old ids in it and applies
+-- the new one between
+SELECT axs.submit_many('[
+  {"id":6001,"kind":"deposit","account":99,"currency":"USDT","amount":1},
+  {"id":9223372036854775807,"kind":"deposit","account":99,"currency":"USDT","amount":1}
+]') AS position \gset
+SELECT axs.wait(:position, 10000) AS applied_in_time;
+SELECT axs.submit_many('[
+  {"id":9223372036854775807,"kind":"deposit","account":99,"currency":"USDT","amount":1},
+  {"id":4611686018427387904,"kind":"deposit","account":99,"currency":"USDT","amount":1},
+  {"id":6001,"kind":"deposit","account":99,"currency":"USDT","amount":1}
+]') AS position \gset
+SELECT axs.wait(:position, 10000) AS applied_in_time;
+SELECT * FROM axs.balance(99, 'USDT');
+SELECT ids, last_id FROM axs.outcome_blocks WHERE last_id = 9223372036854775807;
+SELECT axs.decided_reason(6001) AS lowest, axs.decided_reason(4611686018427387904) AS between,
+	   axs.decided_reason(9223372036854775807) AS highest, axs.decided_reason(6003) AS unknown;
+
 -- stop the applier so the database can be dropped
 SELECT pg_terminate_backend(pid) FROM axs.applier_status WHERE pid IS NOT NULL;

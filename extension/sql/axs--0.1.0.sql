@@ -76,8 +76,9 @@ CREATE UNIQUE INDEX event_log_sync_id ON axs.event_log (id) WHERE queue_position
 
 -- The applier's outcomes by id: each batch's decided events sorted by id
 -- and packed into blocks of a few kilobytes (format in outcome_block.h).
--- ids is the block's [first, last] id range; blocks of one batch do not
--- overlap, blocks of different batches may.
+-- ids is the block's [first, last] id range ([first, infinity) if last is
+-- the largest bigint); blocks of one batch do not overlap, blocks of
+-- different batches may.
 CREATE TABLE axs.outcome_blocks (
 	ids			int8range NOT NULL,
 	last_id		bigint NOT NULL,

@@ -57,7 +57,8 @@ prepare_plans(void)
 										 0, NULL);
 	find_clusters_plan = axs_prepare_kept(
 										  "SELECT b.entries FROM unnest($1, $2) AS c(low, high) "
-										  "JOIN axs.outcome_blocks AS b ON b.ids && int8range(c.low, c.high, '[]')",
+										  "JOIN axs.outcome_blocks AS b "
+										  "ON b.ids && int8range(c.low, nullif(c.high, 9223372036854775807), '[]')",
 										  2, cluster_types);
 }
 
@@ -160,7 +161,7 @@ axs_outcomes_find_many(const int64 *ids, int count, bool latest,
 {
 	int64		newest_first;
 	int64		largest;
-	int64		span;
+	uint64		span;
 	bool		isnull;
 	int64	   *lows;
 	int64	   *highs;
@@ -189,12 +190,13 @@ axs_outcomes_find_many(const int64 *ids, int count, bool latest,
 	considered = search_sorted(ids, count, largest, false);
 	if (considered == 0)
 		return;
-	span = largest - newest_first;
+	/* unsigned: ids may span the whole int64 range; the differences are >= 0 */
+	span = (uint64) largest - (uint64) newest_first;
 	lows = palloc(sizeof(int64) * considered);
 	highs = palloc(sizeof(int64) * considered);
 	for (int i = 0; i < considered; i++)
 	{
-		if (nclusters > 0 && ids[i] - highs[nclusters - 1] <= span)
+		if (nclusters > 0 && (uint64) ids[i] - (uint64) highs[nclusters - 1] <= span)
 			highs[nclusters - 1] = ids[i];
 		else
 		{
@@ -231,7 +233,11 @@ axs_outcomes_find_many(const int64 *ids, int count, bool latest,
 	pfree(highs);
 }
 
-/* The int8range [first, last]. */
+/*
+ * The int8range [first, last].  int8range stores an exclusive upper bound,
+ * last + 1, which does not exist for the largest bigint: that block's range
+ * is [first, infinity), which holds the same ids.
+ */
 static Datum
 id_range(TypeCacheEntry *range_type, int64 first, int64 last)
 {
@@ -243,7 +249,7 @@ id_range(TypeCacheEntry *range_type, int64 first, int64 last)
 	lower.inclusive = true;
 	lower.lower = true;
 	upper.val = Int64GetDatum(last);
-	upper.infinite = false;
+	upper.infinite = (last == PG_INT64_MAX);
 	upper.inclusive = true;
 	upper.lower = false;
 	return RangeTypePGetDatum(make_range(range_type, &lower, &upper, false));
