@@ -38,6 +38,9 @@
 /* Block rows inserted per heap_multi_insert call. */
 #define BLOCK_INSERT_CHUNK 64
 
+/* Blocks with the largest ids whose median id span sets the cluster width. */
+#define NEWEST_BLOCKS 8
+
 static SPIPlanPtr find_one_plan = NULL;
 static SPIPlanPtr newest_block_plan = NULL;
 static SPIPlanPtr find_clusters_plan = NULL;
@@ -53,7 +56,7 @@ prepare_plans(void)
 	find_one_plan = axs_prepare_kept("SELECT entries FROM axs.outcome_blocks WHERE ids @> $1",
 									 1, &int8_type);
 	newest_block_plan = axs_prepare_kept("SELECT lower(ids), last_id FROM axs.outcome_blocks "
-										 "ORDER BY last_id DESC LIMIT 1",
+										 "ORDER BY last_id DESC LIMIT " CppAsString2(NEWEST_BLOCKS),
 										 0, NULL);
 	find_clusters_plan = axs_prepare_kept(
 										  "SELECT b.entries FROM unnest($1, $2) AS c(low, high) "
@@ -135,6 +138,13 @@ int8_array(const int64 *values, int count)
 	return PointerGetDatum(array);
 }
 
+#define ST_SORT sort_spans
+#define ST_ELEMENT_TYPE uint64
+#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 /* First index in sorted ids[0..count) whose id is > key (or >= key if inclusive). */
 static int
 search_sorted(const int64 *ids, int count, int64 key, bool inclusive)
@@ -159,8 +169,9 @@ axs_outcomes_find_many(const int64 *ids, int count, bool latest,
 					   void (*found) (void *context, int index, const AxsOutcome *outcome),
 					   void *context)
 {
-	int64		newest_first;
 	int64		largest;
+	uint64		spans[NEWEST_BLOCKS];
+	int			nspans;
 	uint64		span;
 	bool		isnull;
 	int64	   *lows;
@@ -178,20 +189,30 @@ axs_outcomes_find_many(const int64 *ids, int count, bool latest,
 		elog(ERROR, "reading the newest outcome block failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
 		return;
-	newest_first = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	largest = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	nspans = (int) SPI_processed;
+	for (int row = 0; row < nspans; row++)
+	{
+		int64		first = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull));
+		int64		last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &isnull));
+
+		/* unsigned: ids may span the whole int64 range; last >= first */
+		spans[row] = (uint64) last - (uint64) first;
+	}
 	SPI_freetuptable(SPI_tuptable);
+	sort_spans(spans, nspans);
+	span = spans[nspans / 2];
 
 	/*
 	 * Ids above every block are new.  The others are probed in clusters:
-	 * ids closer together than a block's id span usually share a block, so
-	 * they go in one probe; ids further apart get their own.
+	 * ids closer together than a typical block's id span (the median of the
+	 * newest blocks, so that one block around an outlying id does not widen
+	 * every cluster) usually share a block, so they go in one probe; ids
+	 * further apart get their own.
 	 */
 	considered = search_sorted(ids, count, largest, false);
 	if (considered == 0)
 		return;
-	/* unsigned: ids may span the whole int64 range; the differences are >= 0 */
-	span = (uint64) largest - (uint64) newest_first;
 	lows = palloc(sizeof(int64) * considered);
 	highs = palloc(sizeof(int64) * considered);
 	for (int i = 0; i < considered; i++)
