@@ -27,6 +27,13 @@
 # what this machine drains so the feeder stays far inside the retention;
 # linger.ms 5 and 4 partitions for the half-load run (bench/e2e/README.md).
 #
+# A fresh cluster has no WAL segments to recycle: it creates and zero-fills
+# a new 16 MB segment every ~0.5 s at these rates, and every commit waits
+# ~40 ms each time.  A server that has been running recycles the segments
+# of earlier checkpoints instead.  So before the sustained run the script
+# writes and checkpoints AXS_BENCH_E2E_WARM_WAL_MB of WAL, and it
+# checkpoints again before the half-load run (bench/e2e/README.md).
+#
 # It owns the cluster .scratch/bench_e2e, its axs-broker and axs-feeder, all
 # stopped in the EXIT trap.
 #
@@ -42,8 +49,10 @@
 # e.g. "-X compression.codec=lz4"), AXS_BENCH_E2E_FEEDER_ARGS (extra
 # axs-feeder flags for the sustained run; default none, the throughput
 # defaults), AXS_BENCH_E2E_LATENCY_FEEDER_ARGS (for the half-load run;
-# default --batch-ms 1 -X fetch.wait.max.ms=5), AXS_BENCH_E2E_TIMEOUT (240 s
-# per phase), AXS_BENCH_E2E_BIN (programs, default feeder/).
+# default --batch-ms 1 -X fetch.wait.max.ms=5), AXS_BENCH_E2E_WARM_WAL_MB
+# (WAL written and checkpointed before measuring, default 1024; 0 = none),
+# AXS_BENCH_E2E_TIMEOUT (240 s per phase), AXS_BENCH_E2E_BIN (programs,
+# default feeder/).
 
 set -euo pipefail
 
@@ -56,6 +65,7 @@ FEEDER_ARGS=${AXS_BENCH_E2E_FEEDER_ARGS:-}
 LATENCY_FEEDER_ARGS=${AXS_BENCH_E2E_LATENCY_FEEDER_ARGS:---batch-ms 1 -X fetch.wait.max.ms=5}
 LINGER_MS=${AXS_BENCH_E2E_LINGER_MS:-50}
 LATENCY_LINGER_MS=${AXS_BENCH_E2E_LATENCY_LINGER_MS:-5}
+WARM_WAL_MB=${AXS_BENCH_E2E_WARM_WAL_MB:-1024}
 PRODUCER_ARGS=${AXS_BENCH_E2E_PRODUCER_ARGS:-}
 BIN=${AXS_BENCH_E2E_BIN:-$TOP/feeder}
 DIR=$TOP/.scratch/bench_e2e
@@ -103,6 +113,13 @@ rm -rf "$DIR"
 "$TOP/scripts/cluster.sh" start "$DIR" >/dev/null 2>&1 || die "the cluster did not start"
 # shellcheck disable=SC1091
 . "$DIR/env"
+# Segments for the checkpointer to recycle, as on a server that has been up
+# (about 1 MB of WAL per 4,000 rows of 200 bytes).
+if [ "$WARM_WAL_MB" -gt 0 ]; then
+	note "writing and checkpointing ${WARM_WAL_MB} MB of WAL, so that WAL segments are recycled, not created"
+	q -c "CREATE TABLE bench_warm_wal AS SELECT g, repeat('x', 200) AS filler FROM generate_series(1, $((WARM_WAL_MB * 4000))) AS g" \
+		-c 'CHECKPOINT' -c 'DROP TABLE bench_warm_wal' -c 'CHECKPOINT' >/dev/null
+fi
 q -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs' \
 	-c "SELECT axs.create_currency('USDT', 6), axs.create_currency('BTC', 8),
 	    axs.create_currency('ETH', 8), axs.create_currency('SOL', 8), axs.create_currency('XRP', 6)" >/dev/null
@@ -185,6 +202,8 @@ note "sustained: $s_events events decided ($s_applied applied) in $s_seconds s: 
 
 # --- 2. half load -----------------------------------------------------------
 stop_feeder
+# recycle the sustained run's WAL segments, as the next checkpoint would
+q -c 'CHECKPOINT'
 start_feeder "$LATENCY_TOPIC" "$LATENCY_FEEDER_ARGS"
 HALF_RATE=${AXS_BENCH_E2E_HALF_RATE:-$((s_rate / 2))}
 note "half load: $LATENCY_EVENTS events at $HALF_RATE/s into $LATENCY_TOPIC:$LATENCY_PARTITIONS (linger.ms $LATENCY_LINGER_MS)"
