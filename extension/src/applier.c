@@ -15,7 +15,7 @@
  * lock every touched balance, apply the events in order in memory, write
  * the balances back with one UPDATE, record every outcome, move the
  * watermark, commit.  Segments of the inbox whose rows are all applied are
- * truncated afterwards.
+ * truncated afterwards by a worker of their own (inbox.c).
  *
  * This file also holds the pieces other backends use to talk to the
  * applier: the shared-memory status, the wake-up at commit of a transaction
@@ -55,10 +55,6 @@
 
 #include "axs_pg.h"
 #include "outcome_block.h"
-
-/* Inbox geometry: must match axs--*.sql (LIST partitions on (position >> 20) & 15). */
-#define INBOX_SEGMENT_BITS 20
-#define INBOX_SEGMENTS 16
 
 /* Databases that can run an applier at the same time. */
 #define APPLIER_SLOTS 8
@@ -627,7 +623,8 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 {
 	TimestampTz started = GetCurrentTimestamp();
 	MemoryContext caller_context = CurrentMemoryContext;
-	Datum		read_arguments[2];
+	AxsInboxRows parts[2];
+	int			nparts;
 	QueuedEvent *events;
 	AxsLeg	   *legs;
 	Size		legs_capacity;
@@ -650,12 +647,10 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	prepare_plans();
 	MemoryContextSwitchTo(batch_context);
 
-	read_arguments[0] = Int64GetDatum(*watermark);
-	read_arguments[1] = Int32GetDatum(axs_applier_batch_size);
-	ret = SPI_execute_plan(read_batch_plan, read_arguments, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading the inbox failed: %s", SPI_result_code_string(ret));
-	count = (int) SPI_processed;
+	nparts = axs_inbox_read(*watermark, axs_applier_batch_size, read_batch_plan, parts);
+	count = 0;
+	for (int p = 0; p < nparts; p++)
+		count += (int) parts[p].count;
 	if (count == 0)
 	{
 		MemoryContextSwitchTo(caller_context);
@@ -663,18 +658,19 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 		return 0;
 	}
 
-	/* Keep the rows: the SPI tuple table lives until SPI_finish. */
+	/* Keep the rows: SPI tuple tables live until SPI_finish. */
 	events = palloc_extended(sizeof(QueuedEvent) * count, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	/* about three legs an event on average; grown below when needed */
 	legs_capacity = (Size) count * 3 + AXS_MAX_LEGS;
 	legs = palloc_extended(sizeof(AxsLeg) * legs_capacity, MCXT_ALLOC_HUGE);
 	first_by_id = batch_ids_create(batch_context, count, NULL);
+	for (int p = 0, i = 0; p < nparts; p++)
 	{
-		SPITupleTable *rows = SPI_tuptable;
+		SPITupleTable *rows = parts[p].rows;
 
-		for (int i = 0; i < count; i++)
+		for (uint64 r = 0; r < parts[p].count; r++, i++)
 		{
-			HeapTuple	tuple = rows->vals[i];
+			HeapTuple	tuple = rows->vals[r];
 			bool		isnull;
 			BatchIdEntry *entry;
 			bool		found;
@@ -695,8 +691,8 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 			else
 				entry->index = i;
 		}
-		new_watermark = events[count - 1].position;
 	}
+	new_watermark = events[count - 1].position;
 
 	/* Keep the synchronous API out from here to commit (batch_store.c). */
 	LockRelationOid(axs_table_oid("balances"), ExclusiveLock);
@@ -863,59 +859,6 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 }
 
 /*
- * Truncate one inbox segment if all its rows are at or below the watermark.
- * A segment some other transaction is using is left for a later call.
- */
-static void
-truncate_segment_if_applied(int segment, int64 watermark)
-{
-	MemoryContext context = CurrentMemoryContext;
-	char		query[128];
-
-	begin_work("axs applier: truncating applied inbox segments");
-	PG_TRY();
-	{
-		int64		largest;
-
-		snprintf(query, sizeof(query), "SELECT max(position) FROM axs.inbox_%d", segment);
-		largest = query_int64(query, -1);
-		if (largest >= 0 && largest <= watermark)
-		{
-			snprintf(query, sizeof(query), "LOCK TABLE axs.inbox_%d IN ACCESS EXCLUSIVE MODE NOWAIT", segment);
-			if (SPI_execute(query, false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "\"%s\" failed", query);
-			snprintf(query, sizeof(query), "SELECT max(position) FROM axs.inbox_%d", segment);
-			largest = query_int64(query, -1);
-			if (largest >= 0 && largest <= watermark)
-			{
-				snprintf(query, sizeof(query), "TRUNCATE axs.inbox_%d", segment);
-				if (SPI_execute(query, false, 0) != SPI_OK_UTILITY)
-					elog(ERROR, "\"%s\" failed", query);
-			}
-		}
-	}
-	PG_CATCH();
-	{
-		/* busy: try again after a later batch */
-		MemoryContextSwitchTo(context);
-		FlushErrorState();
-		AbortCurrentTransaction();
-		pgstat_report_activity(STATE_IDLE, NULL);
-		return;
-	}
-	PG_END_TRY();
-	end_work();
-}
-
-/* Truncate every inbox segment whose rows are all applied. */
-static void
-truncate_applied_segments(int64 watermark)
-{
-	for (int segment = 0; segment < INBOX_SEGMENTS; segment++)
-		truncate_segment_if_applied(segment, watermark);
-}
-
-/*
  * apply_batch, turning an error into a logged, abandoned batch: the worker
  * keeps running.  If the fence was lost, give it up and become a standby.
  * Returns the rows consumed (0 after an error).
@@ -1067,13 +1010,15 @@ axs_applier_main(Datum main_arg)
 			holding = true;
 			ereport(LOG, (errmsg("axs applier took the fence (epoch %lld), resuming after queue position %lld",
 								 (long long) epoch, (long long) watermark)));
-			truncate_applied_segments(watermark);
+			axs_inbox_truncate_applied(watermark);
 		}
 
 		previous_watermark = watermark;
 		consumed = apply_batch_or_recover(epoch, &watermark, batch_context, &holding);
-		if (holding && (watermark >> INBOX_SEGMENT_BITS) != (previous_watermark >> INBOX_SEGMENT_BITS))
-			truncate_applied_segments(watermark);
+		/* A segment became fully applied: truncate it beside, not in, the loop. */
+		if (holding && (watermark >> AXS_INBOX_SEGMENT_BITS) != (previous_watermark >> AXS_INBOX_SEGMENT_BITS) &&
+			!axs_inbox_start_janitor(watermark))
+			axs_inbox_truncate_applied(watermark);
 		if (consumed < axs_applier_batch_size)
 			applier_wait(axs_applier_max_delay_ms);
 		else

@@ -5,7 +5,8 @@
  *
  * Everything else lives in its own module: the ledger core (ledger.c,
  * event.c, event_json.c), the SQL API (sql_api.c), balance and event-log
- * storage (event_store.c) and the applier (applier.c).
+ * storage (event_store.c, batch_store.c, outcome_store.c), the inbox
+ * (inbox.c) and the applier (applier.c).
  */
 #include "postgres.h"
 

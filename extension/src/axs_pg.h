@@ -78,6 +78,33 @@ extern void axs_outcomes_find_many(const int64 *ids, int count, bool latest,
 												  const struct AxsOutcome *outcome),
 								   void *context);
 
+/*
+ * inbox.c: the inbox's segments (LIST partitions on (position >> 20) & 15,
+ * see the install script).  axs_inbox_read reads up to limit rows after the
+ * watermark, in position order, into at most 2 parts (SPI tuple tables,
+ * valid until SPI_finish); whole_inbox_plan reads the parent table
+ * ("position > $1 ORDER BY position LIMIT $2") when the next two segments
+ * are empty.
+ */
+#define AXS_INBOX_SEGMENT_BITS 20
+#define AXS_INBOX_SEGMENTS 16
+
+typedef struct AxsInboxRows
+{
+	SPITupleTable *rows;
+	uint64		count;
+} AxsInboxRows;
+
+static inline int
+axs_inbox_segment(int64 position)
+{
+	return (int) ((position >> AXS_INBOX_SEGMENT_BITS) & (AXS_INBOX_SEGMENTS - 1));
+}
+
+extern int	axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInboxRows *parts);
+extern void axs_inbox_truncate_applied(int64 watermark);
+extern bool axs_inbox_start_janitor(int64 watermark);
+
 /* applier.c */
 extern void axs_applier_register_static(void);
 extern void axs_applier_wake_at_commit(void);

@@ -124,8 +124,8 @@ drill_end
 
 # --- b. PostgreSQL crash mid-stream ----------------------------------------
 # The applier is off until the feeder has finished: a restarted applier
-# TRUNCATEs inbox segments whose rows are all applied (applier.c,
-# truncate_applied_segments at takeover), which would erase the pre-crash
+# TRUNCATEs inbox segments whose rows are all applied (inbox.c,
+# axs_inbox_truncate_applied at takeover), which would erase the pre-crash
 # inbox rows this drill counts to prove that nothing was written twice.
 export AXS_PG_CONF="axs.applier_enabled = off"
 # 20000 events at 5000/s: a 4 s stream; "mid-stream" = the stored offsets
