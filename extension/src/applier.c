@@ -374,8 +374,8 @@ query_int64(const char *query, int64 default_value)
 	return isnull ? default_value : DatumGetInt64(value);
 }
 
-static void
-begin_work(const char *activity)
+void
+axs_begin_work(const char *activity)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -384,8 +384,8 @@ begin_work(const char *activity)
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
 
-static void
-end_work(void)
+void
+axs_end_work(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
@@ -400,9 +400,9 @@ extension_present(void)
 {
 	bool		present;
 
-	begin_work("axs applier: looking for the extension");
+	axs_begin_work("axs applier: looking for the extension");
 	present = query_int64("SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'axs'", 0) > 0;
-	end_work();
+	axs_end_work();
 	return present;
 }
 
@@ -419,10 +419,10 @@ take_fence(int64 *epoch, int64 *watermark)
 	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
 		return false;
 
-	begin_work("axs applier: taking over");
+	axs_begin_work("axs applier: taking over");
 	*epoch = query_int64("UPDATE axs.applier_state SET epoch = epoch + 1, updated_at = now() RETURNING epoch", -1);
 	*watermark = query_int64("SELECT watermark FROM axs.applier_state", 0);
-	end_work();
+	axs_end_work();
 	if (*epoch < 0)
 		elog(ERROR, "axs.applier_state has no row; reinstall the extension");
 
@@ -463,9 +463,9 @@ still_current_epoch(int64 epoch)
 {
 	int64		stored;
 
-	begin_work("axs applier: checking the epoch");
+	axs_begin_work("axs applier: checking the epoch");
 	stored = query_int64("SELECT epoch FROM axs.applier_state", -1);
-	end_work();
+	axs_end_work();
 	return stored == epoch;
 }
 
@@ -483,11 +483,12 @@ build_array(Datum *values, bool *nulls, int count, Oid element_type)
 											  element_type, length, byval, align));
 }
 
+/* Whether a queued payload has exactly the bytes of another (logged or queued) one. */
 static bool
-same_payload(const bytea *a, const bytea *b)
+same_payload(const bytea *queued, const uint8 *other, size_t other_length)
 {
-	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+	return VARSIZE_ANY_EXHDR(queued) == other_length &&
+		memcmp(VARDATA_ANY(queued), other, other_length) == 0;
 }
 
 /* Mark one pending event whose id is already logged with logged payload. */
@@ -501,8 +502,7 @@ mark_logged(QueuedEvent *events, batch_ids_hash *first_by_id, int64 id,
 	if (entry == NULL)
 		return;
 	event = &events[entry->index];
-	event->outcome = (VARSIZE_ANY_EXHDR(event->payload) == logged_length &&
-					  memcmp(VARDATA_ANY(event->payload), logged, logged_length) == 0) ?
+	event->outcome = same_payload(event->payload, logged, logged_length) ?
 		QUEUED_DUPLICATE : QUEUED_ID_REUSED;
 }
 
@@ -643,7 +643,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	int64		new_watermark;
 	int			ret;
 
-	begin_work("axs applier: applying a batch");
+	axs_begin_work("axs applier: applying a batch");
 	prepare_plans();
 	MemoryContextSwitchTo(batch_context);
 
@@ -654,7 +654,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	if (count == 0)
 	{
 		MemoryContextSwitchTo(caller_context);
-		end_work();
+		axs_end_work();
 		return 0;
 	}
 
@@ -685,7 +685,8 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 			{
 				QueuedEvent *first = &events[entry->index];
 
-				events[i].outcome = same_payload(first->payload, events[i].payload) ?
+				events[i].outcome = same_payload(events[i].payload, (const uint8 *) VARDATA_ANY(first->payload),
+												 VARSIZE_ANY_EXHDR(first->payload)) ?
 					QUEUED_DUPLICATE : QUEUED_ID_REUSED;
 			}
 			else
@@ -851,7 +852,7 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	}
 
 	MemoryContextSwitchTo(caller_context);
-	end_work();
+	axs_end_work();
 	MemoryContextReset(batch_context);
 	*watermark = new_watermark;
 	publish_batch(new_watermark, count, applied, rejected, duplicates, started);

@@ -105,7 +105,13 @@ extern int	axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_pla
 extern void axs_inbox_truncate_applied(int64 watermark);
 extern bool axs_inbox_start_janitor(int64 watermark);
 
-/* applier.c */
+/*
+ * applier.c.  axs_begin_work / axs_end_work: one unit of a background
+ * worker's work in its own transaction, connected to SPI, with a snapshot
+ * and the activity shown in pg_stat_activity.
+ */
+extern void axs_begin_work(const char *activity);
+extern void axs_end_work(void);
 extern void axs_applier_register_static(void);
 extern void axs_applier_wake_at_commit(void);
 

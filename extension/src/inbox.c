@@ -26,7 +26,6 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
-#include "utils/snapmgr.h"
 
 #include "axs_pg.h"
 
@@ -155,11 +154,7 @@ truncate_segment_if_applied(int segment, int64 watermark)
 	MemoryContext context = CurrentMemoryContext;
 	char		query[128];
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "axs: truncating an applied inbox segment");
+	axs_begin_work("axs: truncating an applied inbox segment");
 	PG_TRY();
 	{
 		int64		largest = segment_largest_position(segment);
@@ -192,11 +187,7 @@ truncate_segment_if_applied(int segment, int64 watermark)
 		return;
 	}
 	PG_END_TRY();
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	axs_end_work();
 }
 
 void
