@@ -131,6 +131,25 @@ extern bool axs_event_from_json(const char *text, size_t len, AxsEvent *out,
 								AxsDecodeError *err);
 
 /*
+ * The two decoders behind axs_event_from_json, exposed for the unit test that
+ * checks them against each other.  The fast one reads the common shape of an
+ * event without allocating and declines anything else (see event_json.c);
+ * the reference one parses with json-c and decides every text.  When the
+ * fast one does not decline, its result equals the reference one's.
+ */
+typedef enum AxsFastDecode
+{
+	AXS_FAST_DECLINED = 0,		/* out and err untouched or meaningless */
+	AXS_FAST_VALID,				/* as axs_event_from_json returning true */
+	AXS_FAST_INVALID			/* as it returning false, err filled */
+} AxsFastDecode;
+
+extern AxsFastDecode axs_event_from_json_fast(const char *text, size_t len,
+											  AxsEvent *out, AxsDecodeError *err);
+extern bool axs_event_from_json_reference(const char *text, size_t len, AxsEvent *out,
+										  AxsDecodeError *err);
+
+/*
  * Write the canonical JSON form of an event (fixed key order, optional trade
  * fields always written) into buf.  Returns the length written, excluding the
  * terminating NUL, or 0 if cap is too small.

@@ -203,12 +203,10 @@ negative_saturated(JsonDecode *decode)
 #define KEY_IS(key, length, literal) \
 	((length) == sizeof(literal) - 1 && memcmp((key), (literal), sizeof(literal) - 1) == 0)
 
-/* The JsonField a key names, or FIELD_UNKNOWN. */
+/* The JsonField a key of length bytes names, or FIELD_UNKNOWN. */
 static JsonField
-classify_key(const char *key)
+classify_key(const char *key, size_t length)
 {
-	size_t		length = strlen(key);
-
 	switch (length)
 	{
 		case 2:
@@ -258,7 +256,7 @@ open_scope(JsonScope *scope, json_object *object, int leg_index, JsonDecode *dec
 	scope->decode = decode;
 	json_object_object_foreachC(object, entry)
 	{
-		JsonField	field = classify_key(entry.key);
+		JsonField	field = classify_key(entry.key, strlen(entry.key));
 
 		if (field == FIELD_UNKNOWN)
 			scope->has_unknown_key = true;
@@ -297,7 +295,7 @@ check_keys(const JsonScope *scope, uint32_t allowed)
 		snprintf(prefix, sizeof(prefix), "legs[%d].", scope->leg_index);
 	json_object_object_foreachC(scope->object, entry)
 	{
-		JsonField	field = classify_key(entry.key);
+		JsonField	field = classify_key(entry.key, strlen(entry.key));
 		char		path[48];
 
 		if (field != FIELD_UNKNOWN && (allowed & FIELD_BIT(field)) != 0)
@@ -608,8 +606,8 @@ get_thread_tokener(void)
 }
 
 bool
-axs_event_from_json(const char *text, size_t len, AxsEvent *out,
-					AxsDecodeError *err)
+axs_event_from_json_reference(const char *text, size_t len, AxsEvent *out,
+							  AxsDecodeError *err)
 {
 	json_tokener *tokener;
 	json_object *root;
@@ -679,8 +677,271 @@ axs_event_from_json(const char *text, size_t len, AxsEvent *out,
 }
 
 /*
- * Canonical JSON writer.  Once a write does not fit, overflowed stays set and
- * the result is discarded.
+ * Fast path.  json-c builds a heap object per value and a hash table per
+ * object, which made it most of axs-feeder's CPU per message.  This scanner
+ * reads the common shape of an event in one pass without allocating: an
+ * object of known, distinct keys in any order, JSON whitespace anywhere
+ * between tokens, strings without escapes (printable ASCII), non-negative
+ * integers without fraction or exponent that fit in int64, kinds other than
+ * legs.  On anything else (a legs event, an escape, a negative number, null,
+ * an unknown, duplicate or missing key, malformed text) it declines and the
+ * reference decoder judges the text, so every error message, and the
+ * meaning of every valid text, stays the reference decoder's; the unit test
+ * test_event_json_fast.c checks the two against each other on mutated texts.
+ */
+typedef struct FastScanner
+{
+	const char *at;
+	const char *end;
+} FastScanner;
+
+/* A scanned value: a string's bytes, or an integer. */
+typedef struct FastValue
+{
+	const char *string;			/* NULL for an integer */
+	size_t		length;
+	int64_t		integer;
+} FastValue;
+
+static void
+fast_skip_whitespace(FastScanner *scanner)
+{
+	while (scanner->at < scanner->end && json_whitespace(*scanner->at))
+		scanner->at++;
+}
+
+static bool
+fast_expect(FastScanner *scanner, char c)
+{
+	fast_skip_whitespace(scanner);
+	if (scanner->at >= scanner->end || *scanner->at != c)
+		return false;
+	scanner->at++;
+	return true;
+}
+
+/* A string of printable ASCII without escapes; the scanner is past its quote. */
+static bool
+fast_string(FastScanner *scanner, FastValue *value)
+{
+	const char *start = scanner->at;
+
+	while (scanner->at < scanner->end)
+	{
+		unsigned char c = (unsigned char) *scanner->at;
+
+		if (c == '"')
+		{
+			value->string = start;
+			value->length = (size_t) (scanner->at - start);
+			scanner->at++;
+			return true;
+		}
+		if (c == '\\' || c < 0x20 || c >= 0x7f)
+			return false;
+		scanner->at++;
+	}
+	return false;
+}
+
+/*
+ * A non-negative integer that fits in int64.  A leading zero ("01"), a
+ * fraction or an exponent leaves a digit, '.', 'e' or 'E' next, which the
+ * caller's check for ',' or '}' declines.
+ */
+static bool
+fast_integer(FastScanner *scanner, FastValue *value)
+{
+	uint64_t	number = 0;
+	const char *start = scanner->at;
+
+	if (scanner->at < scanner->end && *scanner->at == '0')
+		scanner->at++;
+	else
+	{
+		while (scanner->at < scanner->end && *scanner->at >= '0' && *scanner->at <= '9')
+		{
+			unsigned	digit = (unsigned) (*scanner->at - '0');
+
+			if (number > ((uint64_t) INT64_MAX - digit) / 10)
+				return false;
+			number = number * 10 + digit;
+			scanner->at++;
+		}
+	}
+	value->string = NULL;
+	value->integer = (int64_t) number;
+	return scanner->at > start;
+}
+
+/* Copy a scanned currency code into dest, if it fits (see read_code). */
+static bool
+fast_code(const FastValue *value, char *dest)
+{
+	if (value->string == NULL || value->length > AXS_CURRENCY_CODE_MAX)
+		return false;
+	memcpy(dest, value->string, value->length);
+	dest[value->length] = '\0';
+	return true;
+}
+
+static bool
+fast_kind(const FastValue *value, AxsEventKind *kind)
+{
+	if (value->string == NULL)
+		return false;
+	for (int candidate = AXS_KIND_DEPOSIT; candidate < AXS_KIND_LEGS; candidate++)
+	{
+		const char *name = axs_event_kind_name((AxsEventKind) candidate);
+
+		if (strlen(name) == value->length && memcmp(name, value->string, value->length) == 0)
+		{
+			*kind = (AxsEventKind) candidate;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Read the fields of a scanned event into out (zeroed by the caller). */
+static bool
+fast_read_fields(const FastValue *values, uint32_t present, AxsEvent *out)
+{
+	uint32_t	required;
+	uint32_t	allowed;
+
+#define FAST_INT(field) (values[field].string == NULL ? values[field].integer : -1)
+
+	switch (out->kind)
+	{
+		case AXS_KIND_TRANSFER:
+			required = allowed = TRANSFER_FIELDS;
+			break;
+		case AXS_KIND_TRADE:
+			allowed = TRADE_FIELDS;
+			required = TRADE_FIELDS & ~(FIELD_BIT(FIELD_BUYER_FEE) | FIELD_BIT(FIELD_SELLER_FEE) |
+										FIELD_BIT(FIELD_FEE_ACCOUNT));
+			break;
+		default:
+			required = allowed = AMOUNT_EVENT_FIELDS;
+			break;
+	}
+	required |= COMMON_FIELDS;
+	allowed |= COMMON_FIELDS;
+	if ((present & ~allowed) != 0 || (present & required) != required)
+		return false;
+	/* every integer field must hold an integer: FAST_INT reads -1 otherwise */
+	for (int field = 0; field < FIELD_COUNT; field++)
+		if ((present & FIELD_BIT(field)) != 0 && field != FIELD_KIND &&
+			field != FIELD_CURRENCY && field != FIELD_BASE && field != FIELD_QUOTE &&
+			values[field].string != NULL)
+			return false;
+
+	out->id = FAST_INT(FIELD_ID);
+	switch (out->kind)
+	{
+		case AXS_KIND_TRANSFER:
+			out->u.transfer.from_account = FAST_INT(FIELD_FROM);
+			out->u.transfer.to_account = FAST_INT(FIELD_TO);
+			out->u.transfer.amount = FAST_INT(FIELD_AMOUNT);
+			return fast_code(&values[FIELD_CURRENCY], out->u.transfer.currency);
+		case AXS_KIND_TRADE:
+			out->u.trade.buyer = FAST_INT(FIELD_BUYER);
+			out->u.trade.seller = FAST_INT(FIELD_SELLER);
+			out->u.trade.base_amount = FAST_INT(FIELD_BASE_AMOUNT);
+			out->u.trade.quote_amount = FAST_INT(FIELD_QUOTE_AMOUNT);
+			if (present & FIELD_BIT(FIELD_BUYER_FEE))
+				out->u.trade.buyer_fee = FAST_INT(FIELD_BUYER_FEE);
+			if (present & FIELD_BIT(FIELD_SELLER_FEE))
+				out->u.trade.seller_fee = FAST_INT(FIELD_SELLER_FEE);
+			if (present & FIELD_BIT(FIELD_FEE_ACCOUNT))
+			{
+				/* an explicit 0 is an error the reference decoder words */
+				out->u.trade.fee_account = FAST_INT(FIELD_FEE_ACCOUNT);
+				if (out->u.trade.fee_account == 0)
+					return false;
+			}
+			return fast_code(&values[FIELD_BASE], out->u.trade.base) &&
+				fast_code(&values[FIELD_QUOTE], out->u.trade.quote);
+		default:
+			out->u.amount.account = FAST_INT(FIELD_ACCOUNT);
+			out->u.amount.amount = FAST_INT(FIELD_AMOUNT);
+			return fast_code(&values[FIELD_CURRENCY], out->u.amount.currency);
+	}
+#undef FAST_INT
+}
+
+AxsFastDecode
+axs_event_from_json_fast(const char *text, size_t len, AxsEvent *out,
+						 AxsDecodeError *err)
+{
+	FastScanner scanner = {text, text + len};
+	FastValue	values[FIELD_COUNT];
+	uint32_t	present = 0;
+
+	if (!fast_expect(&scanner, '{'))
+		return AXS_FAST_DECLINED;
+	do
+	{
+		FastValue	key;
+		JsonField	field;
+
+		if (!fast_expect(&scanner, '"') || !fast_string(&scanner, &key))
+			return AXS_FAST_DECLINED;
+		field = classify_key(key.string, key.length);
+		if (field == FIELD_UNKNOWN || field == FIELD_LEGS ||
+			(present & FIELD_BIT(field)) != 0 || !fast_expect(&scanner, ':'))
+			return AXS_FAST_DECLINED;
+		present |= FIELD_BIT(field);
+		fast_skip_whitespace(&scanner);
+		if (scanner.at < scanner.end && *scanner.at == '"')
+		{
+			scanner.at++;
+			if (!fast_string(&scanner, &values[field]))
+				return AXS_FAST_DECLINED;
+		}
+		else if (!fast_integer(&scanner, &values[field]))
+			return AXS_FAST_DECLINED;
+		fast_skip_whitespace(&scanner);
+		if (scanner.at >= scanner.end)
+			return AXS_FAST_DECLINED;
+	} while (*scanner.at++ == ',');
+	if (scanner.at[-1] != '}')
+		return AXS_FAST_DECLINED;
+	fast_skip_whitespace(&scanner);
+	if (scanner.at != scanner.end || (present & FIELD_BIT(FIELD_KIND)) == 0)
+		return AXS_FAST_DECLINED;
+
+	memset(out, 0, sizeof(*out));
+	if (!fast_kind(&values[FIELD_KIND], &out->kind) ||
+		!fast_read_fields(values, present, out))
+		return AXS_FAST_DECLINED;
+	err->status = AXS_DECODE_OK;
+	err->field[0] = '\0';
+	err->message[0] = '\0';
+	return axs_event_validate(out, err) ? AXS_FAST_VALID : AXS_FAST_INVALID;
+}
+
+bool
+axs_event_from_json(const char *text, size_t len, AxsEvent *out,
+					AxsDecodeError *err)
+{
+	switch (axs_event_from_json_fast(text, len, out, err))
+	{
+		case AXS_FAST_VALID:
+			return true;
+		case AXS_FAST_INVALID:
+			return false;
+		case AXS_FAST_DECLINED:
+			break;
+	}
+	return axs_event_from_json_reference(text, len, out, err);
+}
+
+/*
+ * Canonical JSON writer, without printf: axs-loadgen writes every message it
+ * produces here.  Once a write does not fit, overflowed stays set and the
+ * result is discarded.
  */
 typedef struct JsonWriter
 {
@@ -690,29 +951,64 @@ typedef struct JsonWriter
 	bool		overflowed;
 } JsonWriter;
 
-static void append(JsonWriter *writer, const char *format,...) __attribute__((format(printf, 2, 3)));
+/* Append length bytes; the buffer keeps room for the final NUL. */
+static void
+append_bytes(JsonWriter *writer, const char *bytes, size_t length)
+{
+	if (writer->overflowed || length >= writer->cap - writer->length)
+	{
+		writer->overflowed = true;
+		return;
+	}
+	memcpy(writer->buf + writer->length, bytes, length);
+	writer->length += length;
+	writer->buf[writer->length] = '\0';
+}
+
+#define append_literal(writer, literal) append_bytes((writer), (literal), sizeof(literal) - 1)
 
 static void
-append(JsonWriter *writer, const char *format,...)
+append_int64(JsonWriter *writer, int64_t value)
 {
-	va_list		args;
-	int			written;
+	char		digits[20];
+	char	   *start = digits + sizeof(digits);
+	uint64_t	magnitude = value < 0 ? -(uint64_t) value : (uint64_t) value;
 
-	if (writer->overflowed)
-		return;
-	va_start(args, format);
-	written = vsnprintf(writer->buf + writer->length, writer->cap - writer->length, format, args);
-	va_end(args);
-	if (written < 0 || (size_t) written >= writer->cap - writer->length)
-		writer->overflowed = true;
-	else
-		writer->length += (size_t) written;
+	do
+	{
+		*--start = (char) ('0' + magnitude % 10);
+		magnitude /= 10;
+	} while (magnitude != 0);
+	if (value < 0)
+		append_literal(writer, "-");
+	append_bytes(writer, start, (size_t) (digits + sizeof(digits) - start));
 }
 
 /*
- * Currency codes are written as they are: a valid code needs no escaping, and
- * only valid events are written.
+ * "key":value and "key":"code".  Currency codes are written as they are: a
+ * valid code needs no escaping, and only valid events are written.
  */
+static void
+append_field(JsonWriter *writer, const char *key, int64_t value)
+{
+	append_literal(writer, ",\"");
+	append_bytes(writer, key, strlen(key));
+	append_literal(writer, "\":");
+	append_int64(writer, value);
+}
+
+static void
+append_code(JsonWriter *writer, const char *key, const char *code)
+{
+	const char *nul = memchr(code, '\0', AXS_CURRENCY_CODE_MAX);
+
+	append_literal(writer, ",\"");
+	append_bytes(writer, key, strlen(key));
+	append_literal(writer, "\":\"");
+	append_bytes(writer, code, nul != NULL ? (size_t) (nul - code) : AXS_CURRENCY_CODE_MAX);
+	append_literal(writer, "\"");
+}
+
 size_t
 axs_event_to_json(const AxsEvent *event, char *buf, size_t cap)
 {
@@ -721,50 +1017,59 @@ axs_event_to_json(const AxsEvent *event, char *buf, size_t cap)
 
 	if (kind_name == NULL)
 		return 0;
-	append(&writer, "{\"id\":%" PRId64 ",\"kind\":\"%s\"", event->id, kind_name);
+	append_literal(&writer, "{\"id\":");
+	append_int64(&writer, event->id);
+	append_literal(&writer, ",\"kind\":\"");
+	append_bytes(&writer, kind_name, strlen(kind_name));
+	append_literal(&writer, "\"");
 	switch (event->kind)
 	{
 		case AXS_KIND_DEPOSIT:
 		case AXS_KIND_WITHDRAW:
 		case AXS_KIND_FREEZE:
 		case AXS_KIND_UNFREEZE:
-			append(&writer, ",\"account\":%" PRId64 ",\"currency\":\"%.*s\",\"amount\":%" PRId64,
-				   event->u.amount.account, AXS_CURRENCY_CODE_MAX, event->u.amount.currency,
-				   event->u.amount.amount);
+			append_field(&writer, "account", event->u.amount.account);
+			append_code(&writer, "currency", event->u.amount.currency);
+			append_field(&writer, "amount", event->u.amount.amount);
 			break;
 		case AXS_KIND_TRANSFER:
-			append(&writer, ",\"from\":%" PRId64 ",\"to\":%" PRId64 ",\"currency\":\"%.*s\",\"amount\":%" PRId64,
-				   event->u.transfer.from_account, event->u.transfer.to_account,
-				   AXS_CURRENCY_CODE_MAX, event->u.transfer.currency, event->u.transfer.amount);
+			append_field(&writer, "from", event->u.transfer.from_account);
+			append_field(&writer, "to", event->u.transfer.to_account);
+			append_code(&writer, "currency", event->u.transfer.currency);
+			append_field(&writer, "amount", event->u.transfer.amount);
 			break;
 		case AXS_KIND_TRADE:
-			append(&writer, ",\"buyer\":%" PRId64 ",\"seller\":%" PRId64
-				   ",\"base\":\"%.*s\",\"quote\":\"%.*s\""
-				   ",\"base_amount\":%" PRId64 ",\"quote_amount\":%" PRId64
-				   ",\"buyer_fee\":%" PRId64 ",\"seller_fee\":%" PRId64,
-				   event->u.trade.buyer, event->u.trade.seller,
-				   AXS_CURRENCY_CODE_MAX, event->u.trade.base,
-				   AXS_CURRENCY_CODE_MAX, event->u.trade.quote,
-				   event->u.trade.base_amount, event->u.trade.quote_amount,
-				   event->u.trade.buyer_fee, event->u.trade.seller_fee);
+			append_field(&writer, "buyer", event->u.trade.buyer);
+			append_field(&writer, "seller", event->u.trade.seller);
+			append_code(&writer, "base", event->u.trade.base);
+			append_code(&writer, "quote", event->u.trade.quote);
+			append_field(&writer, "base_amount", event->u.trade.base_amount);
+			append_field(&writer, "quote_amount", event->u.trade.quote_amount);
+			append_field(&writer, "buyer_fee", event->u.trade.buyer_fee);
+			append_field(&writer, "seller_fee", event->u.trade.seller_fee);
 			if (event->u.trade.fee_account != 0)
-				append(&writer, ",\"fee_account\":%" PRId64, event->u.trade.fee_account);
+				append_field(&writer, "fee_account", event->u.trade.fee_account);
 			break;
 		case AXS_KIND_LEGS:
 			if (event->u.legs.count < 0 || event->u.legs.count > AXS_MAX_RAW_LEGS)
 				return 0;
-			append(&writer, ",\"legs\":[");
+			append_literal(&writer, ",\"legs\":[");
 			for (int i = 0; i < event->u.legs.count; i++)
 			{
 				const AxsRawLeg *leg = &event->u.legs.legs[i];
 
-				append(&writer, "%s{\"account\":%" PRId64 ",\"currency\":\"%.*s\",\"available\":%" PRId64 ",\"frozen\":%" PRId64 "}",
-					   i == 0 ? "" : ",", leg->account, AXS_CURRENCY_CODE_MAX, leg->currency,
-					   leg->available, leg->frozen);
+				if (i > 0)
+					append_literal(&writer, ",");
+				append_literal(&writer, "{\"account\":");
+				append_int64(&writer, leg->account);
+				append_code(&writer, "currency", leg->currency);
+				append_field(&writer, "available", leg->available);
+				append_field(&writer, "frozen", leg->frozen);
+				append_literal(&writer, "}");
 			}
-			append(&writer, "]");
+			append_literal(&writer, "]");
 			break;
 	}
-	append(&writer, "}");
+	append_literal(&writer, "}");
 	return writer.overflowed ? 0 : writer.length;
 }
