@@ -118,6 +118,23 @@ SELECT axs.submit('{"id":5100,"kind":"deposit","account":77,"currency":"USDT","a
 SELECT :position AS position, axs.wait(:position, 10000) AS applied_in_time;
 SELECT * FROM axs.balance(77, 'USDT');
 
+-- positions that wrap around the 16 segments: one transaction queues a row
+-- in this segment, one in the next, and one a lap later in this segment
+-- again; the applier takes them in position order (so the withdrawal finds
+-- too little), none passed over
+BEGIN;
+SELECT axs.submit('{"id":5101,"kind":"deposit","account":77,"currency":"USDT","amount":10}') AS first_position \gset
+SELECT setval('axs.inbox_position_seq', 4 * 1048576) IS NOT NULL AS next_segment;
+SELECT axs.submit('{"id":5102,"kind":"withdraw","account":77,"currency":"USDT","amount":120}') IS NOT NULL AS queued;
+SELECT setval('axs.inbox_position_seq', (3 + 16) * 1048576 + 10) IS NOT NULL AS next_lap;
+SELECT axs.submit('{"id":5103,"kind":"deposit","account":77,"currency":"USDT","amount":100}') AS position \gset
+COMMIT;
+SELECT (:first_position >> 20) % 16 = (:position >> 20) % 16 AS same_segment,
+	   axs.wait(:position, 10000) AS applied_in_time;
+SELECT e.id, s.status, s.reason FROM (VALUES (5101), (5102), (5103)) AS e(id),
+	LATERAL axs.event_status(e.id) AS s ORDER BY e.id;
+SELECT * FROM axs.balance(77, 'USDT');
+
 -- the applier's status
 SELECT pid IS NOT NULL AS running, fence_held, batches >= 2 AS batches, events_applied, events_rejected,
 	   events_duplicate, queue_depth, watermark = :position AS caught_up

@@ -8,9 +8,11 @@
  * positions (install script).  Appenders commit in position order (the
  * inbox append lock), so once a row of segment N + 1 is visible every row of
  * segment N is: the next rows after the watermark are in the watermark's
- * segment, then in the one after it.  Reading those partitions directly
- * keeps the applier clear of the others, which a TRUNCATE locks for as long
- * as it unlinks a segment's files (about 0.1 s for a full one).
+ * segment, then in the one after it, each read only up to the end of its
+ * current lap (positions wrap around the segments).  Reading those
+ * partitions directly keeps the applier clear of the others, which a
+ * TRUNCATE locks for as long as it unlinks a segment's files (about 0.1 s for
+ * a full one).
  *
  * Truncation runs in an "axs inbox janitor" worker, so the applier goes on
  * applying meanwhile; at takeover the applier truncates itself, before it
@@ -31,7 +33,14 @@
 
 PGDLLEXPORT void axs_inbox_janitor_main(Datum main_arg);
 
-/* Plans reading one segment: "position > $1 ORDER BY position LIMIT $2". */
+/*
+ * Plans reading one segment, up to the end of one lap of it: "position > $1
+ * AND position < $3 ORDER BY position LIMIT $2".  Positions wrap around the
+ * segments every AXS_INBOX_SEGMENTS << AXS_INBOX_SEGMENT_BITS, so under a
+ * backlog that long (or after a setval jump) a segment holds rows of two
+ * laps; a read not bounded to the lap would take the later lap's rows before
+ * the next segment's earlier ones, and the watermark would pass those.
+ */
 static SPIPlanPtr segment_read_plans[AXS_INBOX_SEGMENTS];
 
 static SPIPlanPtr
@@ -39,30 +48,38 @@ segment_read_plan(int segment)
 {
 	if (segment_read_plans[segment] == NULL)
 	{
-		Oid			types[2] = {INT8OID, INT4OID};
+		Oid			types[3] = {INT8OID, INT4OID, INT8OID};
 		char		query[160];
 
 		snprintf(query, sizeof(query),
 				 "SELECT position, event_id, payload, queued_at FROM axs.inbox_%d "
-				 "WHERE position > $1 ORDER BY position LIMIT $2", segment);
-		segment_read_plans[segment] = axs_prepare_kept(query, 2, types);
+				 "WHERE position > $1 AND position < $3 ORDER BY position LIMIT $2", segment);
+		segment_read_plans[segment] = axs_prepare_kept(query, 3, types);
 	}
 	return segment_read_plans[segment];
 }
 
-/* Run a read plan; its rows stay in SPI_tuptable. */
+/* Run a read plan (the whole inbox's ignores before); its rows stay in SPI_tuptable. */
 static uint64
-run_read(SPIPlanPtr plan, int64 after, int limit)
+run_read(SPIPlanPtr plan, int64 after, int limit, int64 before)
 {
-	Datum		arguments[2];
+	Datum		arguments[3];
 	int			ret;
 
 	arguments[0] = Int64GetDatum(after);
 	arguments[1] = Int32GetDatum(limit);
+	arguments[2] = Int64GetDatum(before);
 	ret = SPI_execute_plan(plan, arguments, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading the inbox failed: %s", SPI_result_code_string(ret));
 	return SPI_processed;
+}
+
+/* The first position of the lap after the one position is in, of its segment. */
+static int64
+segment_lap_end(int64 position)
+{
+	return ((position >> AXS_INBOX_SEGMENT_BITS) + 1) << AXS_INBOX_SEGMENT_BITS;
 }
 
 /* The last position the inbox sequence has handed out (0 if none). */
@@ -84,11 +101,12 @@ int
 axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInboxRows *parts)
 {
 	int			segment = axs_inbox_segment(watermark + 1);
+	int64		lap_end = segment_lap_end(watermark + 1);
 	uint64		got;
 	int			nparts = 0;
 	int64		after = watermark;
 
-	got = run_read(segment_read_plan(segment), after, limit);
+	got = run_read(segment_read_plan(segment), after, limit, lap_end);
 	if (got > 0)
 	{
 		bool		isnull;
@@ -101,7 +119,8 @@ axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInbox
 	if (got < (uint64) limit)
 	{
 		uint64		more = run_read(segment_read_plan((segment + 1) % AXS_INBOX_SEGMENTS),
-									after, limit - (int) got);
+									after, limit - (int) got,
+									lap_end + ((int64) 1 << AXS_INBOX_SEGMENT_BITS));
 
 		if (more > 0)
 		{
@@ -120,7 +139,7 @@ axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInbox
 	 */
 	if (positions_issued() < ((((watermark + 1) >> AXS_INBOX_SEGMENT_BITS) + 2) << AXS_INBOX_SEGMENT_BITS))
 		return 0;
-	got = run_read(whole_inbox_plan, watermark, limit);
+	got = run_read(whole_inbox_plan, watermark, limit, 0);
 	if (got == 0)
 		return 0;
 	parts[0].rows = SPI_tuptable;
