@@ -88,12 +88,12 @@ SELECT count(*) AS accounts, min(available) AS least, max(available) AS most
 FROM axs.balances WHERE account BETWEEN 1001 AND 1016;
 SELECT status, count(*) FROM axs.events WHERE id BETWEEN 1001 AND 1500 GROUP BY status;
 
--- inbox segments (2^20 positions each): a batch across a boundary reads
+-- inbox segments (2^18 positions each): a batch across a boundary reads
 -- the end of one segment and the start of the next; once a segment is all
 -- applied, the janitor worker truncates it; a jump over whole segments
 -- (here by setval) is found too
 SELECT relfilenode AS segment_0_file FROM pg_class WHERE oid = 'axs.inbox_0'::regclass \gset
-SELECT setval('axs.inbox_position_seq', 1048570) IS NOT NULL AS moved;
+SELECT setval('axs.inbox_position_seq', 262138) IS NOT NULL AS moved;
 SELECT axs.submit_many(jsonb_agg(jsonb_build_object('id', 5000 + g, 'kind', 'deposit', 'account', 77,
 												   'currency', 'USDT', 'amount', 1)))
 	   AS position
@@ -113,23 +113,23 @@ BEGIN
 END
 $$;
 SELECT count(*) AS rows_left_in_segment_0 FROM axs.inbox_0;
-SELECT setval('axs.inbox_position_seq', 3 * 1048576 + 5) IS NOT NULL AS jumped;
+SELECT setval('axs.inbox_position_seq', 3 * 262144 + 5) IS NOT NULL AS jumped;
 SELECT axs.submit('{"id":5100,"kind":"deposit","account":77,"currency":"USDT","amount":1}') AS position \gset
 SELECT :position AS position, axs.wait(:position, 10000) AS applied_in_time;
 SELECT * FROM axs.balance(77, 'USDT');
 
--- positions that wrap around the 16 segments: one transaction queues a row
+-- positions that wrap around the 64 segments: one transaction queues a row
 -- in this segment, one in the next, and one a lap later in this segment
 -- again; the applier takes them in position order (so the withdrawal finds
 -- too little), none passed over
 BEGIN;
 SELECT axs.submit('{"id":5101,"kind":"deposit","account":77,"currency":"USDT","amount":10}') AS first_position \gset
-SELECT setval('axs.inbox_position_seq', 4 * 1048576) IS NOT NULL AS next_segment;
+SELECT setval('axs.inbox_position_seq', 4 * 262144) IS NOT NULL AS next_segment;
 SELECT axs.submit('{"id":5102,"kind":"withdraw","account":77,"currency":"USDT","amount":120}') IS NOT NULL AS queued;
-SELECT setval('axs.inbox_position_seq', (3 + 16) * 1048576 + 10) IS NOT NULL AS next_lap;
+SELECT setval('axs.inbox_position_seq', (3 + 64) * 262144 + 10) IS NOT NULL AS next_lap;
 SELECT axs.submit('{"id":5103,"kind":"deposit","account":77,"currency":"USDT","amount":100}') AS position \gset
 COMMIT;
-SELECT (:first_position >> 20) % 16 = (:position >> 20) % 16 AS same_segment,
+SELECT (:first_position >> 18) % 64 = (:position >> 18) % 64 AS same_segment,
 	   axs.wait(:position, 10000) AS applied_in_time;
 SELECT e.id, s.status, s.reason FROM (VALUES (5101), (5102), (5103)) AS e(id),
 	LATERAL axs.event_status(e.id) AS s ORDER BY e.id;

@@ -118,9 +118,10 @@ CREATE TABLE axs.id_conflicts (
 -- assigned from axs.inbox_position_seq.  A statement trigger takes the inbox
 -- append lock for the inserting transaction, so transactions that append
 -- commit one after another and positions become visible in order; the
--- applier can then follow a plain watermark.  The table is split into 16
--- segments of 2^20 positions; the applier truncates a segment once every
--- row in it is applied, so the inbox never needs VACUUM.
+-- applier can then follow a plain watermark.  The table is split into 64
+-- segments of 2^18 positions (small, so that truncating one is a short
+-- burst of file-system work: inbox.c); the applier truncates a segment once
+-- every row in it is applied, so the inbox never needs VACUUM.
 ---------------------------------------------------------------------------
 
 CREATE SEQUENCE axs.inbox_position_seq AS bigint;	-- CACHE 1: see above
@@ -133,11 +134,11 @@ CREATE TABLE axs.inbox (
 	-- AXS_PAYLOAD_MAX in event.h: no valid event is longer, and the
 	-- applier's outcome blocks (outcome_block.h) rely on the bound
 	CONSTRAINT inbox_payload_size CHECK (octet_length(payload) <= 1024)
-) PARTITION BY LIST (((position >> 20) & 15));
+) PARTITION BY LIST (((position >> 18) & 63));
 
 DO $segments$
 BEGIN
-	FOR segment IN 0..15 LOOP
+	FOR segment IN 0..63 LOOP
 		EXECUTE format('CREATE TABLE axs.inbox_%s PARTITION OF axs.inbox FOR VALUES IN (%s)',
 					   segment, segment);
 		EXECUTE format('ALTER TABLE axs.inbox_%s SET (autovacuum_enabled = off)', segment);

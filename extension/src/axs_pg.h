@@ -79,15 +79,15 @@ extern void axs_outcomes_find_many(const int64 *ids, int count, bool latest,
 								   void *context);
 
 /*
- * inbox.c: the inbox's segments (LIST partitions on (position >> 20) & 15,
+ * inbox.c: the inbox's segments (LIST partitions on (position >> 18) & 63,
  * see the install script).  axs_inbox_read reads up to limit rows after the
  * watermark, in position order, into at most 2 parts (SPI tuple tables,
  * valid until SPI_finish); whole_inbox_plan reads the parent table
  * ("position > $1 ORDER BY position LIMIT $2") when the next two segments
  * are empty.
  */
-#define AXS_INBOX_SEGMENT_BITS 20
-#define AXS_INBOX_SEGMENTS 16
+#define AXS_INBOX_SEGMENT_BITS 18
+#define AXS_INBOX_SEGMENTS 64
 
 typedef struct AxsInboxRows
 {

@@ -4,15 +4,21 @@
  *		from the live segment, and truncating segments whose rows are all
  *		applied, from a worker of its own.
  *
- * The inbox is LIST-partitioned into INBOX_SEGMENTS segments of 2^20
- * positions (install script).  Appenders commit in position order (the
+ * The inbox is LIST-partitioned into AXS_INBOX_SEGMENTS segments of
+ * 2^AXS_INBOX_SEGMENT_BITS positions (install script).  Appenders commit in position order (the
  * inbox append lock), so once a row of segment N + 1 is visible every row of
  * segment N is: the next rows after the watermark are in the watermark's
  * segment, then in the one after it, each read only up to the end of its
  * current lap (positions wrap around the segments).  Reading those
  * partitions directly keeps the applier clear of the others, which a
- * TRUNCATE locks for as long as it unlinks a segment's files (about 0.1 s for
- * a full one).
+ * TRUNCATE locks for as long as it unlinks a segment's files.
+ *
+ * Segments are small (2^18 positions, ~30 MB with the index) because freeing
+ * a file's blocks is not free: on this project's test machines (ext4 mounted
+ * with online discard) truncating a 130 MB segment stalled every other
+ * session's commits for up to 70 ms, a 33 MB one for about 20 ms
+ * (bench/e2e/README.md).  64 of them keep the lap, and so the longest
+ * backlog read without wrapping, at 2^24 positions.
  *
  * Truncation runs in an "axs inbox janitor" worker, so the applier goes on
  * applying meanwhile; at takeover the applier truncates itself, before it
