@@ -138,7 +138,7 @@ started=$(now_ms)
 LOADGEN_PID=$!
 
 # Inbox rows are counted as ingested minus dead letters: the applier
-# truncates inbox segments (2^20 positions) once they are applied.
+# truncates inbox segments (2^18 positions) once they are applied.
 status_sql="SELECT (SELECT coalesce(sum(next_offset), 0) FROM axs.feeder_offsets),
 	(SELECT coalesce(sum(next_offset), 0) FROM axs.feeder_offsets) - (SELECT count(*) FROM axs.dead_letters), s.events_applied, s.events_rejected, s.events_duplicate,
 	s.queue_depth, (SELECT count(*) FROM axs.dead_letters)
