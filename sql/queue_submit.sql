@@ -135,6 +135,14 @@ SELECT e.id, s.status, s.reason FROM (VALUES (5101), (5102), (5103)) AS e(id),
 	LATERAL axs.event_status(e.id) AS s ORDER BY e.id;
 SELECT * FROM axs.balance(77, 'USDT');
 
+-- a gap of 150,000 positions inside one segment, longer than the applier's
+-- read window (axs.applier_batch_size, 100,000): it looks past the window
+SELECT setval('axs.inbox_position_seq', :position + 150000) IS NOT NULL AS gap;
+SELECT axs.submit('{"id":5104,"kind":"deposit","account":77,"currency":"USDT","amount":1000}') AS position \gset
+SELECT (:position >> 18) % 64 = ((:position - 150001) >> 18) % 64 AS same_segment,
+	   axs.wait(:position, 10000) AS applied_in_time;
+SELECT * FROM axs.balance(77, 'USDT');
+
 -- the applier's status
 SELECT pid IS NOT NULL AS running, fence_held, batches >= 2 AS batches, events_applied, events_rejected,
 	   events_duplicate, queue_depth, watermark = :position AS caught_up

@@ -960,14 +960,18 @@ axs_applier_main(Datum main_arg)
 	mallopt(M_TRIM_THRESHOLD, BATCH_TRIM_THRESHOLD);
 
 	/*
-	 * Generic plans from the first execution.  A custom plan of the inbox
-	 * read, "position > <watermark> ORDER BY position LIMIT <n>", knows the
-	 * values and picks a bitmap scan of every queued row plus a sort (the
-	 * planner has no statistics on the segments), which under a backlog of
-	 * a million rows costs more than the batch itself; the generic plan
-	 * merges the segments' index scans and stops at the limit.
+	 * Generic plans from the first execution, the same for every batch.  And
+	 * no sequential scans: the planner has no statistics on the inbox
+	 * segments (never analyzed, truncated whole), so it cannot tell that a
+	 * read's position window holds a few block ranges of a segment and
+	 * would scan all of it; the applier's other statements have indexes to
+	 * use, or scan sequences and one-row tables either way.  No JIT either:
+	 * a plan with a sequential scan left in it looks costly enough to
+	 * compile, and compiling took longer than any of these statements runs.
 	 */
 	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	batch_context = AllocSetContextCreate(TopMemoryContext, "axs applier batch",
 										  ALLOCSET_DEFAULT_SIZES);
 	StartTransactionCommand();

@@ -80,9 +80,11 @@ extern void axs_outcomes_find_many(const int64 *ids, int count, bool latest,
 
 /*
  * inbox.c: the inbox's segments (LIST partitions on (position >> 18) & 63,
- * see the install script).  axs_inbox_read reads up to limit rows after the
- * watermark, in position order, into at most 2 parts (SPI tuple tables,
- * valid until SPI_finish); whole_inbox_plan reads the parent table
+ * each with a BRIN index on position, see the install script).
+ * axs_inbox_read reads up to limit rows after the watermark, in position
+ * order, into at most 2 parts (SPI tuple tables, valid until SPI_finish),
+ * summarizing the segments' complete block ranges first; whole_inbox_plan
+ * reads the parent table
  * ("position > $1 ORDER BY position LIMIT $2") when the next two segments
  * are empty.
  */

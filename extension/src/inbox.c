@@ -26,6 +26,8 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "catalog/pg_type.h"
@@ -33,52 +35,183 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/bufmgr.h"
 #include "tcop/tcopprot.h"
+#include "utils/fmgrprotos.h"
+#include "utils/rel.h"
 
 #include "axs_pg.h"
 
 PGDLLEXPORT void axs_inbox_janitor_main(Datum main_arg);
 
 /*
- * Plans reading one segment, up to the end of one lap of it: "position > $1
- * AND position < $3 ORDER BY position LIMIT $2".  Positions wrap around the
- * segments every AXS_INBOX_SEGMENTS << AXS_INBOX_SEGMENT_BITS, so under a
- * backlog that long (or after a setval jump) a segment holds rows of two
- * laps; a read not bounded to the lap would take the later lap's rows before
- * the next segment's earlier ones, and the watermark would pass those.
+ * Reading a segment.  Its index is BRIN (pages_per_range
+ * AXS_INBOX_PAGES_PER_RANGE): an append adds no index entry, since the block
+ * range it extends is not summarized yet.  Before reading, the applier
+ * summarizes the segment's complete ranges (all but the one holding the
+ * last block), so the bitmap of a read holds the ranges that can contain its
+ * positions plus that last one.  Rows come back in block order, which is
+ * position order but for rows placed in free space of earlier pages, so the
+ * applier sorts each read.
+ *
+ * A read takes the positions in a window (after, after + limit]: no more
+ * than limit rows.  Positions wrap around the segments every
+ * AXS_INBOX_SEGMENTS << AXS_INBOX_SEGMENT_BITS, so under a backlog that long
+ * (or after a setval jump) a segment holds rows of two laps; the window ends
+ * at its lap's end at the latest, or a read would take the later lap's rows
+ * before the next segment's earlier ones, and the watermark would pass
+ * those.  A window can be empty while later positions of the lap exist (a
+ * gap of aborted or setval-skipped positions longer than the window): then
+ * the lap's first rows are read in order, "position > $1 AND position < $3
+ * ORDER BY position LIMIT $2".
  */
-static SPIPlanPtr segment_read_plans[AXS_INBOX_SEGMENTS];
+#define AXS_INBOX_PAGES_PER_RANGE 32	/* as the install script creates them */
 
-static SPIPlanPtr
-segment_read_plan(int segment)
+typedef struct SegmentReader
 {
-	if (segment_read_plans[segment] == NULL)
+	SPIPlanPtr	window_plan;	/* position > $1 AND position < $2 */
+	SPIPlanPtr	lap_plan;		/* ... ORDER BY position LIMIT */
+	Oid			relfilenode;	/* of the file summarized_ranges counts in */
+	BlockNumber summarized_ranges;	/* ranges 0 .. n - 1 are summarized */
+} SegmentReader;
+
+static SegmentReader segment_readers[AXS_INBOX_SEGMENTS];
+
+static SegmentReader *
+segment_reader(int segment)
+{
+	SegmentReader *reader = &segment_readers[segment];
+
+	if (reader->window_plan == NULL)
 	{
-		Oid			types[3] = {INT8OID, INT4OID, INT8OID};
+		Oid			window_types[2] = {INT8OID, INT8OID};
+		Oid			lap_types[3] = {INT8OID, INT4OID, INT8OID};
 		char		query[160];
 
 		snprintf(query, sizeof(query),
 				 "SELECT position, event_id, payload, queued_at FROM axs.inbox_%d "
+				 "WHERE position > $1 AND position < $2", segment);
+		reader->window_plan = axs_prepare_kept(query, 2, window_types);
+		snprintf(query, sizeof(query),
+				 "SELECT position, event_id, payload, queued_at FROM axs.inbox_%d "
 				 "WHERE position > $1 AND position < $3 ORDER BY position LIMIT $2", segment);
-		segment_read_plans[segment] = axs_prepare_kept(query, 3, types);
+		reader->lap_plan = axs_prepare_kept(query, 3, lap_types);
 	}
-	return segment_read_plans[segment];
+	return reader;
 }
 
-/* Run a read plan (the whole inbox's ignores before); its rows stay in SPI_tuptable. */
-static uint64
-run_read(SPIPlanPtr plan, int64 after, int limit, int64 before)
+/*
+ * Summarize the segment's complete block ranges not summarized yet.  A
+ * TRUNCATE gives the segment a new file, whose ranges are counted afresh;
+ * after a restart the count starts at 0 and summarized ranges are passed
+ * over cheaply.
+ */
+static void
+summarize_complete_ranges(int segment, SegmentReader *reader)
 {
-	Datum		arguments[3];
-	int			ret;
+	char		name[NAMEDATALEN];
+	Relation	heap;
+	BlockNumber blocks;
+	BlockNumber complete;
+	Oid			index;
 
-	arguments[0] = Int64GetDatum(after);
-	arguments[1] = Int32GetDatum(limit);
-	arguments[2] = Int64GetDatum(before);
-	ret = SPI_execute_plan(plan, arguments, NULL, true, 0);
+	snprintf(name, sizeof(name), "inbox_%d", segment);
+	heap = table_open(axs_table_oid(name), AccessShareLock);
+	if (reader->relfilenode != heap->rd_node.relNode)
+	{
+		reader->relfilenode = heap->rd_node.relNode;
+		reader->summarized_ranges = 0;
+	}
+	blocks = RelationGetNumberOfBlocks(heap);
+	table_close(heap, AccessShareLock);
+	complete = blocks == 0 ? 0 : (blocks - 1) / AXS_INBOX_PAGES_PER_RANGE;
+	if (complete <= reader->summarized_ranges)
+		return;
+	snprintf(name, sizeof(name), "inbox_%d_position", segment);
+	index = axs_table_oid(name);
+	for (BlockNumber range = reader->summarized_ranges; range < complete; range++)
+		(void) DirectFunctionCall2(brin_summarize_range, ObjectIdGetDatum(index),
+								   Int64GetDatum((int64) range * AXS_INBOX_PAGES_PER_RANGE));
+	reader->summarized_ranges = complete;
+}
+
+/* Sort a read's rows by position (column 1). */
+typedef struct PositionedRow
+{
+	int64		position;
+	HeapTuple	tuple;
+} PositionedRow;
+
+static int
+compare_positioned_rows(const void *a, const void *b)
+{
+	int64		left = ((const PositionedRow *) a)->position;
+	int64		right = ((const PositionedRow *) b)->position;
+
+	return left < right ? -1 : left > right ? 1 : 0;
+}
+
+static void
+sort_by_position(SPITupleTable *rows, uint64 count)
+{
+	PositionedRow *sorted = palloc(sizeof(PositionedRow) * count);
+	bool		in_order = true;
+	bool		isnull;
+
+	for (uint64 i = 0; i < count; i++)
+	{
+		sorted[i].tuple = rows->vals[i];
+		sorted[i].position = DatumGetInt64(heap_getattr(rows->vals[i], 1, rows->tupdesc, &isnull));
+		if (i > 0 && sorted[i].position < sorted[i - 1].position)
+			in_order = false;
+	}
+	if (!in_order)
+	{
+		qsort(sorted, count, sizeof(PositionedRow), compare_positioned_rows);
+		for (uint64 i = 0; i < count; i++)
+			rows->vals[i] = sorted[i].tuple;
+	}
+	pfree(sorted);
+}
+
+/* Run a read plan with these arguments; its rows stay in SPI_tuptable. */
+static uint64
+run_read(SPIPlanPtr plan, Datum *arguments)
+{
+	int			ret = SPI_execute_plan(plan, arguments, NULL, true, 0);
+
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading the inbox failed: %s", SPI_result_code_string(ret));
 	return SPI_processed;
+}
+
+/*
+ * Read up to limit rows of a segment after position after and before
+ * lap_end, in position order, into part; returns their number.
+ */
+static uint64
+read_segment(int segment, int64 after, int limit, int64 lap_end, AxsInboxRows *part)
+{
+	SegmentReader *reader = segment_reader(segment);
+	int64		window_end = Min(lap_end, after + limit + 1);
+	Datum		arguments[3];
+	uint64		got;
+
+	summarize_complete_ranges(segment, reader);
+	arguments[0] = Int64GetDatum(after);
+	arguments[1] = Int64GetDatum(window_end);
+	got = run_read(reader->window_plan, arguments);
+	if (got > 0)
+		sort_by_position(SPI_tuptable, got);
+	else if (window_end < lap_end)
+	{
+		arguments[1] = Int32GetDatum(limit);
+		arguments[2] = Int64GetDatum(lap_end);
+		got = run_read(reader->lap_plan, arguments);
+	}
+	part->rows = SPI_tuptable;
+	part->count = got;
+	return got;
 }
 
 /* The first position of the lap after the one position is in, of its segment. */
@@ -110,30 +243,22 @@ axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInbox
 	int64		lap_end = segment_lap_end(watermark + 1);
 	uint64		got;
 	int			nparts = 0;
-	int64		after = watermark;
+	Datum		arguments[2];
 
-	got = run_read(segment_read_plan(segment), after, limit, lap_end);
+	got = read_segment(segment, watermark, limit, lap_end, &parts[nparts]);
 	if (got > 0)
-	{
-		bool		isnull;
-
-		parts[nparts].rows = SPI_tuptable;
-		parts[nparts].count = got;
 		nparts++;
-		after = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[got - 1], SPI_tuptable->tupdesc, 1, &isnull));
-	}
 	if (got < (uint64) limit)
 	{
-		uint64		more = run_read(segment_read_plan((segment + 1) % AXS_INBOX_SEGMENTS),
-									after, limit - (int) got,
-									lap_end + ((int64) 1 << AXS_INBOX_SEGMENT_BITS));
+		int64		after = watermark;
+		bool		isnull;
 
-		if (more > 0)
-		{
-			parts[nparts].rows = SPI_tuptable;
-			parts[nparts].count = more;
+		if (got > 0)
+			after = DatumGetInt64(SPI_getbinval(parts[0].rows->vals[got - 1],
+												parts[0].rows->tupdesc, 1, &isnull));
+		if (read_segment((segment + 1) % AXS_INBOX_SEGMENTS, after, limit - (int) got,
+						 lap_end + ((int64) 1 << AXS_INBOX_SEGMENT_BITS), &parts[nparts]) > 0)
 			nparts++;
-		}
 	}
 	if (nparts > 0)
 		return nparts;
@@ -145,7 +270,9 @@ axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInbox
 	 */
 	if (positions_issued() < ((((watermark + 1) >> AXS_INBOX_SEGMENT_BITS) + 2) << AXS_INBOX_SEGMENT_BITS))
 		return 0;
-	got = run_read(whole_inbox_plan, watermark, limit, 0);
+	arguments[0] = Int64GetDatum(watermark);
+	arguments[1] = Int32GetDatum(limit);
+	got = run_read(whole_inbox_plan, arguments);
 	if (got == 0)
 		return 0;
 	parts[0].rows = SPI_tuptable;
