@@ -695,6 +695,11 @@ typedef struct FastScanner
 	const char *end;
 } FastScanner;
 
+/* The fields whose JSON value is a string; every other one is an integer. */
+#define FAST_STRING_FIELDS \
+	(FIELD_BIT(FIELD_KIND) | FIELD_BIT(FIELD_CURRENCY) | FIELD_BIT(FIELD_BASE) | \
+	 FIELD_BIT(FIELD_QUOTE))
+
 /* A scanned value: a string's bytes, or an integer. */
 typedef struct FastValue
 {
@@ -778,7 +783,7 @@ fast_integer(FastScanner *scanner, FastValue *value)
 static bool
 fast_code(const FastValue *value, char *dest)
 {
-	if (value->string == NULL || value->length > AXS_CURRENCY_CODE_MAX)
+	if (value->length > AXS_CURRENCY_CODE_MAX)
 		return false;
 	memcpy(dest, value->string, value->length);
 	dest[value->length] = '\0';
@@ -788,8 +793,6 @@ fast_code(const FastValue *value, char *dest)
 static bool
 fast_kind(const FastValue *value, AxsEventKind *kind)
 {
-	if (value->string == NULL)
-		return false;
 	for (int candidate = AXS_KIND_DEPOSIT; candidate < AXS_KIND_LEGS; candidate++)
 	{
 		const char *name = axs_event_kind_name((AxsEventKind) candidate);
@@ -810,8 +813,6 @@ fast_read_fields(const FastValue *values, uint32_t present, AxsEvent *out)
 	uint32_t	required;
 	uint32_t	allowed;
 
-#define FAST_INT(field) (values[field].string == NULL ? values[field].integer : -1)
-
 	switch (out->kind)
 	{
 		case AXS_KIND_TRANSFER:
@@ -830,45 +831,38 @@ fast_read_fields(const FastValue *values, uint32_t present, AxsEvent *out)
 	allowed |= COMMON_FIELDS;
 	if ((present & ~allowed) != 0 || (present & required) != required)
 		return false;
-	/* every integer field must hold an integer: FAST_INT reads -1 otherwise */
-	for (int field = 0; field < FIELD_COUNT; field++)
-		if ((present & FIELD_BIT(field)) != 0 && field != FIELD_KIND &&
-			field != FIELD_CURRENCY && field != FIELD_BASE && field != FIELD_QUOTE &&
-			values[field].string != NULL)
-			return false;
 
-	out->id = FAST_INT(FIELD_ID);
+	out->id = values[FIELD_ID].integer;
 	switch (out->kind)
 	{
 		case AXS_KIND_TRANSFER:
-			out->u.transfer.from_account = FAST_INT(FIELD_FROM);
-			out->u.transfer.to_account = FAST_INT(FIELD_TO);
-			out->u.transfer.amount = FAST_INT(FIELD_AMOUNT);
+			out->u.transfer.from_account = values[FIELD_FROM].integer;
+			out->u.transfer.to_account = values[FIELD_TO].integer;
+			out->u.transfer.amount = values[FIELD_AMOUNT].integer;
 			return fast_code(&values[FIELD_CURRENCY], out->u.transfer.currency);
 		case AXS_KIND_TRADE:
-			out->u.trade.buyer = FAST_INT(FIELD_BUYER);
-			out->u.trade.seller = FAST_INT(FIELD_SELLER);
-			out->u.trade.base_amount = FAST_INT(FIELD_BASE_AMOUNT);
-			out->u.trade.quote_amount = FAST_INT(FIELD_QUOTE_AMOUNT);
+			out->u.trade.buyer = values[FIELD_BUYER].integer;
+			out->u.trade.seller = values[FIELD_SELLER].integer;
+			out->u.trade.base_amount = values[FIELD_BASE_AMOUNT].integer;
+			out->u.trade.quote_amount = values[FIELD_QUOTE_AMOUNT].integer;
 			if (present & FIELD_BIT(FIELD_BUYER_FEE))
-				out->u.trade.buyer_fee = FAST_INT(FIELD_BUYER_FEE);
+				out->u.trade.buyer_fee = values[FIELD_BUYER_FEE].integer;
 			if (present & FIELD_BIT(FIELD_SELLER_FEE))
-				out->u.trade.seller_fee = FAST_INT(FIELD_SELLER_FEE);
+				out->u.trade.seller_fee = values[FIELD_SELLER_FEE].integer;
 			if (present & FIELD_BIT(FIELD_FEE_ACCOUNT))
 			{
 				/* an explicit 0 is an error the reference decoder words */
-				out->u.trade.fee_account = FAST_INT(FIELD_FEE_ACCOUNT);
+				out->u.trade.fee_account = values[FIELD_FEE_ACCOUNT].integer;
 				if (out->u.trade.fee_account == 0)
 					return false;
 			}
 			return fast_code(&values[FIELD_BASE], out->u.trade.base) &&
 				fast_code(&values[FIELD_QUOTE], out->u.trade.quote);
 		default:
-			out->u.amount.account = FAST_INT(FIELD_ACCOUNT);
-			out->u.amount.amount = FAST_INT(FIELD_AMOUNT);
+			out->u.amount.account = values[FIELD_ACCOUNT].integer;
+			out->u.amount.amount = values[FIELD_AMOUNT].integer;
 			return fast_code(&values[FIELD_CURRENCY], out->u.amount.currency);
 	}
-#undef FAST_INT
 }
 
 AxsFastDecode
@@ -893,15 +887,18 @@ axs_event_from_json_fast(const char *text, size_t len, AxsEvent *out,
 			(present & FIELD_BIT(field)) != 0 || !fast_expect(&scanner, ':'))
 			return AXS_FAST_DECLINED;
 		present |= FIELD_BIT(field);
-		fast_skip_whitespace(&scanner);
-		if (scanner.at < scanner.end && *scanner.at == '"')
+		/* each field's JSON type is known: a value of another declines */
+		if ((FAST_STRING_FIELDS & FIELD_BIT(field)) != 0)
 		{
-			scanner.at++;
-			if (!fast_string(&scanner, &values[field]))
+			if (!fast_expect(&scanner, '"') || !fast_string(&scanner, &values[field]))
 				return AXS_FAST_DECLINED;
 		}
-		else if (!fast_integer(&scanner, &values[field]))
-			return AXS_FAST_DECLINED;
+		else
+		{
+			fast_skip_whitespace(&scanner);
+			if (!fast_integer(&scanner, &values[field]))
+				return AXS_FAST_DECLINED;
+		}
 		fast_skip_whitespace(&scanner);
 		if (scanner.at >= scanner.end)
 			return AXS_FAST_DECLINED;
