@@ -5,9 +5,9 @@
  *		applied, from a worker of its own.
  *
  * The inbox is LIST-partitioned into AXS_INBOX_SEGMENTS segments of
- * 2^AXS_INBOX_SEGMENT_BITS positions (install script).  Appenders commit in position order (the
- * inbox append lock), so once a row of segment N + 1 is visible every row of
- * segment N is: the next rows after the watermark are in the watermark's
+ * 2^AXS_INBOX_SEGMENT_BITS positions (install script).  Appenders commit in
+ * position order (the inbox append lock), so once a row of segment N + 1 is
+ * visible every row of segment N is: the next rows after the watermark are in the watermark's
  * segment, then in the one after it, each read only up to the end of its
  * current lap (positions wrap around the segments).  Reading those
  * partitions directly keeps the applier clear of the others, which a
@@ -101,6 +101,16 @@ segment_reader(int segment)
 	return reader;
 }
 
+/* The OID of axs.inbox_<segment><suffix>: the segment, or its index. */
+static Oid
+segment_oid(int segment, const char *suffix)
+{
+	char		name[NAMEDATALEN];
+
+	snprintf(name, sizeof(name), "inbox_%d%s", segment, suffix);
+	return axs_table_oid(name);
+}
+
 /*
  * Summarize the segment's complete block ranges not summarized yet.  A
  * TRUNCATE gives the segment a new file, whose ranges are counted afresh;
@@ -110,14 +120,12 @@ segment_reader(int segment)
 static void
 summarize_complete_ranges(int segment, SegmentReader *reader)
 {
-	char		name[NAMEDATALEN];
 	Relation	heap;
 	BlockNumber blocks;
 	BlockNumber complete;
 	Oid			index;
 
-	snprintf(name, sizeof(name), "inbox_%d", segment);
-	heap = table_open(axs_table_oid(name), AccessShareLock);
+	heap = table_open(segment_oid(segment, ""), AccessShareLock);
 	if (reader->relfilenode != heap->rd_node.relNode)
 	{
 		reader->relfilenode = heap->rd_node.relNode;
@@ -128,8 +136,7 @@ summarize_complete_ranges(int segment, SegmentReader *reader)
 	complete = blocks == 0 ? 0 : (blocks - 1) / AXS_INBOX_PAGES_PER_RANGE;
 	if (complete <= reader->summarized_ranges)
 		return;
-	snprintf(name, sizeof(name), "inbox_%d_position", segment);
-	index = axs_table_oid(name);
+	index = segment_oid(segment, "_position");
 	for (BlockNumber range = reader->summarized_ranges; range < complete; range++)
 		(void) DirectFunctionCall2(brin_summarize_range, ObjectIdGetDatum(index),
 								   Int64GetDatum((int64) range * AXS_INBOX_PAGES_PER_RANGE));
@@ -317,12 +324,10 @@ segment_has_rows_after(int segment, int64 after)
 static void
 shrink_segment(int segment)
 {
-	char		name[NAMEDATALEN];
 	Relation	heap;
 	BlockNumber blocks;
 
-	snprintf(name, sizeof(name), "inbox_%d", segment);
-	heap = table_open(axs_table_oid(name), AccessExclusiveLock);
+	heap = table_open(segment_oid(segment, ""), AccessExclusiveLock);
 	blocks = RelationGetNumberOfBlocks(heap);
 	while (blocks > TRUNCATE_STEP_BLOCKS)
 	{
