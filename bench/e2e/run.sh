@@ -34,6 +34,10 @@
 # writes and checkpoints AXS_BENCH_E2E_WARM_WAL_MB of WAL, and it
 # checkpoints again before the half-load run (bench/e2e/README.md).
 #
+# initdb --no-sync (scripts/cluster.sh) leaves the new cluster's files dirty
+# in the page cache; the kernel would write them back about 30 s later,
+# during the measurement, so the script syncs them first.
+#
 # It owns the cluster .scratch/bench_e2e, its axs-broker and axs-feeder, all
 # stopped in the EXIT trap.
 #
@@ -113,6 +117,10 @@ rm -rf "$DIR"
 "$TOP/scripts/cluster.sh" start "$DIR" >/dev/null 2>&1 || die "the cluster did not start"
 # shellcheck disable=SC1091
 . "$DIR/env"
+# cluster.sh runs initdb --no-sync: the new cluster's ~18 MB of catalog files
+# stay dirty in the page cache until the kernel writes them back 30 s later,
+# in the middle of the measurement, and every commit waits behind that burst.
+sync
 # Segments for the checkpointer to recycle, as on a server that has been up
 # (about 1 MB of WAL per 4,000 rows of 200 bytes).
 if [ "$WARM_WAL_MB" -gt 0 ]; then

@@ -67,6 +67,12 @@ extern void axs_batch_record_outcomes(int count, const int64 *ids, bytea *const 
 									  const TimestampTz *queued_at, TimestampTz recorded_at);
 
 /*
+ * writeback.c: hand the blocks rel has grown by since the last call to the
+ * kernel's writeback, so that they do not reach the disk in one burst
+ */
+extern void axs_writeback_growth(Relation rel);
+
+/*
  * outcome_store.c: axs.outcome_blocks, the applier's outcomes by id.  The
  * AxsOutcome type is in outcome_block.h; found() gets the index in ids.
  */

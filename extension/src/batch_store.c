@@ -361,6 +361,8 @@ axs_batch_write_balances(AxsBatchBalance *batch, size_t count)
 		insert_new_balances(balances, primary_key, index_info, new_rows, new_row_hints, nnew);
 	for (int i = 0; i < NEW_BALANCE_CHUNK && new_rows[i] != NULL; i++)
 		ExecDropSingleTupleTableSlot(new_rows[i]);
+	axs_writeback_growth(balances);
+	axs_writeback_growth(primary_key);
 	index_close(primary_key, NoLock);
 	table_close(balances, NoLock);
 	CommandCounterIncrement();
@@ -417,6 +419,7 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 	}
 	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
+	axs_writeback_growth(event_log);
 	table_close(event_log, NoLock);
 
 	for (int i = 0; i < count; i++)

@@ -132,6 +132,8 @@ summarize_complete_ranges(int segment, SegmentReader *reader)
 		reader->summarized_ranges = 0;
 	}
 	blocks = RelationGetNumberOfBlocks(heap);
+	/* the feeders extended it: their blocks' writeback is started here */
+	axs_writeback_growth(heap);
 	table_close(heap, AccessShareLock);
 	complete = blocks == 0 ? 0 : (blocks - 1) / AXS_INBOX_PAGES_PER_RANGE;
 	if (complete <= reader->summarized_ranges)

@@ -344,7 +344,11 @@ axs_outcomes_append(int count, const AxsOutcome *outcomes)
 
 	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
+	axs_writeback_growth(blocks);
 	for (int i = 0; i < nindexes; i++)
+	{
+		axs_writeback_growth(indexes[i]);
 		index_close(indexes[i], NoLock);
+	}
 	table_close(blocks, NoLock);
 }
