@@ -143,6 +143,26 @@ SELECT (:position >> 18) % 64 = ((:position - 150001) >> 18) % 64 AS same_segmen
 	   axs.wait(:position, 10000) AS applied_in_time;
 SELECT * FROM axs.balance(77, 'USDT');
 
+-- a gap inside a read window, with more rows of the segment beyond the
+-- window and rows in the next segment: those beyond the window come first
+-- (account 78: deposits of 1, 1 and 100, then a withdrawal of 100 that only
+-- the third deposit makes possible)
+SELECT setval('axs.inbox_position_seq', ((:position >> 18) + 1) << 18) IS NOT NULL AS next_segment;
+SELECT axs.submit('{"id":5105,"kind":"deposit","account":78,"currency":"USDT","amount":1}') AS base \gset
+SELECT axs.wait(:base, 10000) AS applied_in_time;
+BEGIN;
+SELECT setval('axs.inbox_position_seq', :base + 10) IS NOT NULL AS gap_in_window;
+SELECT axs.submit('{"id":5106,"kind":"deposit","account":78,"currency":"USDT","amount":1}') IS NOT NULL AS queued;
+SELECT setval('axs.inbox_position_seq', :base + 100050) IS NOT NULL AS beyond_window;
+SELECT axs.submit('{"id":5107,"kind":"deposit","account":78,"currency":"USDT","amount":100}') IS NOT NULL AS queued;
+SELECT setval('axs.inbox_position_seq', :base - 1 + 262144) IS NOT NULL AS next_segment;
+SELECT axs.submit('{"id":5108,"kind":"withdraw","account":78,"currency":"USDT","amount":100}') AS position \gset
+COMMIT;
+SELECT (:position >> 18) = (:base >> 18) + 1 AS in_next_segment, axs.wait(:position, 10000) AS applied_in_time;
+SELECT e.id, s.status, s.reason FROM generate_series(5105, 5108) AS e(id),
+	LATERAL axs.event_status(e.id) AS s ORDER BY e.id;
+SELECT * FROM axs.balance(78, 'USDT');
+
 -- the applier's status
 SELECT pid IS NOT NULL AS running, fence_held, batches >= 2 AS batches, events_applied, events_rejected,
 	   events_duplicate, queue_depth, watermark = :position AS caught_up

@@ -26,8 +26,10 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "catalog/pg_type.h"
@@ -40,6 +42,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/fmgrprotos.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "axs_pg.h"
 
@@ -65,6 +68,22 @@ PGDLLEXPORT void axs_inbox_janitor_main(Datum main_arg);
  * gap of aborted or setval-skipped positions longer than the window): then
  * the lap's first rows are read in order, "position > $1 AND position < $3
  * ORDER BY position LIMIT $2".
+ *
+ * Most reads take neither: read_in_order scans the segment's heap from a
+ * few blocks before the one where the previous read ended at position last,
+ * sorts the later rows it finds and keeps those whose positions run on
+ * without a gap: last + 1, last + 2, ...  Positions are unique, so those
+ * rows are the whole window (last, last + k], wherever the segment's other
+ * rows lie.  A scan that does not find last + 1 leaves the read to the
+ * index.  Appenders fill the heap nearly in position order (one at a time,
+ * under the append lock; a row goes back only into free space of a recent
+ * page), so the scan visits little more than the new rows, where the
+ * index's bitmap visited every row of the unsummarized last range: up to
+ * 2,000 for a batch of a few hundred.
+ *
+ * A read moves on to the next segment only when it covered the rest of its
+ * segment's lap: a window that a gap of positions left short may have rows
+ * of its segment beyond it, and those come before the next segment's.
  */
 #define AXS_INBOX_PAGES_PER_RANGE 32	/* as the install script creates them */
 
@@ -74,6 +93,10 @@ typedef struct SegmentReader
 	SPIPlanPtr	lap_plan;		/* ... ORDER BY position LIMIT */
 	Oid			relfilenode;	/* of the file summarized_ranges counts in */
 	BlockNumber summarized_ranges;	/* ranges 0 .. n - 1 are summarized */
+	/* where the last read ended: the block of the row at position last_read */
+	Oid			last_read_relfilenode;	/* InvalidOid: no hint */
+	int64		last_read;
+	BlockNumber last_read_block;
 } SegmentReader;
 
 static SegmentReader segment_readers[AXS_INBOX_SEGMENTS];
@@ -196,21 +219,128 @@ run_read(SPIPlanPtr plan, Datum *arguments)
 }
 
 /*
+ * The rows at positions after + 1, after + 2, ... (before lap_end, at most
+ * limit), from a scan of the blocks from IN_ORDER_LOOKBACK_BLOCKS before the
+ * one where the previous read of the segment ended at position after: the
+ * rows found there with later positions, sorted, as far as their positions
+ * run on without a gap.  Returns their number, or -1 when there is no such
+ * hint or the scan did not find after + 1 (a gap of positions, a row placed
+ * further back, or nothing new yet).
+ */
+#define IN_ORDER_LOOKBACK_BLOCKS 4
+#define IN_ORDER_SLACK_ROWS 256
+
+static int64
+read_in_order(int segment, SegmentReader *reader, int64 after, int limit, int64 lap_end,
+			  AxsInboxRows *part)
+{
+	Relation	heap;
+	TableScanDesc scan;
+	BlockNumber blocks;
+	BlockNumber first_block;
+	HeapTuple	tuple;
+	PositionedRow *found;
+	int64		most = Min((int64) limit, lap_end - after - 1);
+	int64		capacity = most + IN_ORDER_SLACK_ROWS;
+	int64		nfound = 0;
+	int64		got = 0;
+	bool		in_order = true;
+
+	if (reader->last_read_relfilenode == InvalidOid || reader->last_read != after || most <= 0)
+		return -1;
+	heap = table_open(segment_oid(segment, ""), AccessShareLock);
+	blocks = RelationGetNumberOfBlocks(heap);
+	if (heap->rd_node.relNode != reader->last_read_relfilenode || reader->last_read_block >= blocks)
+	{
+		table_close(heap, NoLock);
+		return -1;
+	}
+	first_block = reader->last_read_block > IN_ORDER_LOOKBACK_BLOCKS ?
+		reader->last_read_block - IN_ORDER_LOOKBACK_BLOCKS : 0;
+	found = palloc(sizeof(PositionedRow) * capacity);
+	scan = table_beginscan_strat(heap, GetActiveSnapshot(), 0, NULL, false, false);
+	heap_setscanlimits(scan, first_block, blocks - first_block);
+	while (nfound < capacity && (tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		int64		position = DatumGetInt64(heap_getattr(tuple, 1, RelationGetDescr(heap), &isnull));
+
+		if (position <= after || position >= lap_end)
+			continue;			/* decided already, or a later lap's */
+		if (nfound > 0 && position < found[nfound - 1].position)
+			in_order = false;
+		found[nfound].position = position;
+		found[nfound].tuple = heap_copytuple(tuple);
+		nfound++;
+	}
+	table_endscan(scan);
+	if (!in_order)
+		qsort(found, nfound, sizeof(PositionedRow), compare_positioned_rows);
+	while (got < nfound && got < most && found[got].position == after + 1 + got)
+		got++;
+	if (got > 0)
+	{
+		HeapTuple  *rows = palloc(sizeof(HeapTuple) * got);
+
+		for (int64 i = 0; i < got; i++)
+			rows[i] = found[i].tuple;
+		part->rows = palloc0(sizeof(SPITupleTable));
+		part->rows->tupdesc = CreateTupleDescCopy(RelationGetDescr(heap));
+		part->rows->vals = rows;
+		part->count = (uint64) got;
+		reader->last_read = after + got;
+		reader->last_read_block = ItemPointerGetBlockNumber(&rows[got - 1]->t_self);
+	}
+	table_close(heap, NoLock);
+	return got > 0 ? got : -1;
+}
+
+/* Remember where a read of the index ended: the block of its last row. */
+static void
+remember_last_read(SegmentReader *reader, const AxsInboxRows *part)
+{
+	HeapTuple	last = part->rows->vals[part->count - 1];
+	bool		isnull;
+
+	if (!ItemPointerIsValid(&last->t_self))
+	{
+		reader->last_read_relfilenode = InvalidOid;
+		return;
+	}
+	reader->last_read_relfilenode = reader->relfilenode;
+	reader->last_read = DatumGetInt64(heap_getattr(last, 1, part->rows->tupdesc, &isnull));
+	reader->last_read_block = ItemPointerGetBlockNumber(&last->t_self);
+}
+
+/*
  * Read up to limit rows of a segment after position after and before
- * lap_end, in position order, into part; returns their number.
+ * lap_end, in position order, into part; returns their number.  *exhausted
+ * tells whether the read covered the rest of the segment's lap, so that the
+ * next segment's rows come next: a window that ends before lap_end may have
+ * left rows of this segment beyond it (when a gap made it return fewer than
+ * limit rows), and those come before any row of the next segment.
  */
 static uint64
-read_segment(int segment, int64 after, int limit, int64 lap_end, AxsInboxRows *part)
+read_segment(int segment, int64 after, int limit, int64 lap_end, AxsInboxRows *part,
+			 bool *exhausted)
 {
 	SegmentReader *reader = segment_reader(segment);
 	int64		window_end = Min(lap_end, after + limit + 1);
 	Datum		arguments[3];
+	int64		in_order;
 	uint64		got;
 
 	summarize_complete_ranges(segment, reader);
+	in_order = read_in_order(segment, reader, after, limit, lap_end, part);
+	if (in_order > 0)
+	{
+		*exhausted = after + in_order == lap_end - 1;
+		return (uint64) in_order;
+	}
 	arguments[0] = Int64GetDatum(after);
 	arguments[1] = Int64GetDatum(window_end);
 	got = run_read(reader->window_plan, arguments);
+	*exhausted = window_end == lap_end;
 	if (got > 0)
 		sort_by_position(SPI_tuptable, got);
 	else if (window_end < lap_end)
@@ -218,9 +348,12 @@ read_segment(int segment, int64 after, int limit, int64 lap_end, AxsInboxRows *p
 		arguments[1] = Int32GetDatum(limit);
 		arguments[2] = Int64GetDatum(lap_end);
 		got = run_read(reader->lap_plan, arguments);
+		*exhausted = got < (uint64) limit;
 	}
 	part->rows = SPI_tuptable;
 	part->count = got;
+	if (got > 0)
+		remember_last_read(reader, part);
 	return got;
 }
 
@@ -254,11 +387,12 @@ axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInbox
 	uint64		got;
 	int			nparts = 0;
 	Datum		arguments[2];
+	bool		exhausted;
 
-	got = read_segment(segment, watermark, limit, lap_end, &parts[nparts]);
+	got = read_segment(segment, watermark, limit, lap_end, &parts[nparts], &exhausted);
 	if (got > 0)
 		nparts++;
-	if (got < (uint64) limit)
+	if (got < (uint64) limit && exhausted)
 	{
 		int64		after = watermark;
 		bool		isnull;
@@ -267,7 +401,8 @@ axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInbox
 			after = DatumGetInt64(SPI_getbinval(parts[0].rows->vals[got - 1],
 												parts[0].rows->tupdesc, 1, &isnull));
 		if (read_segment((segment + 1) % AXS_INBOX_SEGMENTS, after, limit - (int) got,
-						 lap_end + ((int64) 1 << AXS_INBOX_SEGMENT_BITS), &parts[nparts]) > 0)
+						 lap_end + ((int64) 1 << AXS_INBOX_SEGMENT_BITS), &parts[nparts],
+						 &exhausted) > 0)
 			nparts++;
 	}
 	if (nparts > 0)

@@ -33,6 +33,9 @@ typedef struct GrowthMark
 	BlockNumber handed_over;	/* blocks [0, handed_over) need no writeback */
 } GrowthMark;
 
+/* Hand blocks over in pieces of at least 256 kB (backend_flush_after's default). */
+#define WRITEBACK_MIN_BLOCKS 32
+
 static HTAB *growth_marks = NULL;
 
 void
@@ -66,8 +69,12 @@ axs_writeback_growth(Relation rel)
 		mark->relfilenode = rel->rd_node.relNode;
 		mark->handed_over = 0;
 	}
-	if (blocks > mark->handed_over)
+	if (blocks < mark->handed_over)
+		mark->handed_over = blocks;	/* truncated in place (the janitor) */
+	if (blocks - mark->handed_over >= WRITEBACK_MIN_BLOCKS)
+	{
 		smgrwriteback(RelationGetSmgr(rel), MAIN_FORKNUM, mark->handed_over,
 					  blocks - mark->handed_over);
-	mark->handed_over = blocks;
+		mark->handed_over = blocks;
+	}
 }
