@@ -7,11 +7,11 @@
  * checkpoint.  At 75,000 events/s the inbox, the event log and the outcome
  * blocks grow by about 20 MB/s of such pages, and the kernel writes them
  * back in bursts.  Every commit's WAL flush queues behind a burst on the
- * disk: on this project's machines a 15 MB burst held commits for 50 to
- * 90 ms (bench/e2e/README.md).  As PostgreSQL's *_flush_after settings do
+ * disk: on this project's machines a 15 MB burst held commits for 46 to
+ * 63 ms (bench/e2e/README.md).  As PostgreSQL's *_flush_after settings do
  * for the buffers it writes, the applier hands each relation's new blocks
- * to writeback (smgrwriteback: sync_file_range) as soon as a batch has seen
- * them, so the same I/O goes out in small pieces.  Nothing waits for it and
+ * to writeback (smgrwriteback: sync_file_range) once they add up to 256 kB,
+ * so the same I/O goes out in small pieces.  Nothing waits for it and
  * durability does not depend on it: WAL and checkpoints still decide that.
  *
  * It owns one mark per relation: the blocks already handed over, in the
