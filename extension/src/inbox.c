@@ -51,10 +51,12 @@ PGDLLEXPORT void axs_inbox_janitor_main(Datum main_arg);
 /*
  * Reading a segment.  Its index is BRIN (pages_per_range
  * AXS_INBOX_PAGES_PER_RANGE): an append adds no index entry, since the block
- * range it extends is not summarized yet.  Before reading, the applier
- * summarizes the segment's complete ranges (all but the one holding the
- * last block), so the bitmap of a read holds the ranges that can contain its
- * positions plus that last one.  Rows come back in block order, which is
+ * range it extends is not summarized yet.  Before reading through it, the
+ * applier summarizes the segment's complete ranges (all but the one holding
+ * the last block), so the bitmap of a read holds the ranges that can contain
+ * its positions plus that last one.  (Reads from the heap, below, need no
+ * summaries, so the ranges are summarized only when an index read comes;
+ * the janitor's checks read unsummarized ranges whole.)  Rows come back in block order, which is
  * position order but for rows placed in free space of earlier pages, so the
  * applier sorts each read.
  *
@@ -155,7 +157,7 @@ summarize_complete_ranges(int segment, SegmentReader *reader)
 		reader->summarized_ranges = 0;
 	}
 	blocks = RelationGetNumberOfBlocks(heap);
-	/* the feeders extended it: their blocks' writeback is started here */
+	/* the feeders extended it: their blocks' writeback is started on reads */
 	axs_writeback_growth(heap);
 	table_close(heap, AccessShareLock);
 	complete = blocks == 0 ? 0 : (blocks - 1) / AXS_INBOX_PAGES_PER_RANGE;
@@ -250,6 +252,7 @@ read_in_order(int segment, SegmentReader *reader, int64 after, int limit, int64 
 		return -1;
 	heap = table_open(segment_oid(segment, ""), AccessShareLock);
 	blocks = RelationGetNumberOfBlocks(heap);
+	axs_writeback_growth(heap);
 	if (heap->rd_node.relNode != reader->last_read_relfilenode || reader->last_read_block >= blocks)
 	{
 		table_close(heap, NoLock);
@@ -330,13 +333,13 @@ read_segment(int segment, int64 after, int limit, int64 lap_end, AxsInboxRows *p
 	int64		in_order;
 	uint64		got;
 
-	summarize_complete_ranges(segment, reader);
 	in_order = read_in_order(segment, reader, after, limit, lap_end, part);
 	if (in_order > 0)
 	{
 		*exhausted = after + in_order == lap_end - 1;
 		return (uint64) in_order;
 	}
+	summarize_complete_ranges(segment, reader);
 	arguments[0] = Int64GetDatum(after);
 	arguments[1] = Int64GetDatum(window_end);
 	got = run_read(reader->window_plan, arguments);
