@@ -36,6 +36,11 @@ RESET ROLE;
 
 SET ROLE regress_axs_feeder;
 UPDATE axs.balances SET available = 0;
+-- it appends, but the position comes from the sequence only
+BEGIN;
+INSERT INTO axs.inbox (event_id, payload) VALUES (3, '\x00');
+ROLLBACK;
+INSERT INTO axs.inbox (position, event_id, payload) VALUES (1, 3, '\x00');
 UPDATE axs.feeder_offsets SET next_offset = 0;
 SELECT axs.feeder_advance('trades', 0, NULL, 10);
 SELECT axs.feeder_advance('trades', 0, 10, 25);

@@ -163,6 +163,35 @@ SELECT e.id, s.status, s.reason FROM generate_series(5105, 5108) AS e(id),
 	LATERAL axs.event_status(e.id) AS s ORDER BY e.id;
 SELECT * FROM axs.balance(78, 'USDT');
 
+-- a takeover with a backlog over five segments: the applier first truncates
+-- the applied segments, and none of those the backlog is in (account 79:
+-- three deposits of 1, each in a segment of its own, then a withdrawal of 3)
+ALTER SYSTEM SET axs.applier_enabled = off;
+SELECT pg_reload_conf();
+DO $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN NOT (SELECT fence_held FROM axs.applier_status);
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END
+$$;
+SELECT fence_held FROM axs.applier_status;
+SELECT setval('axs.inbox_position_seq', ((:position >> 18) + 1) << 18) IS NOT NULL AS next_segment;
+SELECT axs.submit('{"id":5109,"kind":"deposit","account":79,"currency":"USDT","amount":1}') AS base \gset
+SELECT setval('axs.inbox_position_seq', ((:base >> 18) + 1) << 18) IS NOT NULL AS next_segment;
+SELECT axs.submit('{"id":5110,"kind":"deposit","account":79,"currency":"USDT","amount":1}') IS NOT NULL AS queued;
+SELECT setval('axs.inbox_position_seq', ((:base >> 18) + 2) << 18) IS NOT NULL AS next_segment;
+SELECT axs.submit('{"id":5111,"kind":"deposit","account":79,"currency":"USDT","amount":1}') IS NOT NULL AS queued;
+SELECT setval('axs.inbox_position_seq', ((:base >> 18) + 3) << 18) IS NOT NULL AS next_segment;
+SELECT axs.submit('{"id":5112,"kind":"withdraw","account":79,"currency":"USDT","amount":3}') AS position \gset
+ALTER SYSTEM RESET axs.applier_enabled;
+SELECT pg_reload_conf();
+SELECT (:position >> 18) = (:base >> 18) + 3 AS three_segments_on, axs.wait(:position, 10000) AS applied_in_time;
+SELECT e.id, s.status, s.reason FROM generate_series(5109, 5112) AS e(id),
+	LATERAL axs.event_status(e.id) AS s ORDER BY e.id;
+SELECT * FROM axs.balance(79, 'USDT');
+
 -- the applier's status
 SELECT pid IS NOT NULL AS running, fence_held, batches >= 2 AS batches, events_applied, events_rejected,
 	   events_duplicate, queue_depth, watermark = :position AS caught_up

@@ -480,7 +480,10 @@ GRANT EXECUTE ON FUNCTION axs.apply(jsonb),
 GRANT EXECUTE ON FUNCTION axs.create_currency(text, integer) TO axs_admin;
 
 -- The feeder COPYs into the inbox (the trigger runs with the inserter's rights).
-GRANT INSERT ON axs.inbox, axs.dead_letters TO axs_feeder;
+-- Not the position: rows get theirs from the sequence, which is how the
+-- janitor knows that a segment holds nothing undecided (inbox.c).
+GRANT INSERT (event_id, payload, queued_at) ON axs.inbox TO axs_feeder;
+GRANT INSERT ON axs.dead_letters TO axs_feeder;
 GRANT SELECT ON axs.feeder_offsets TO axs_feeder;
 GRANT USAGE ON SEQUENCE axs.inbox_position_seq TO axs_feeder;
 GRANT EXECUTE ON FUNCTION axs.feeder_advance(text, integer, bigint, bigint),
