@@ -464,13 +464,17 @@ segment_may_hold_unapplied(int segment, int64 watermark, int64 issued)
  * Give back a locked segment's blocks from its end, TRUNCATE_STEP_BLOCKS at
  * a time, before the TRUNCATE that swaps its files: freeing a file's blocks
  * at once can stall every session's commits (on a file system with online
- * discard, ~20 ms for a full 33 MB segment), a few blocks at a time lets
- * their WAL flushes through in between.  Safe because every row is applied
- * and the segment is locked, and because the index is BRIN: no index entry
- * points into the blocks given back, and a bitmap scan skips the ranges
- * past the end of the heap.
+ * discard, ~20 ms for a full 33 MB segment), a few megabytes at a time lets
+ * their WAL flushes through in between.  Not much less at a time: every
+ * step scans all of shared_buffers for the blocks it drops; in 1 MB steps a
+ * full segment cost the janitor 20 to 25 ms of CPU (a core taken from the
+ * applier and the feeder), in 8 MB steps about 5 ms, and the device
+ * discarded each 8 MB in about 5 ms (bench/e2e/README.md).  Safe because
+ * every row is applied and the segment is locked, and because the index is
+ * BRIN: no index entry points into the blocks given back, and a bitmap scan
+ * skips the ranges past the end of the heap.
  */
-#define TRUNCATE_STEP_BLOCKS 128	/* 1 MB */
+#define TRUNCATE_STEP_BLOCKS 1024	/* 8 MB */
 
 static void
 shrink_segment(int segment)

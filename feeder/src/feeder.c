@@ -473,7 +473,7 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	memset(&feeder, 0, sizeof(feeder));
 	feeder.options = options;
 	feeder.running = running;
-	pg_sink_init(&feeder.sink, options->conninfo);
+	pg_sink_init(&feeder.sink, options->conninfo, options->synchronous_commit);
 	for (b = 0; b < FEEDER_BATCH_POOL; b++)
 	{
 		batch_init(&feeder.pool[b]);

@@ -20,7 +20,8 @@ static const char usage_text[] =
 "axs-feeder " FEEDER_VERSION ": copy Kafka events into the axs inbox, exactly once.\n"
 "\n"
 "Usage: axs-feeder --brokers HOST:PORT[,..] --topic NAME[,NAME..] --group ID --db CONNINFO\n"
-"                  [--batch-rows N] [--batch-ms MS] [--metrics-port PORT] [-X key=value]...\n"
+"                  [--batch-rows N] [--batch-ms MS] [--metrics-port PORT]\n"
+"                  [--synchronous-commit on|off] [-X key=value]...\n"
 "\n"
 "  --brokers LIST       Kafka bootstrap servers              (env AXS_BROKERS)\n"
 "  --topic LIST         topics to consume, comma separated   (env AXS_TOPIC)\n"
@@ -30,6 +31,10 @@ static const char usage_text[] =
 "  --batch-ms MS        flush MS after the first buffered message (default 50)\n"
 "                                                            (env AXS_BATCH_MS)\n"
 "  --metrics-port PORT  serve Prometheus metrics on PORT     (env AXS_METRICS_PORT)\n"
+"  --synchronous-commit on|off\n"
+"                       wait for each batch's WAL flush (default off: the\n"
+"                       applier's commit flushes it; see README)\n"
+"                                                            (env AXS_SYNCHRONOUS_COMMIT)\n"
 "  -X key=value         any librdkafka property (repeatable); enable.auto.commit,\n"
 "                       enable.auto.offset.store and auto.offset.reset are fixed\n"
 "  --help, --version\n"
@@ -154,6 +159,16 @@ apply_setting(FeederOptions *options, const char *name, const char *value,
 			return options_fail(error, error_size,
 								"metrics-port must be an integer from 1 to 65535, got \"%s\"", value);
 	}
+	else if (strcmp(name, "synchronous-commit") == 0)
+	{
+		if (strcmp(value, "on") == 0)
+			options->synchronous_commit = true;
+		else if (strcmp(value, "off") == 0)
+			options->synchronous_commit = false;
+		else
+			return options_fail(error, error_size,
+								"synchronous-commit must be on or off, got \"%s\"", value);
+	}
 	return OPTIONS_RUN;
 }
 
@@ -170,6 +185,7 @@ static const struct
 	{"AXS_BATCH_ROWS", "batch-rows"},
 	{"AXS_BATCH_MS", "batch-ms"},
 	{"AXS_METRICS_PORT", "metrics-port"},
+	{"AXS_SYNCHRONOUS_COMMIT", "synchronous-commit"},
 };
 
 static const struct option long_options[] = {
@@ -180,6 +196,7 @@ static const struct option long_options[] = {
 	{"batch-rows", required_argument, NULL, 0},
 	{"batch-ms", required_argument, NULL, 0},
 	{"metrics-port", required_argument, NULL, 0},
+	{"synchronous-commit", required_argument, NULL, 0},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0}

@@ -38,6 +38,7 @@ typedef struct FeederOptions
 	int			batch_rows;
 	int			batch_ms;
 	int			metrics_port;	/* 0: no metrics endpoint */
+	bool		synchronous_commit; /* batches wait for their WAL flush */
 	KafkaProperty kafka_properties[FEEDER_MAX_KAFKA_PROPERTIES];
 	int			kafka_property_count;
 } FeederOptions;

@@ -6,6 +6,16 @@
  * once: it commits only if every partition's stored offset is still the one
  * this feeder last wrote (or read).  The advisory locks are a second fence,
  * mostly useful to see in pg_locks which session feeds which partition.
+ *
+ * By default a batch commits with synchronous_commit off: its COMMIT does
+ * not wait for the WAL flush.  That loses nothing.  The batch's rows and
+ * its offsets are one transaction, so a crash that loses the commit loses
+ * both, and the feeder, which re-reads the stored offsets after every
+ * failure, consumes those messages again from Kafka.  And nothing depends
+ * on a batch before its commit is durable: the applier's synchronous commit
+ * comes later in the WAL, so flushing it flushes every batch it applied (so
+ * does a later axs.submit, through the inbox append lock).  Kafka's own
+ * committed offsets, which may run ahead, are only for lag monitoring.
  */
 #include "pg_sink.h"
 
@@ -23,9 +33,10 @@
 #define COPY_CHUNK_BYTES (256 * 1024)
 
 void
-pg_sink_init(PgSink *sink, const char *conninfo)
+pg_sink_init(PgSink *sink, const char *conninfo, bool synchronous_commit)
 {
 	sink->conninfo = strdup(conninfo);
+	sink->synchronous_commit = synchronous_commit;
 	sink->connection = NULL;
 	sink->connected_before = false;
 	sink->session = 0;
@@ -127,18 +138,6 @@ pg_sink_failure(PgSink *sink, PGresult *result, const char *what)
 	return status;
 }
 
-/* Run a command that returns no rows. */
-static PgSinkStatus
-pg_sink_command(PgSink *sink, const char *sql)
-{
-	PGresult   *result = PQexec(sink->connection, sql);
-
-	if (PQresultStatus(result) != PGRES_COMMAND_OK)
-		return pg_sink_failure(sink, result, sql);
-	PQclear(result);
-	return PG_SINK_OK;
-}
-
 PgSinkStatus
 pg_sink_read_offset(PgSink *sink, OwnedPartition *owned)
 {
@@ -235,19 +234,20 @@ pg_sink_unlock_partition(PgSink *sink, OwnedPartition *owned)
 		PQclear(result);
 }
 
-/* COPY data into a table; the statement must be COPY ... FROM STDIN. */
-static PgSinkStatus
-pg_sink_copy(PgSink *sink, const char *sql, const CopyBuffer *data)
+/*
+ * Send one COPY's data and end it.  data is NULL when the server asks for
+ * more COPYs than the batch holds (it cannot): the COPY is failed then.
+ */
+static bool
+pg_sink_send_copy(PGconn *connection, const CopyBuffer *data)
 {
-	PGconn	   *connection = sink->connection;
-	PGresult   *result = PQexec(connection, sql);
-	PGresult   *failed = NULL;
 	size_t		sent;
 
-	if (PQresultStatus(result) != PGRES_COPY_IN)
-		return pg_sink_failure(sink, result, sql);
-	PQclear(result);
-
+	if (data == NULL)
+	{
+		PQputCopyEnd(connection, "axs-feeder: no data for this COPY");
+		return false;
+	}
 	for (sent = 0; sent < data->length;)
 	{
 		size_t		chunk = data->length - sent;
@@ -257,26 +257,16 @@ pg_sink_copy(PgSink *sink, const char *sql, const CopyBuffer *data)
 		if (PQputCopyData(connection, (const char *) data->data + sent, (int) chunk) != 1)
 		{
 			PQputCopyEnd(connection, "axs-feeder: sending COPY data failed");
-			break;
+			return false;
 		}
 		sent += chunk;
 	}
-	if (sent == data->length && PQputCopyEnd(connection, NULL) != 1)
-		log_message("ending COPY failed: %s", PQerrorMessage(connection));
-
-	/* Read every result until NULL; the first failure decides. */
-	while ((result = PQgetResult(connection)) != NULL)
+	if (PQputCopyEnd(connection, NULL) != 1)
 	{
-		if (failed == NULL && PQresultStatus(result) != PGRES_COMMAND_OK)
-			failed = result;
-		else
-			PQclear(result);
+		log_message("ending COPY failed: %s", PQerrorMessage(connection));
+		return false;
 	}
-	if (failed != NULL)
-		return pg_sink_failure(sink, failed, sql);
-	if (sent != data->length)
-		return pg_sink_failure(sink, NULL, sql);
-	return PG_SINK_OK;
+	return true;
 }
 
 /* Append text to a growing buffer; aborts on out of memory. */
@@ -303,20 +293,19 @@ text_append(char **text, size_t *length, size_t *capacity, const char *piece)
 }
 
 /*
- * Advance every range of the batch with one statement (one round trip
- * however many partitions): axs.feeder_advance per row of four arrays.
- * Kafka topic names hold only [a-zA-Z0-9._-], so quoting them in the array
- * literal is enough.
+ * Append the statement that advances every range of the batch (one
+ * statement however many partitions): axs.feeder_advance per row of four
+ * arrays, written as quoted literals.  false if quoting failed.
  */
-static PgSinkStatus
-pg_sink_advance(PgSink *sink, const Batch *batch)
+static bool
+append_advance(PGconn *connection, const Batch *batch, char **sql, size_t *sql_length,
+			   size_t *sql_capacity)
 {
 	char	   *arrays[4] = {NULL, NULL, NULL, NULL};
 	size_t		lengths[4] = {0, 0, 0, 0};
 	size_t		capacities[4] = {0, 0, 0, 0};
-	const char *params[4];
-	PGresult   *result;
-	PgSinkStatus status = PG_SINK_OK;
+	static const char *const casts[4] = {"::text[]", "::int4[]", "::int8[]", "::int8[]"};
+	bool		quoted = true;
 	int			i;
 	int			a;
 
@@ -342,28 +331,49 @@ pg_sink_advance(PgSink *sink, const Batch *batch)
 		snprintf(number, sizeof(number), "%s%" PRId64, separator, range->next_offset);
 		text_append(&arrays[3], &lengths[3], &capacities[3], number);
 	}
+	text_append(sql, sql_length, sql_capacity, "SELECT axs.feeder_advance(t, p, e, n) FROM unnest(");
 	for (a = 0; a < 4; a++)
 	{
+		char	   *literal;
+
 		text_append(&arrays[a], &lengths[a], &capacities[a], "}");
-		params[a] = arrays[a];
-	}
-	result = PQexecParams(sink->connection,
-						  "SELECT axs.feeder_advance(t, p, e, n)"
-						  " FROM unnest($1::text[], $2::int4[], $3::int8[], $4::int8[]) AS r(t, p, e, n)",
-						  4, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(result) != PGRES_TUPLES_OK)
-		status = pg_sink_failure(sink, result, "axs.feeder_advance");
-	else
-		PQclear(result);
-	for (a = 0; a < 4; a++)
+		/* Kafka topic names hold only [a-zA-Z0-9._-]; quote anyway */
+		literal = PQescapeLiteral(connection, arrays[a], lengths[a]);
+		if (literal == NULL)
+			quoted = false;
+		else
+		{
+			text_append(sql, sql_length, sql_capacity, a > 0 ? ", " : "");
+			text_append(sql, sql_length, sql_capacity, literal);
+			text_append(sql, sql_length, sql_capacity, casts[a]);
+			PQfreemem(literal);
+		}
 		free(arrays[a]);
-	return status;
+	}
+	text_append(sql, sql_length, sql_capacity, ") AS r(t, p, e, n);");
+	return quoted;
 }
 
+/*
+ * One batch is one query string, "BEGIN; COPY ...; [COPY ...;] SELECT
+ * axs.feeder_advance(...); COMMIT": the server runs its statements in turn
+ * and asks for each COPY's data as it reaches it, so a batch costs two
+ * round trips instead of one per statement.  A statement that fails makes
+ * the server skip the rest, and the transaction is rolled back.
+ */
 PgSinkStatus
 pg_sink_write_batch(PgSink *sink, const Batch *batch)
 {
-	PgSinkStatus status;
+	PGconn	   *connection = sink->connection;
+	const CopyBuffer *copies[2];
+	int			copy_count = 0;
+	int			copies_sent = 0;
+	bool		data_sent = true;
+	char	   *sql = NULL;
+	size_t		sql_length = 0;
+	size_t		sql_capacity = 0;
+	PGresult   *result;
+	PGresult   *failed = NULL;
 
 	if (pg_sink_session(sink) != batch->session)
 	{
@@ -371,14 +381,51 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 					"not writing the batch");
 		return PG_SINK_FAILED;
 	}
-	status = pg_sink_command(sink, "BEGIN");
-	if (status == PG_SINK_OK && batch->inbox_row_count > 0)
-		status = pg_sink_copy(sink, BATCH_INBOX_COPY, &batch->inbox_rows);
-	if (status == PG_SINK_OK && batch->dead_letter_count > 0)
-		status = pg_sink_copy(sink, BATCH_DEAD_LETTER_COPY, &batch->dead_letter_rows);
-	if (status == PG_SINK_OK && batch->range_count > 0)
-		status = pg_sink_advance(sink, batch);
-	if (status == PG_SINK_OK)
-		status = pg_sink_command(sink, "COMMIT");
-	return status;
+	text_append(&sql, &sql_length, &sql_capacity,
+				sink->synchronous_commit ? "BEGIN;" : "BEGIN;SET LOCAL synchronous_commit = off;");
+	if (batch->inbox_row_count > 0)
+	{
+		text_append(&sql, &sql_length, &sql_capacity, BATCH_INBOX_COPY ";");
+		copies[copy_count++] = &batch->inbox_rows;
+	}
+	if (batch->dead_letter_count > 0)
+	{
+		text_append(&sql, &sql_length, &sql_capacity, BATCH_DEAD_LETTER_COPY ";");
+		copies[copy_count++] = &batch->dead_letter_rows;
+	}
+	if (batch->range_count > 0 && !append_advance(connection, batch, &sql, &sql_length, &sql_capacity))
+	{
+		free(sql);
+		return pg_sink_failure(sink, NULL, "quoting the offsets");
+	}
+	text_append(&sql, &sql_length, &sql_capacity, "COMMIT");
+	if (!PQsendQuery(connection, sql))
+	{
+		free(sql);
+		return pg_sink_failure(sink, NULL, "sending the batch");
+	}
+	free(sql);
+
+	/* Read every result until NULL; the first failure decides. */
+	while ((result = PQgetResult(connection)) != NULL)
+	{
+		ExecStatusType status = PQresultStatus(result);
+
+		if (status == PGRES_COPY_IN)
+		{
+			PQclear(result);
+			if (!pg_sink_send_copy(connection, copies_sent < copy_count ? copies[copies_sent] : NULL))
+				data_sent = false;
+			copies_sent++;
+		}
+		else if (failed == NULL && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+			failed = result;
+		else
+			PQclear(result);
+	}
+	if (failed != NULL)
+		return pg_sink_failure(sink, failed, "writing the batch");
+	if (!data_sent || copies_sent != copy_count)
+		return pg_sink_failure(sink, NULL, "writing the batch");
+	return PG_SINK_OK;
 }

@@ -3,7 +3,7 @@
  *		axs-feeder's PostgreSQL session: connecting, reading stored Kafka
  *		offsets, the per-partition advisory locks, and writing one batch as
  *		one transaction (COPY into axs.inbox, COPY into axs.dead_letters,
- *		axs.feeder_advance per partition, COMMIT).
+ *		axs.feeder_advance per partition, COMMIT), sent as one query string.
  *
  * Never retries by itself and never decides what to consume: it reports
  * what happened and the feeder chooses.  Not thread-safe: one thread at a
@@ -30,12 +30,13 @@ typedef enum PgSinkStatus
 typedef struct PgSink
 {
 	char	   *conninfo;
+	bool		synchronous_commit; /* a batch's COMMIT waits for its flush */
 	PGconn	   *connection;		/* NULL while disconnected */
 	bool		connected_before;	/* later connections count as reconnects */
 	uint64_t	session;		/* increments at every new session (atomic) */
 } PgSink;
 
-extern void pg_sink_init(PgSink *sink, const char *conninfo);
+extern void pg_sink_init(PgSink *sink, const char *conninfo, bool synchronous_commit);
 extern void pg_sink_close(PgSink *sink);
 
 /*

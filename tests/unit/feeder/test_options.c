@@ -24,6 +24,7 @@ clear_environment(void)
 	unsetenv("AXS_BATCH_ROWS");
 	unsetenv("AXS_BATCH_MS");
 	unsetenv("AXS_METRICS_PORT");
+	unsetenv("AXS_SYNCHRONOUS_COMMIT");
 }
 
 static OptionsResult
@@ -37,13 +38,14 @@ test_flags(void **state)
 {
 	char	   *argv[] = {"axs-feeder", "--brokers", "h:1,h:2", "--topic", "a,b",
 		"--group", "g", "--db", "dbname=x", "--batch-rows", "5", "--batch-ms", "7",
-	"--metrics-port", "9100", "-X", "session.timeout.ms=6000", "-X", "a=b=c", NULL};
+	"--metrics-port", "9100", "-X", "session.timeout.ms=6000", "-X", "a=b=c",
+	"--synchronous-commit", "on", NULL};
 	FeederOptions options;
 	char		error[256];
 
 	(void) state;
 	clear_environment();
-	assert_int_equal(parse(&options, error, 19, argv), OPTIONS_RUN);
+	assert_int_equal(parse(&options, error, 21, argv), OPTIONS_RUN);
 	assert_string_equal(options.brokers, "h:1,h:2");
 	assert_int_equal(options.topic_count, 2);
 	assert_string_equal(options.topics[1], "b");
@@ -52,6 +54,7 @@ test_flags(void **state)
 	assert_int_equal(options.batch_rows, 5);
 	assert_int_equal(options.batch_ms, 7);
 	assert_int_equal(options.metrics_port, 9100);
+	assert_true(options.synchronous_commit);
 	assert_int_equal(options.kafka_property_count, 2);
 	assert_string_equal(options.kafka_properties[0].key, "session.timeout.ms");
 	assert_string_equal(options.kafka_properties[1].value, "b=c");
@@ -78,7 +81,18 @@ test_environment_and_precedence(void **state)
 	assert_int_equal(options.batch_rows, 123);
 	assert_int_equal(options.batch_ms, FEEDER_DEFAULT_BATCH_MS);
 	assert_int_equal(options.metrics_port, 0);
+	assert_false(options.synchronous_commit);
 	options_free(&options);
+
+	setenv("AXS_SYNCHRONOUS_COMMIT", "on", 1);
+	assert_int_equal(parse(&options, error, 3, argv), OPTIONS_RUN);
+	assert_true(options.synchronous_commit);
+	options_free(&options);
+	setenv("AXS_SYNCHRONOUS_COMMIT", "yes", 1);
+	assert_int_equal(parse(&options, error, 3, argv), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "synchronous-commit must be on or off"));
+	options_free(&options);
+	unsetenv("AXS_SYNCHRONOUS_COMMIT");
 
 	setenv("AXS_BATCH_MS", "soon", 1);
 	assert_int_equal(parse(&options, error, 3, argv), OPTIONS_ERROR);
