@@ -3,7 +3,10 @@
 # bench/e2e/run.sh
 #	The end-to-end benchmark: axs-loadgen -> axs-broker -> axs-feeder ->
 #	axs.inbox -> applier -> axs.balances / axs.event_log, with fsync and
-#	synchronous_commit on (scripts/cluster.sh defaults).
+#	synchronous_commit on (scripts/cluster.sh defaults).  The feeder commits
+#	its batches with synchronous_commit off, its default (feeder/README.md:
+#	nothing is lost that way; the applier's commits wait for the flush);
+#	add --synchronous-commit on to the feeder args to compare.
 #	  1. sustained: AXS_BENCH_E2E_EVENTS events produced as fast as the
 #	     loadgen can (or at AXS_BENCH_E2E_RATE) while the feeder and the
 #	     applier run; events/s = events / (last event applied - first event
@@ -232,7 +235,7 @@ dead=$(q -c 'SELECT count(*) FROM axs.dead_letters')
 
 mkdir -p "$(dirname "$RESULTS")"
 {
-	echo "== e2e benchmark (loadgen -> axs-broker -> axs-feeder -> inbox -> applier), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, fsync=on synchronous_commit=on"
+	echo "== e2e benchmark (loadgen -> axs-broker -> axs-feeder -> inbox -> applier), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, fsync=on synchronous_commit=on (the feeder's batches: off unless its args say --synchronous-commit on)"
 	echo "sustained: $TOPIC:$PARTITIONS, rate ${RATE}, linger.ms $LINGER_MS, feeder args ${FEEDER_ARGS:-none}; half load: $LATENCY_TOPIC:$LATENCY_PARTITIONS, linger.ms $LATENCY_LINGER_MS, feeder args ${LATENCY_FEEDER_ARGS:-none}; producer args ${PRODUCER_ARGS:-none}; load now: $(uptime | sed 's/.*load average/load average/')"
 	printf '%-44s %12s\n' "measure" "value"
 	printf '%-44s %12s\n' "sustained: events decided" "$s_events"
