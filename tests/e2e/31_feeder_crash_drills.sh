@@ -13,12 +13,15 @@
 #	     once it holds partition locks and has written, the first is stopped
 #	     with SIGTERM (must exit 0) and the second takes every partition and
 #	     finishes alone.
+#	  d. a zombie: a second feeder in another consumer group consumes the
+#	     same topic; the partition locks hold it off until the first stops
+#	     mid-stream, then it finishes from the stored offsets.
 #	After each: exactly once (stored offsets sum = produced; one inbox row
 #	per valid message, one dead letter per malformed one; every valid id
 #	exactly once in axs.event_log; the logged ids are the valid ids produced,
 #	classified by the extension's decoder) and axs.verify() empty.
 #
-# It owns the clusters .scratch/31_feeder/{kill9,pgcrash,rebalance}, their
+# It owns the clusters .scratch/31_feeder/{kill9,pgcrash,rebalance,zombie}, their
 # brokers and feeders, stopped in the EXIT trap.
 
 set -euo pipefail
@@ -194,6 +197,30 @@ wait "$LOADGEN_PID" || die "axs-loadgen failed"
 wait_stored "$TOPIC" "$EVENTS" 60 || die "stored offsets sum to $(stored_sum "$TOPIC"), expected $EVENTS"
 check "feeder b alone finished the stream and is still running ($(grep -c "assigned $TOPIC.* at stored offset" "$DIR/feeder-b.log") assignments at stored offsets)" \
 	"$(kill -0 "$FEEDER_B" 2>/dev/null && echo ok || echo 'it exited')"
+drill_end
+
+# --- d. a zombie: a second feeder in another group on the same topic --------
+# Both consume every partition (different consumer groups), as a feeder that
+# kept running after it should have stopped would.  The partition's advisory
+# lock keeps feeder z from writing while feeder a holds it; once feeder a
+# stops (SIGTERM, mid-stream), z takes the locks, starts at the stored
+# offsets and finishes the stream.  20000 events at 2000/s last 10 s.
+drill_begin zombie 2000 314
+start_feeder z "$TOPIC" --group axs-zombie
+FEEDER_Z=$FEEDER_PID
+wait_log "$DIR/feeder-z.log" "advisory lock of $TOPIC.* is held by another session" 30 ||
+	die "feeder z did not find the partitions locked within 30 s"
+at_stop=$(stored_sum "$TOPIC")
+stop_feeder "$FEEDER_A"
+check_eq "feeder a exits 0 on SIGTERM" 0 "$STOP_STATUS"
+check "feeder a stopped mid-stream (stored $at_stop of $EVENTS), while feeder z waited for its locks" \
+	"$([[ "$at_stop" =~ ^[0-9]+$ ]] && [ "$at_stop" -lt "$EVENTS" ] && echo ok || echo "stored $at_stop of $EVENTS at the SIGTERM")"
+wait_for 30 "SELECT count(*) = $PARTITIONS FROM ($FEEDER_LOCKS_SQL) l" ||
+	die "feeder z did not take all $PARTITIONS partition locks within 30 s of feeder a's exit"
+wait "$LOADGEN_PID" || die "axs-loadgen failed"
+wait_stored "$TOPIC" "$EVENTS" 60 || die "stored offsets sum to $(stored_sum "$TOPIC"), expected $EVENTS"
+check "feeder z took over at the stored offsets ($(grep -c 'resuming at offset\|at stored offset' "$DIR/feeder-z.log") partitions) and is still running" \
+	"$(kill -0 "$FEEDER_Z" 2>/dev/null && echo ok || echo 'it exited')"
 drill_end
 
 finish
