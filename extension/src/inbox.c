@@ -374,7 +374,7 @@ segment_lap_end(int64 position)
 	return ((position >> AXS_INBOX_SEGMENT_BITS) + 1) << AXS_INBOX_SEGMENT_BITS;
 }
 
-/* The last position the inbox sequence has handed out (0 if none). */
+/* The last position the inbox sequence has handed out (0 if none yet). */
 static int64
 positions_issued(void)
 {
@@ -386,7 +386,8 @@ positions_issued(void)
 		elog(ERROR, "reading axs.inbox_position_seq failed");
 	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	called = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	return called ? last : 0;
+	/* not called yet: the next nextval hands out last itself */
+	return called ? last : last - 1;
 }
 
 int
@@ -577,6 +578,16 @@ axs_inbox_truncate_applied(int64 watermark)
 
 	axs_begin_work("axs: looking for applied inbox segments");
 	issued = positions_issued();
+	if (issued < watermark)
+	{
+		/* the sequence was set back: what it hands out next is undecidable */
+		ereport(WARNING,
+				(errmsg("axs: not truncating inbox segments: axs.inbox_position_seq (%lld) is behind the applier's watermark (%lld)",
+						(long long) issued, (long long) watermark),
+				 errhint("Set the sequence to at least the watermark shown in axs.applier_status.")));
+		axs_end_work();
+		return;
+	}
 	for (int segment = 0; segment < AXS_INBOX_SEGMENTS; segment++)
 		if (segment != live && segment != (live + 1) % AXS_INBOX_SEGMENTS &&
 			!segment_may_hold_unapplied(segment, watermark, issued) &&

@@ -11,11 +11,13 @@
  * not wait for the WAL flush.  That loses nothing.  The batch's rows and
  * its offsets are one transaction, so a crash that loses the commit loses
  * both, and the feeder, which re-reads the stored offsets after every
- * failure, consumes those messages again from Kafka.  And nothing depends
- * on a batch before its commit is durable: the applier's synchronous commit
- * comes later in the WAL, so flushing it flushes every batch it applied (so
- * does a later axs.submit, through the inbox append lock).  Kafka's own
- * committed offsets, which may run ahead, are only for lag monitoring.
+ * failure, consumes those messages again from Kafka.  A crash keeps a
+ * prefix of the WAL, so whatever survives of the batches, the applier's
+ * batches and axs.submit's appends stays consistent, and the applier's
+ * commits (synchronous unless the server is set otherwise) come later in
+ * the WAL than every batch they applied: flushing one flushes those.  Kafka's
+ * own committed offsets and the feeder's write counters may run ahead after
+ * such a crash; they only serve monitoring.
  */
 #include "pg_sink.h"
 
