@@ -7,9 +7,9 @@
  * The inbox is LIST-partitioned into AXS_INBOX_SEGMENTS segments of
  * 2^AXS_INBOX_SEGMENT_BITS positions (install script).  Appenders commit in
  * position order (the inbox append lock), so once a row of segment N + 1 is
- * visible every row of segment N is: the next rows after the watermark are in the watermark's
- * segment, then in the one after it, each read only up to the end of its
- * current lap (positions wrap around the segments).  Reading those
+ * visible every row of segment N is: the next rows after the watermark are
+ * in the watermark's segment, then in the one after it, each read only up to
+ * the end of its current lap (positions wrap around the segments).  Reading those
  * partitions directly keeps the applier clear of the others, which a
  * TRUNCATE locks for as long as it unlinks a segment's files.
  *
@@ -63,9 +63,8 @@ PGDLLEXPORT void axs_inbox_janitor_main(Datum main_arg);
  * the last block), so the bitmap of a read holds the ranges that can contain
  * its positions plus that last one.  (Reads from the heap, below, need no
  * summaries, so the ranges are summarized only when an index read comes.)
- * Rows come back in block order, which is
- * position order but for rows placed in free space of earlier pages, so the
- * applier sorts each read.
+ * Rows come back in block order, which is position order but for rows
+ * placed in free space of earlier pages, so the applier sorts each read.
  *
  * A read takes the positions in a window (after, after + limit]: no more
  * than limit rows.  Positions wrap around the segments every
@@ -457,7 +456,8 @@ segment_may_hold_unapplied(int segment, int64 watermark, int64 issued)
 	if (ranges >= AXS_INBOX_SEGMENTS)
 		return true;
 	/* the segment is the offset-th of the ranges from first_range on */
-	offset = (segment - (int) (first_range % AXS_INBOX_SEGMENTS) + AXS_INBOX_SEGMENTS) % AXS_INBOX_SEGMENTS;
+	offset = (segment - (int) (first_range % AXS_INBOX_SEGMENTS) + AXS_INBOX_SEGMENTS) %
+		AXS_INBOX_SEGMENTS;
 	return offset < ranges;
 }
 
@@ -582,7 +582,8 @@ axs_inbox_truncate_applied(int64 watermark)
 	{
 		/* the sequence was set back: what it hands out next is undecidable */
 		ereport(WARNING,
-				(errmsg("axs: not truncating inbox segments: axs.inbox_position_seq (%lld) is behind the applier's watermark (%lld)",
+				(errmsg("axs: not truncating inbox segments: axs.inbox_position_seq (%lld) "
+						"is behind the applier's watermark (%lld)",
 						(long long) issued, (long long) watermark),
 				 errhint("Set the sequence to at least the watermark shown in axs.applier_status.")));
 		axs_end_work();
