@@ -119,9 +119,10 @@ CREATE TABLE axs.id_conflicts (
 -- append lock for the inserting transaction, so transactions that append
 -- commit one after another and positions become visible in order; the
 -- applier can then follow a plain watermark.  The table is split into 64
--- segments of 2^18 positions (small, so that truncating one is a short
--- burst of file-system work: inbox.c); the applier truncates a segment once
--- every row in it is applied, so the inbox never needs VACUUM.
+-- segments of 2^18 positions (small, so that emptying one is a short
+-- burst of file-system work: inbox.c); a segment is truncated in place, to
+-- zero blocks, once every row in it is applied, so the inbox never needs
+-- VACUUM.
 ---------------------------------------------------------------------------
 
 CREATE SEQUENCE axs.inbox_position_seq AS bigint;	-- CACHE 1: see above

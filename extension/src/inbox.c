@@ -2,7 +2,7 @@
  * inbox.c
  *		The applier's side of axs.inbox's segments: reading the next rows
  *		from the live segment, and truncating segments whose rows are all
- *		applied, from a worker of its own.
+ *		applied (in place, to zero blocks), from a worker of its own.
  *
  * The inbox is LIST-partitioned into AXS_INBOX_SEGMENTS segments of
  * 2^AXS_INBOX_SEGMENT_BITS positions (install script).  Appenders commit in
@@ -10,13 +10,13 @@
  * visible every row of segment N is: the next rows after the watermark are
  * in the watermark's segment, then in the one after it, each read only up to
  * the end of its current lap (positions wrap around the segments).  Reading those
- * partitions directly keeps the applier clear of the others, which a
- * TRUNCATE locks for as long as it unlinks a segment's files.
+ * partitions directly keeps the applier clear of the others, which the
+ * janitor locks while it empties them.
  *
  * Segments are small (2^18 positions, ~30 MB with the index) because freeing
  * a file's blocks is not free: on this project's test machines (ext4 mounted
- * with online discard) truncating a 130 MB segment stalled every other
- * session's commits for up to 70 ms, a 33 MB one for about 20 ms
+ * with online discard) truncating a 130 MB segment at once stalled every
+ * other session's commits for up to 70 ms, a 33 MB one for about 20 ms
  * (bench/e2e/README.md).  64 of them keep the lap, and so the longest
  * backlog read without wrapping, at 2^24 positions.
  *
@@ -31,6 +31,8 @@
  */
 #include "postgres.h"
 
+#include "access/brin_revmap.h"
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -99,6 +101,7 @@ typedef struct SegmentReader
 {
 	SPIPlanPtr	window_plan;	/* position > $1 AND position < $2 */
 	SPIPlanPtr	lap_plan;		/* ... ORDER BY position LIMIT */
+	int64		lap_end;		/* the lap the reads below are of */
 	Oid			relfilenode;	/* of the file summarized_ranges counts in */
 	BlockNumber summarized_ranges;	/* ranges 0 .. n - 1 are summarized */
 	/* where the last read ended: the block of the row at position last_read */
@@ -143,10 +146,12 @@ segment_oid(int segment, const char *suffix)
 }
 
 /*
- * Summarize the segment's complete block ranges not summarized yet.  A
- * TRUNCATE gives the segment a new file, whose ranges are counted afresh;
- * after a restart the count starts at 0 and summarized ranges are passed
- * over cheaply.
+ * Summarize the segment's complete block ranges not summarized yet.  The
+ * count starts afresh with every lap of the segment (read_segment), since
+ * the janitor empties a segment and its summaries between two laps, and
+ * whenever the file is shorter than the ranges counted or is a new one (a
+ * TRUNCATE); after a restart it starts at 0, and summarized ranges are
+ * passed over cheaply.
  */
 static void
 summarize_complete_ranges(int segment, SegmentReader *reader)
@@ -157,12 +162,13 @@ summarize_complete_ranges(int segment, SegmentReader *reader)
 	Oid			index;
 
 	heap = table_open(segment_oid(segment, ""), AccessShareLock);
-	if (reader->relfilenode != heap->rd_node.relNode)
+	blocks = RelationGetNumberOfBlocks(heap);
+	if (reader->relfilenode != heap->rd_node.relNode ||
+		blocks < reader->summarized_ranges * AXS_INBOX_PAGES_PER_RANGE)
 	{
 		reader->relfilenode = heap->rd_node.relNode;
 		reader->summarized_ranges = 0;
 	}
-	blocks = RelationGetNumberOfBlocks(heap);
 	/* the feeders extended it: their blocks' writeback is started on reads */
 	axs_writeback_growth(heap);
 	table_close(heap, AccessShareLock);
@@ -339,6 +345,13 @@ read_segment(int segment, int64 after, int limit, int64 lap_end, AxsInboxRows *p
 	int64		in_order;
 	uint64		got;
 
+	if (reader->lap_end != lap_end)
+	{
+		/* the janitor may have emptied the segment since its last lap */
+		reader->lap_end = lap_end;
+		reader->summarized_ranges = 0;
+		reader->last_read_relfilenode = InvalidOid;
+	}
 	in_order = read_in_order(segment, reader, after, limit, lap_end, part);
 	if (in_order > 0)
 	{
@@ -462,36 +475,80 @@ segment_may_hold_unapplied(int segment, int64 watermark, int64 issued)
 }
 
 /*
- * Give back a locked segment's blocks from its end, TRUNCATE_STEP_BLOCKS at
- * a time, before the TRUNCATE that swaps its files: freeing a file's blocks
- * at once can stall every session's commits (on a file system with online
- * discard, ~20 ms for a full 33 MB segment), a few megabytes at a time lets
- * their WAL flushes through in between.  Not much less at a time: every
- * step scans all of shared_buffers for the blocks it drops; in 1 MB steps a
- * full segment cost the janitor 20 to 25 ms of CPU (a core taken from the
- * applier and the feeder), in 8 MB steps about 5 ms, and the device
- * discarded each 8 MB in about 5 ms (bench/e2e/README.md).  Safe because
- * every row is applied and the segment is locked, and because the index is
- * BRIN: no index entry points into the blocks given back, and a bitmap scan
- * skips the ranges past the end of the heap.
+ * Empty a locked segment in place, keeping its files: its BRIN summaries
+ * first, then its heap from the end, TRUNCATE_STEP_BLOCKS at a time.  A
+ * TRUNCATE would create new files, update pg_class and invalidate every
+ * session's plans and partition descriptors on the inbox; the janitor's
+ * truncations were still in the worst 100 ms windows of the end-to-end
+ * benchmark at half load after the shrink steps below (bench/e2e/README.md).
+ *
+ * This is VACUUM's heap truncation (RelationTruncate under an
+ * AccessExclusiveLock: WAL-logged, not undone by an abort, other sessions
+ * drop their cached block numbers through the shared invalidation it sends),
+ * and it is safe for the same reason: nothing points into the blocks given
+ * back.  The heap's rows are all applied (nobody needs them again), and the
+ * index is BRIN, whose only pointers are the summaries of block ranges;
+ * they are removed first, each desummarization WAL-logged on its own.  A
+ * crash at any step leaves a consistent segment: a summary left behind
+ * stays correct, since an insert into a summarized range widens its
+ * summary, and the next janitor run finishes the job.  The toast table
+ * needs nothing: no payload is toasted (at most 1024 bytes, the CHECK of
+ * the install script), and a segment whose toast table has blocks anyway
+ * (an owner lowered toast_tuple_target) gets a TRUNCATE instead.
+ *
+ * Freeing a file's blocks at once can stall every session's commits (on a
+ * file system with online discard, ~20 ms for a full 33 MB segment); a few
+ * megabytes at a time lets their WAL flushes through in between.  Not much
+ * less at a time: every step scans all of shared_buffers for the blocks it
+ * drops; in 1 MB steps a full segment cost the janitor 20 to 25 ms of CPU,
+ * in 8 MB steps about 5 ms, and the device discarded each 8 MB in about
+ * 5 ms (bench/e2e/README.md).
  */
 #define TRUNCATE_STEP_BLOCKS 1024	/* 8 MB */
 
-static void
-shrink_segment(int segment)
+static bool
+segment_toast_is_empty(Relation heap)
 {
-	Relation	heap;
+	Relation	toast;
 	BlockNumber blocks;
 
-	heap = table_open(segment_oid(segment, ""), AccessExclusiveLock);
-	blocks = RelationGetNumberOfBlocks(heap);
-	while (blocks > TRUNCATE_STEP_BLOCKS)
+	if (!OidIsValid(heap->rd_rel->reltoastrelid))
+		return true;
+	toast = table_open(heap->rd_rel->reltoastrelid, AccessExclusiveLock);
+	blocks = RelationGetNumberOfBlocks(toast);
+	table_close(toast, NoLock);
+	return blocks == 0;
+}
+
+/* Empty a segment locked in AccessExclusiveLock mode; false if it needs a TRUNCATE. */
+static bool
+empty_segment_in_place(int segment)
+{
+	Relation	heap = table_open(segment_oid(segment, ""), AccessExclusiveLock);
+	Relation	index;
+	BlockNumber blocks = RelationGetNumberOfBlocks(heap);
+
+	if (!segment_toast_is_empty(heap))
 	{
-		blocks -= TRUNCATE_STEP_BLOCKS;
+		table_close(heap, NoLock);
+		return false;
+	}
+	index = index_open(segment_oid(segment, "_position"), AccessExclusiveLock);
+	for (BlockNumber range_start = 0; range_start < blocks; range_start += AXS_INBOX_PAGES_PER_RANGE)
+	{
+		/* false: the index changed under it (not with these locks); again */
+		while (!brinRevmapDesummarizeRange(index, range_start))
+			CHECK_FOR_INTERRUPTS();
+	}
+	index_close(index, NoLock);
+	while (blocks > 0)
+	{
+		blocks = blocks > TRUNCATE_STEP_BLOCKS ? blocks - TRUNCATE_STEP_BLOCKS : 0;
 		RelationTruncate(heap, blocks);
 		CHECK_FOR_INTERRUPTS();
 	}
 	table_close(heap, NoLock);
+	return true;
 }
 
 /*
@@ -515,16 +572,20 @@ truncate_segment_if_applied(int segment, int64 watermark)
 			!segment_may_hold_unapplied(segment, watermark, positions_issued()))
 		{
 			instr_time	elapsed;
+			bool		in_place = empty_segment_in_place(segment);
 
-			shrink_segment(segment);
-			snprintf(query, sizeof(query), "TRUNCATE axs.inbox_%d", segment);
-			if (SPI_execute(query, false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "\"%s\" failed", query);
+			if (!in_place)
+			{
+				snprintf(query, sizeof(query), "TRUNCATE axs.inbox_%d", segment);
+				if (SPI_execute(query, false, 0) != SPI_OK_UTILITY)
+					elog(ERROR, "\"%s\" failed", query);
+			}
 			INSTR_TIME_SET_CURRENT(elapsed);
 			INSTR_TIME_SUBTRACT(elapsed, started);
 			ereport(LOG,
-					(errmsg("axs: truncated inbox segment %d, all applied (watermark %lld), in %.1f ms",
-							segment, (long long) watermark, INSTR_TIME_GET_MILLISEC(elapsed))));
+					(errmsg("axs: truncated inbox segment %d%s, all applied (watermark %lld), in %.1f ms",
+							segment, in_place ? " in place" : "", (long long) watermark,
+							INSTR_TIME_GET_MILLISEC(elapsed))));
 		}
 	}
 	PG_CATCH();

@@ -129,7 +129,7 @@ drill_end
 
 # --- b. PostgreSQL crash mid-stream ----------------------------------------
 # The applier is off until the feeder has finished: a restarted applier
-# TRUNCATEs inbox segments whose rows are all applied (inbox.c,
+# truncates inbox segments whose rows are all applied (inbox.c,
 # axs_inbox_truncate_applied at takeover), which would erase the pre-crash
 # inbox rows this drill counts to prove that nothing was written twice.
 export AXS_PG_CONF="axs.applier_enabled = off"
