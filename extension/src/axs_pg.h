@@ -110,8 +110,8 @@ axs_inbox_segment(int64 position)
 }
 
 extern int	axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInboxRows *parts);
-extern void axs_inbox_truncate_applied(int64 watermark);
-extern bool axs_inbox_start_janitor(int64 watermark);
+extern void axs_inbox_truncate_applied(int64 watermark, int64 previous_watermark);
+extern bool axs_inbox_start_janitor(int64 watermark, int64 previous_watermark);
 
 /*
  * applier.c.  axs_begin_work / axs_end_work: one unit of a background

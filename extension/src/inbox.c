@@ -20,6 +20,15 @@
  * (bench/e2e/README.md).  64 of them keep the lap, and so the longest
  * backlog read without wrapping, at 2^24 positions.
  *
+ * A segment's blocks are not handed to the kernel's writeback (writeback.c),
+ * unlike the other tables': a segment is emptied seconds after it fills,
+ * before the kernel writes back the page cache it dirtied (30 s), so its
+ * pages are dropped without ever being written and, on a file system that
+ * allocates at writeback (ext4), freeing them frees no disk blocks.  Handed
+ * to writeback, a full segment cost the janitor 45 to 65 ms of wall time,
+ * discards of 8 MB on the device included; not handed over, 13 to 40 ms
+ * (bench/e2e/README.md).  Checkpoints still write a live segment's buffers.
+ *
  * Truncation runs in an "axs inbox janitor" worker, so the applier goes on
  * applying meanwhile; at takeover the applier truncates itself, before it
  * starts.  Whether a segment's rows are all applied is decided without
@@ -169,8 +178,6 @@ summarize_complete_ranges(int segment, SegmentReader *reader)
 		reader->relfilenode = heap->rd_node.relNode;
 		reader->summarized_ranges = 0;
 	}
-	/* the feeders extended it: their blocks' writeback is started on reads */
-	axs_writeback_growth(heap);
 	table_close(heap, AccessShareLock);
 	complete = blocks == 0 ? 0 : (blocks - 1) / AXS_INBOX_PAGES_PER_RANGE;
 	if (complete <= reader->summarized_ranges)
@@ -264,7 +271,6 @@ read_in_order(int segment, SegmentReader *reader, int64 after, int limit, int64 
 		return -1;
 	heap = table_open(segment_oid(segment, ""), AccessShareLock);
 	blocks = RelationGetNumberOfBlocks(heap);
-	axs_writeback_growth(heap);
 	if (heap->rd_node.relNode != reader->last_read_relfilenode || reader->last_read_block >= blocks)
 	{
 		table_close(heap, NoLock);
@@ -624,19 +630,41 @@ segment_blocks(int segment)
 }
 
 /*
- * Truncate every segment with blocks that holds no row after the watermark.
+ * Truncate the segments with blocks that hold no row after the watermark.
  * One transaction finds them from the positions handed out; each is then
  * truncated in a transaction of its own.  Not the two segments the applier
  * reads next: they are in use.
+ *
+ * A sweep (previous_watermark < 0) looks at all of them.  The applier
+ * passes the watermark before the batch that took it into a new segment:
+ * the last run had a watermark in that same segment, so only the segments
+ * from there to the live one can have become truncatable since, and only
+ * those are looked at (opening every segment costs a fresh janitor ~9 ms of
+ * CPU, bench/e2e/README.md).  Every JANITOR_SWEEP_EVERY segments, and when
+ * the watermark moved by nearly a lap, it sweeps anyway, for a segment that
+ * was busy when its turn came.
  */
+#define JANITOR_SWEEP_EVERY 8
+
 void
-axs_inbox_truncate_applied(int64 watermark)
+axs_inbox_truncate_applied(int64 watermark, int64 previous_watermark)
 {
 	int			live = axs_inbox_segment(watermark + 1);
+	int			first = (live + 2) % AXS_INBOX_SEGMENTS;
+	int			candidates = AXS_INBOX_SEGMENTS - 2;
 	int			applied[AXS_INBOX_SEGMENTS];
 	int			count = 0;
 	int64		issued;
 
+	if (previous_watermark >= 0 && live % JANITOR_SWEEP_EVERY != 0 &&
+		watermark - previous_watermark < ((int64) (AXS_INBOX_SEGMENTS - 2) << AXS_INBOX_SEGMENT_BITS))
+	{
+		/* the last run's live segment was this one or the next */
+		first = axs_inbox_segment(previous_watermark);
+		candidates = (live - first + AXS_INBOX_SEGMENTS) % AXS_INBOX_SEGMENTS;
+		if (candidates == 0)
+			return;
+	}
 	axs_begin_work("axs: looking for applied inbox segments");
 	issued = positions_issued();
 	if (issued < watermark)
@@ -650,21 +678,26 @@ axs_inbox_truncate_applied(int64 watermark)
 		axs_end_work();
 		return;
 	}
-	for (int segment = 0; segment < AXS_INBOX_SEGMENTS; segment++)
-		if (segment != live && segment != (live + 1) % AXS_INBOX_SEGMENTS &&
-			!segment_may_hold_unapplied(segment, watermark, issued) &&
+	for (int i = 0; i < candidates; i++)
+	{
+		int			segment = (first + i) % AXS_INBOX_SEGMENTS;
+
+		if (!segment_may_hold_unapplied(segment, watermark, issued) &&
 			segment_blocks(segment) > 0)
 			applied[count++] = segment;
+	}
 	axs_end_work();
 	for (int i = 0; i < count; i++)
 		truncate_segment_if_applied(applied[i], watermark);
 }
 
+/* Start a janitor for axs_inbox_truncate_applied(watermark, previous_watermark). */
 bool
-axs_inbox_start_janitor(int64 watermark)
+axs_inbox_start_janitor(int64 watermark, int64 previous_watermark)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	int64		watermarks[2] = {watermark, previous_watermark};
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -675,20 +708,21 @@ axs_inbox_start_janitor(int64 watermark)
 	strlcpy(worker.bgw_name, "axs inbox janitor", BGW_MAXLEN);
 	strlcpy(worker.bgw_type, "axs inbox janitor", BGW_MAXLEN);
 	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-	memcpy(worker.bgw_extra, &watermark, sizeof(watermark));
+	StaticAssertStmt(sizeof(watermarks) <= BGW_EXTRALEN, "bgw_extra too small");
+	memcpy(worker.bgw_extra, watermarks, sizeof(watermarks));
 	return RegisterDynamicBackgroundWorker(&worker, &handle);
 }
 
-/* The janitor: truncate every segment at or below the watermark it was given, then exit. */
+/* The janitor: truncate the segments applied at the watermark it was given, then exit. */
 void
 axs_inbox_janitor_main(Datum main_arg)
 {
-	int64		watermark;
+	int64		watermarks[2];
 
-	memcpy(&watermark, MyBgworkerEntry->bgw_extra, sizeof(watermark));
+	memcpy(watermarks, MyBgworkerEntry->bgw_extra, sizeof(watermarks));
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
-	axs_inbox_truncate_applied(watermark);
+	axs_inbox_truncate_applied(watermarks[0], watermarks[1]);
 	proc_exit(0);
 }

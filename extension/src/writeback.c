@@ -4,15 +4,17 @@
  *
  * PostgreSQL 15 extends a relation by writing zeroed pages into the kernel's
  * page cache; the real contents follow at eviction or at the next
- * checkpoint.  At 75,000 events/s the inbox, the event log and the outcome
- * blocks grow by about 20 MB/s of such pages, and the kernel writes them
- * back in bursts.  Every commit's WAL flush queues behind a burst on the
+ * checkpoint.  At 75,000 events/s the event log and the outcome blocks grow
+ * by about 10 MB/s of such pages, and the kernel writes them back in
+ * bursts.  Every commit's WAL flush queues behind a burst on the
  * disk: on this project's machines a 15 MB burst held commits for 46 to
  * 63 ms (bench/e2e/README.md).  As PostgreSQL's *_flush_after settings do
  * for the buffers it writes, the applier hands each relation's new blocks
  * to writeback (smgrwriteback: sync_file_range) once they add up to 256 kB,
  * so the same I/O goes out in small pieces.  Nothing waits for it and
  * durability does not depend on it: WAL and checkpoints still decide that.
+ * Not the inbox segments: they are emptied before the kernel would write
+ * their pages back (inbox.c).
  *
  * It owns one mark per relation: the blocks already handed over, in the
  * relation's current file.
@@ -65,12 +67,12 @@ axs_writeback_growth(Relation rel)
 	}
 	if (mark->relfilenode != rel->rd_node.relNode)
 	{
-		/* TRUNCATE gave the relation a new file, grown from its first block */
+		/* a new file (TRUNCATE, VACUUM FULL), grown from its first block */
 		mark->relfilenode = rel->rd_node.relNode;
 		mark->handed_over = 0;
 	}
 	if (blocks < mark->handed_over)
-		mark->handed_over = blocks;	/* truncated in place (the janitor) */
+		mark->handed_over = blocks;	/* truncated in place (VACUUM) */
 	if (blocks - mark->handed_over >= WRITEBACK_MIN_BLOCKS)
 	{
 		smgrwriteback(RelationGetSmgr(rel), MAIN_FORKNUM, mark->handed_over,

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+#
+# 23_inbox_janitor.sh
+#	The inbox janitor's choice of segments.  Events are queued one segment
+#	after another (setval on axs.inbox_position_seq); each time the applier's
+#	watermark enters a new segment, the janitor truncates the one it left,
+#	in place.  A segment that another session holds locked at that moment
+#	is left as it is, and the janitor does not look at it again when the
+#	watermark enters the next segments, only at the segments it left since;
+#	every 8th segment it sweeps all of them, and the locked one is emptied
+#	then.  Checked from the segments' files (pg_stat_file: a lock on a
+#	segment would make the janitor pass it over) and the server log.
+#
+# It owns the cluster .scratch/e2e_inbox_janitor and nothing else.
+
+set -euo pipefail
+
+TOP=${TOP:?set TOP to the repository root}
+DIR=$TOP/.scratch/e2e_inbox_janitor
+SEGMENT=262144					# positions per segment (install script)
+# shellcheck source=tests/e2e/lib_ledger.sh
+. "$TOP/tests/e2e/lib_ledger.sh"
+
+ledger_start_cluster
+q >/dev/null <<SQL
+CREATE EXTENSION axs;
+SELECT axs.create_currency('USDT', 6);
+SQL
+wait_for 10 "SELECT pid IS NOT NULL AND fence_held FROM axs.applier_status" ||
+	die "the preloaded applier did not take the fence within 10 s"
+
+# segment_bytes N: the size of segment N's file
+segment_bytes() { q -c "SELECT (pg_stat_file(pg_relation_filepath('axs.inbox_$1'))).size"; }
+
+# queue_in_segment N ID: queue a deposit of 1 at the start of segment N and
+# wait until it is applied
+queue_in_segment()
+{
+	local position
+	position=$(q -c "SELECT setval('axs.inbox_position_seq', $1 * $SEGMENT) IS NULL" \
+		-c "SELECT axs.submit(jsonb_build_object('id', $2, 'kind', 'deposit', 'account', 1,
+		                                         'currency', 'USDT', 'amount', 1))" | tail -n 1)
+	[ "$((position / SEGMENT))" = "$1" ] || die "event $2 got position $position, not one in segment $1"
+	[ "$(q -c "SELECT axs.wait($position, 10000)")" = t ] || die "event $2 was not applied within 10 s"
+}
+
+# emptied N: wait (5 s at most) until segment N's file is empty
+emptied()
+{
+	wait_for 5 "SELECT (pg_stat_file(pg_relation_filepath('axs.inbox_$1'))).size = 0"
+}
+
+echo "# segments 1 and 2 get rows; entering 3 empties 2, entering 2 empties 1"
+queue_in_segment 1 1
+queue_in_segment 2 2
+check "entering segment 2 empties segment 1" "$(emptied 1 && echo ok || echo "$(segment_bytes 1) bytes left")"
+
+echo "# segment 2 is locked by another session while the watermark enters segment 3"
+q -c "SELECT relfilenode FROM pg_class WHERE oid = 'axs.inbox_2'::regclass" >"$DIR/segment_2_file"
+psql -X -q -At -c "BEGIN" -c "LOCK TABLE axs.inbox_2 IN ACCESS SHARE MODE" -c "SELECT pg_sleep(3)" \
+	-c "COMMIT" >/dev/null &
+locker=$!
+wait_for 5 "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'axs.inbox_2'::regclass AND granted
+              AND pid <> pg_backend_pid()" || die "the locking session did not get its lock"
+queue_in_segment 3 3
+wait "$locker"
+check "the locked segment 2 was left as it was" \
+	"$([ "$(segment_bytes 2)" -gt 0 ] && echo ok || echo "segment 2 is empty")"
+
+echo "# the watermark enters segments 4 to 7: each time only the segment just left is emptied"
+for segment in 4 5 6 7; do
+	queue_in_segment "$segment" "$segment"
+	check "entering segment $segment empties segment $((segment - 1))" \
+		"$(emptied $((segment - 1)) && echo ok || echo "$(segment_bytes $((segment - 1))) bytes left")"
+done
+check "segment 2 is not looked at again before the sweep" \
+	"$([ "$(segment_bytes 2)" -gt 0 ] && echo ok || echo "segment 2 is empty")"
+
+echo "# entering segment 8: the janitor sweeps all segments"
+queue_in_segment 8 8
+check "the sweep empties segment 2" "$(emptied 2 && echo ok || echo "$(segment_bytes 2) bytes left")"
+check "segment 7 is emptied too" "$(emptied 7 && echo ok || echo "$(segment_bytes 7) bytes left")"
+check "segment 2 kept its file" \
+	"$([ "$(q -c "SELECT relfilenode FROM pg_class WHERE oid = 'axs.inbox_2'::regclass")" = "$(cat "$DIR/segment_2_file")" ] &&
+		echo ok || echo "segment 2 has a new file")"
+check "all 8 deposits applied" "$(q -c "SELECT CASE WHEN available = 8 THEN 'ok' ELSE available::text END
+                                         FROM axs.balance(1, 'USDT')")"
+ledger_check_verify
+ledger_check_server_log "no error or warning in the server log" "ERROR|WARNING|PANIC" "^$"
+
+ledger_finish
