@@ -40,6 +40,7 @@ batch_clear_ranges(Batch *batch)
 void
 batch_free(Batch *batch)
 {
+	free(batch->inbox_copy_ends);
 	copy_buffer_free(&batch->inbox_rows);
 	copy_buffer_free(&batch->dead_letter_rows);
 	batch_clear_ranges(batch);
@@ -53,6 +54,7 @@ batch_reset(Batch *batch)
 	copy_buffer_reset(&batch->inbox_rows);
 	copy_buffer_reset(&batch->dead_letter_rows);
 	batch->inbox_row_count = 0;
+	batch->inbox_copy_count = 0;
 	batch->dead_letter_count = 0;
 	batch->message_count = 0;
 	batch->first_message_ms = 0;
@@ -104,14 +106,39 @@ add_dead_letter(Batch *batch, const OwnedPartition *owned, int64_t offset,
 	batch->dead_letter_count++;
 }
 
+/* End the inbox COPY being written: its trailer, and where it ends. */
+static void
+end_inbox_copy(Batch *batch)
+{
+	if (batch->inbox_copy_count == batch->inbox_copy_capacity)
+	{
+		int			capacity = batch->inbox_copy_capacity ? batch->inbox_copy_capacity * 2 : 16;
+		size_t	   *ends = realloc(batch->inbox_copy_ends, sizeof(size_t) * (size_t) capacity);
+
+		if (ends == NULL)
+		{
+			fprintf(stderr, "axs-feeder: out of memory for batch COPYs\n");
+			abort();
+		}
+		batch->inbox_copy_ends = ends;
+		batch->inbox_copy_capacity = capacity;
+	}
+	copy_binary_put_trailer(&batch->inbox_rows);
+	batch->inbox_copy_ends[batch->inbox_copy_count++] = batch->inbox_rows.length;
+}
+
 static void
 add_inbox_row(Batch *batch, const AxsEvent *event, const uint8_t *payload,
 			  size_t payload_length, int64_t queued_at_unix_ms)
 {
 	CopyBuffer *rows = &batch->inbox_rows;
 
-	if (batch->inbox_row_count == 0)
+	if (batch->inbox_row_count % BATCH_INBOX_ROWS_PER_COPY == 0)
+	{
+		if (batch->inbox_row_count > 0)
+			end_inbox_copy(batch);
 		copy_binary_put_header(rows);
+	}
 	copy_binary_put_tuple_begin(rows, INBOX_FIELD_COUNT);
 	copy_binary_put_int64(rows, event->id);
 	copy_binary_put_bytes(rows, payload, payload_length);
@@ -186,7 +213,7 @@ batch_seal(Batch *batch)
 	if (batch->sealed)
 		return;
 	if (batch->inbox_row_count > 0)
-		copy_binary_put_trailer(&batch->inbox_rows);
+		end_inbox_copy(batch);
 	if (batch->dead_letter_count > 0)
 		copy_binary_put_trailer(&batch->dead_letter_rows);
 	batch->sealed = true;

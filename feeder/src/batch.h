@@ -24,6 +24,16 @@
 	"COPY axs.dead_letters (topic, partition, \"offset\", raw, reason) FROM STDIN (FORMAT binary)"
 
 /*
+ * Inbox rows go in COPYs of at most this many rows.  PostgreSQL 15's COPY
+ * into a partitioned table makes a slot per buffered row (up to 1,000),
+ * each remembered by the resource owner in a hash whose identical entries
+ * it probes one by one: one COPY of 900 rows cost the server 4.6 to 4.8 µs
+ * a row, three of 300 rows 3.5 to 3.6, four of 225 rows 3.0 to 3.5
+ * (bench/e2e/README.md).
+ */
+#define BATCH_INBOX_ROWS_PER_COPY 256
+
+/*
  * One partition's part of a sealed batch: the compare-and-set the writer
  * runs (expected_next -> next_offset).  Copied out of the partition table
  * when the batch is handed to the writer, so the writer never reads the
@@ -40,8 +50,11 @@ typedef struct BatchRange
 
 typedef struct Batch
 {
-	CopyBuffer	inbox_rows;		/* COPY data for axs.inbox */
+	CopyBuffer	inbox_rows;		/* COPY data for axs.inbox, one COPY after another */
 	int			inbox_row_count;
+	size_t	   *inbox_copy_ends;	/* where each complete COPY ends in inbox_rows */
+	int			inbox_copy_count;
+	int			inbox_copy_capacity;
 	CopyBuffer	dead_letter_rows;	/* COPY data for axs.dead_letters */
 	int			dead_letter_count;
 	int			message_count;	/* inbox rows + dead letters */
@@ -80,7 +93,11 @@ extern BatchOutcome batch_add_message(Batch *batch, OwnedPartition *owned,
 /* Bytes of COPY data buffered. */
 extern size_t batch_bytes(const Batch *batch);
 
-/* Write the COPY trailers; the batch is then ready to send (idempotent). */
+/*
+ * Write the COPY trailers; the batch is then ready to send (idempotent).
+ * Its inbox COPYs are then inbox_rows up to inbox_copy_ends[0], from there
+ * up to inbox_copy_ends[1], and so on.
+ */
 extern void batch_seal(Batch *batch);
 
 /*

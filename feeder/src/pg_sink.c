@@ -236,12 +236,19 @@ pg_sink_unlock_partition(PgSink *sink, OwnedPartition *owned)
 		PQclear(result);
 }
 
+/* The data of one COPY of a batch: a slice of one of its CopyBuffers. */
+typedef struct CopySlice
+{
+	const uint8_t *data;
+	size_t		length;
+} CopySlice;
+
 /*
  * Send one COPY's data and end it.  data is NULL when the server asks for
  * more COPYs than the batch holds (it cannot): the COPY is failed then.
  */
 static bool
-pg_sink_send_copy(PGconn *connection, const CopyBuffer *data)
+pg_sink_send_copy(PGconn *connection, const CopySlice *data)
 {
 	size_t		sent;
 
@@ -358,16 +365,18 @@ append_advance(PGconn *connection, const Batch *batch, char **sql, size_t *sql_l
 
 /*
  * One batch is one query string, "BEGIN; COPY ...; [COPY ...;] SELECT
- * axs.feeder_advance(...); COMMIT": the server runs its statements in turn
- * and asks for each COPY's data as it reaches it, so a batch costs two
- * round trips instead of one per statement.  A statement that fails makes
+ * axs.feeder_advance(...); COMMIT", with a COPY into the inbox per
+ * BATCH_INBOX_ROWS_PER_COPY rows (batch.h) and one into the dead letters:
+ * the server runs its statements in turn and asks for each COPY's data as
+ * it reaches it, so a batch costs two round trips instead of one per
+ * statement.  A statement that fails makes
  * the server skip the rest, and the transaction is rolled back.
  */
 PgSinkStatus
 pg_sink_write_batch(PgSink *sink, const Batch *batch)
 {
 	PGconn	   *connection = sink->connection;
-	const CopyBuffer *copies[2];
+	CopySlice  *copies;
 	int			copy_count = 0;
 	int			copies_sent = 0;
 	bool		data_sent = true;
@@ -383,27 +392,41 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 					"not writing the batch");
 		return PG_SINK_FAILED;
 	}
+	copies = malloc(sizeof(CopySlice) * (size_t) (batch->inbox_copy_count + 1));
+	if (copies == NULL)
+	{
+		fprintf(stderr, "axs-feeder: out of memory\n");
+		abort();
+	}
 	text_append(&sql, &sql_length, &sql_capacity,
 				sink->synchronous_commit ? "BEGIN;" : "BEGIN;SET LOCAL synchronous_commit = off;");
-	if (batch->inbox_row_count > 0)
+	for (int i = 0; i < batch->inbox_copy_count; i++)
 	{
+		size_t		start = i > 0 ? batch->inbox_copy_ends[i - 1] : 0;
+
 		text_append(&sql, &sql_length, &sql_capacity, BATCH_INBOX_COPY ";");
-		copies[copy_count++] = &batch->inbox_rows;
+		copies[copy_count].data = batch->inbox_rows.data + start;
+		copies[copy_count].length = batch->inbox_copy_ends[i] - start;
+		copy_count++;
 	}
 	if (batch->dead_letter_count > 0)
 	{
 		text_append(&sql, &sql_length, &sql_capacity, BATCH_DEAD_LETTER_COPY ";");
-		copies[copy_count++] = &batch->dead_letter_rows;
+		copies[copy_count].data = batch->dead_letter_rows.data;
+		copies[copy_count].length = batch->dead_letter_rows.length;
+		copy_count++;
 	}
 	if (batch->range_count > 0 && !append_advance(connection, batch, &sql, &sql_length, &sql_capacity))
 	{
 		free(sql);
+		free(copies);
 		return pg_sink_failure(sink, NULL, "quoting the offsets");
 	}
 	text_append(&sql, &sql_length, &sql_capacity, "COMMIT");
 	if (!PQsendQuery(connection, sql))
 	{
 		free(sql);
+		free(copies);
 		return pg_sink_failure(sink, NULL, "sending the batch");
 	}
 	free(sql);
@@ -416,7 +439,7 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 		if (status == PGRES_COPY_IN)
 		{
 			PQclear(result);
-			if (!pg_sink_send_copy(connection, copies_sent < copy_count ? copies[copies_sent] : NULL))
+			if (!pg_sink_send_copy(connection, copies_sent < copy_count ? &copies[copies_sent] : NULL))
 				data_sent = false;
 			copies_sent++;
 		}
@@ -425,6 +448,7 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 		else
 			PQclear(result);
 	}
+	free(copies);
 	if (failed != NULL)
 		return pg_sink_failure(sink, failed, "writing the batch");
 	if (!data_sent || copies_sent != copy_count)

@@ -2,8 +2,9 @@
  * test_batch.c
  *		cmocka tests of batch building: valid events become inbox rows with
  *		the encoder's payload, invalid and empty messages become dead letters
- *		with the decoder's reason, offsets already taken are skipped, and the
- *		partition's batch range follows the messages.
+ *		with the decoder's reason, offsets already taken are skipped, the
+ *		partition's batch range follows the messages, and the inbox rows are
+ *		cut into complete COPYs of BATCH_INBOX_ROWS_PER_COPY rows.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,6 +69,8 @@ test_valid_event_becomes_inbox_row(void **state)
 	batch_seal(&batch);
 	/* header 19 + tuple (2 + 12 + 4 + payload + 12) + trailer 2 */
 	assert_int_equal(batch.inbox_rows.length, 19 + 2 + 12 + 4 + payload_length + 12 + 2);
+	assert_int_equal(batch.inbox_copy_count, 1);
+	assert_int_equal(batch.inbox_copy_ends[0], batch.inbox_rows.length);
 
 	batch_free(&batch);
 	partition_table_free(&table);
@@ -142,6 +145,62 @@ test_offsets_already_taken_are_skipped(void **state)
 	partition_table_free(&table);
 }
 
+/* Every COPY of the inbox rows: a header, its rows, the trailer. */
+static void
+test_inbox_rows_cut_into_copies(void **state)
+{
+	static const uint8_t signature[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+	const int	rows = 2 * BATCH_INBOX_ROWS_PER_COPY + 10;
+	PartitionTable table;
+	OwnedPartition *owned;
+	Batch		batch;
+	size_t		start = 0;
+	size_t		row_length;
+
+	(void) state;
+	partition_table_init(&table);
+	owned = partition_table_add(&table, "ev", 0);
+	partition_set_stored(owned, true, 0);
+	batch_init(&batch);
+	for (int i = 0; i < rows; i++)
+		assert_int_equal(batch_add_message(&batch, owned, i, deposit, strlen(deposit), 1704164645678, 5),
+						 BATCH_EVENT);
+	/* a bad message between them goes to the dead letters' own COPY */
+	assert_int_equal(batch_add_message(&batch, owned, rows, "{", 1, 1704164645678, 5),
+					 BATCH_DEAD_LETTER);
+	batch_seal(&batch);
+	batch_seal(&batch);
+
+	assert_int_equal(batch.inbox_row_count, rows);
+	assert_int_equal(batch.inbox_copy_count, 3);
+	row_length = (batch.inbox_rows.length - 3 * (19 + 2)) / (size_t) rows;
+	for (int c = 0; c < batch.inbox_copy_count; c++)
+	{
+		size_t		end = batch.inbox_copy_ends[c];
+		int			copy_rows = c < 2 ? BATCH_INBOX_ROWS_PER_COPY : 10;
+
+		assert_memory_equal(batch.inbox_rows.data + start, signature, sizeof(signature));
+		assert_int_equal(batch.inbox_rows.data[end - 2], 0xff);
+		assert_int_equal(batch.inbox_rows.data[end - 1], 0xff);
+		assert_int_equal(end - start, 19 + (size_t) copy_rows * row_length + 2);
+		start = end;
+	}
+	assert_int_equal(start, batch.inbox_rows.length);
+
+	/* reset: the next batch starts its first COPY afresh */
+	batch_reset(&batch);
+	assert_int_equal(batch.inbox_copy_count, 0);
+	assert_int_equal(batch_add_message(&batch, owned, rows + 1, deposit, strlen(deposit), 1704164645678, 5),
+					 BATCH_EVENT);
+	batch_seal(&batch);
+	assert_int_equal(batch.inbox_copy_count, 1);
+	assert_memory_equal(batch.inbox_rows.data, signature, sizeof(signature));
+	assert_int_equal(batch.inbox_copy_ends[0], 19 + row_length + 2);
+
+	batch_free(&batch);
+	partition_table_free(&table);
+}
+
 int
 main(void)
 {
@@ -149,6 +208,7 @@ main(void)
 		cmocka_unit_test(test_valid_event_becomes_inbox_row),
 		cmocka_unit_test(test_invalid_messages_become_dead_letters),
 		cmocka_unit_test(test_offsets_already_taken_are_skipped),
+		cmocka_unit_test(test_inbox_rows_cut_into_copies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
