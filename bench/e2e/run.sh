@@ -88,6 +88,7 @@ RESULTS=${AXS_BENCH_RESULTS_FILE:-$TOP/bench/results/$(date -u +%Y%m%dT%H%M%SZ).
 PHASE_TIMEOUT=${AXS_BENCH_E2E_TIMEOUT:-240}
 BROKER_PID=
 FEEDER_PID=
+LOADGEN_PID=
 
 # What must fit in a partition's 5 MiB (~47,000 messages of ~110 bytes) is
 # the feeder's lag, not the whole run: the loadgen is throttled to what the
@@ -107,11 +108,12 @@ note() { echo "e2e bench: $*" >&2; }
 # scheduling makes a scheduling group of its own (as every PostgreSQL
 # backend is), at autogroup nice HARNESS_NICE; at plain nice where
 # autogroups are off.  They still take all the CPU they need when the
-# ledger leaves some (bench/e2e/README.md).
+# ledger leaves some (bench/e2e/README.md).  Run it with &: it becomes the
+# program (exec), so that $! is the program's PID.
 harness()
 {
 	# shellcheck disable=SC2016  # expanded by the inner shell
-	setsid bash -c '
+	exec setsid bash -c '
 		if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
 			echo "$0" >/proc/self/autogroup
 		else
@@ -124,6 +126,7 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 cleanup()
 {
 	[ -z "$FEEDER_PID" ] || { kill -TERM "$FEEDER_PID" 2>/dev/null || true; wait "$FEEDER_PID" 2>/dev/null || true; }
+	[ -z "$LOADGEN_PID" ] || { kill -TERM "$LOADGEN_PID" 2>/dev/null || true; wait "$LOADGEN_PID" 2>/dev/null || true; }
 	[ -z "$BROKER_PID" ] || { kill -TERM "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; }
 	"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
 }
@@ -219,8 +222,10 @@ run_phase()
 	target=$(( $(stored) + events ))
 	# shellcheck disable=SC2086
 	harness "$BIN/axs-loadgen" --brokers "$BROKER" --topic "$topic" --events "$events" --rate "$rate" \
-		--first-id "$first_id" --seed "$first_id" -X linger.ms="$linger" $PRODUCER_ARGS 2>"$DIR/loadgen.log" ||
-		die "axs-loadgen failed"
+		--first-id "$first_id" --seed "$first_id" -X linger.ms="$linger" $PRODUCER_ARGS 2>"$DIR/loadgen.log" &
+	LOADGEN_PID=$!
+	wait "$LOADGEN_PID" || die "axs-loadgen failed"
+	LOADGEN_PID=
 	deadline=$((SECONDS + PHASE_TIMEOUT))
 	while [ "$(stored)" -lt "$target" ]; do
 		[ "$SECONDS" -lt "$deadline" ] || die "stored offsets at $(stored) of $target after ${PHASE_TIMEOUT} s"
