@@ -24,14 +24,18 @@
 	"COPY axs.dead_letters (topic, partition, \"offset\", raw, reason) FROM STDIN (FORMAT binary)"
 
 /*
- * Inbox rows go in COPYs of at most this many rows.  PostgreSQL 15's COPY
- * into a partitioned table makes a slot per buffered row (up to 1,000),
- * each remembered by the resource owner in a hash whose identical entries
- * it probes one by one: one COPY of 900 rows cost the server 4.6 to 4.8 µs
- * a row, three of 300 rows 3.5 to 3.6, four of 225 rows 3.0 to 3.5
- * (bench/e2e/README.md).
+ * Inbox rows are written as COPYs of at most BATCH_INBOX_ROWS_PER_COPY
+ * rows; pg_sink sends a batch of more than BATCH_INBOX_ROWS_ONE_COPY rows
+ * as one COPY all the same.  PostgreSQL 15's COPY into a partitioned table
+ * makes a slot per buffered row, up to 1,000 and reused after that, each
+ * remembered by the resource owner in a hash whose identical entries it
+ * probes one by one: its cost grows with the square of a COPY's rows up to
+ * 1,000.  Server CPU a row: one COPY of 900 rows 4.6 to 4.8 µs, three of
+ * 300 rows 3.5 to 3.6, four of 225 rows 3.0 to 3.5; one COPY of 5,000 rows
+ * 2.5 to 3.2 µs, twenty of 250 rows 3.5 (bench/e2e/README.md).
  */
 #define BATCH_INBOX_ROWS_PER_COPY 256
+#define BATCH_INBOX_ROWS_ONE_COPY 2048
 
 /*
  * One partition's part of a sealed batch: the compare-and-set the writer

@@ -27,7 +27,8 @@ extern void copy_buffer_init(CopyBuffer *buffer);
 extern void copy_buffer_reset(CopyBuffer *buffer);
 extern void copy_buffer_free(CopyBuffer *buffer);
 
-/* Signature, flags 0 and an empty header extension. */
+/* Signature, flags 0 and an empty header extension: COPY_BINARY_HEADER_BYTES. */
+#define COPY_BINARY_HEADER_BYTES 19
 extern void copy_binary_put_header(CopyBuffer *buffer);
 
 /* Start a tuple of field_count fields. */
@@ -45,7 +46,8 @@ extern void copy_binary_put_null(CopyBuffer *buffer);
 extern void copy_binary_put_timestamptz(CopyBuffer *buffer,
 										int64_t postgres_usec);
 
-/* The int16 -1 end-of-data marker. */
+/* The int16 -1 end-of-data marker: COPY_BINARY_TRAILER_BYTES. */
+#define COPY_BINARY_TRAILER_BYTES 2
 extern void copy_binary_put_trailer(CopyBuffer *buffer);
 
 /* Unix time in milliseconds to PostgreSQL timestamptz microseconds. */

@@ -236,7 +236,7 @@ pg_sink_unlock_partition(PgSink *sink, OwnedPartition *owned)
 		PQclear(result);
 }
 
-/* The data of one COPY of a batch: a slice of one of its CopyBuffers. */
+/* A piece of a batch's COPY data: part of one of its CopyBuffers. */
 typedef struct CopySlice
 {
 	const uint8_t *data;
@@ -244,31 +244,33 @@ typedef struct CopySlice
 } CopySlice;
 
 /*
- * Send one COPY's data and end it.  data is NULL when the server asks for
- * more COPYs than the batch holds (it cannot): the COPY is failed then.
+ * Send one COPY's data, slice_count slices in turn, and end it.  slices is
+ * NULL when the server asks for more COPYs than the batch holds (it
+ * cannot): the COPY is failed then.
  */
 static bool
-pg_sink_send_copy(PGconn *connection, const CopySlice *data)
+pg_sink_send_copy(PGconn *connection, const CopySlice *slices, int slice_count)
 {
-	size_t		sent;
-
-	if (data == NULL)
+	if (slices == NULL)
 	{
 		PQputCopyEnd(connection, "axs-feeder: no data for this COPY");
 		return false;
 	}
-	for (sent = 0; sent < data->length;)
+	for (int i = 0; i < slice_count; i++)
 	{
-		size_t		chunk = data->length - sent;
-
-		if (chunk > COPY_CHUNK_BYTES)
-			chunk = COPY_CHUNK_BYTES;
-		if (PQputCopyData(connection, (const char *) data->data + sent, (int) chunk) != 1)
+		for (size_t sent = 0; sent < slices[i].length;)
 		{
-			PQputCopyEnd(connection, "axs-feeder: sending COPY data failed");
-			return false;
+			size_t		chunk = slices[i].length - sent;
+
+			if (chunk > COPY_CHUNK_BYTES)
+				chunk = COPY_CHUNK_BYTES;
+			if (PQputCopyData(connection, (const char *) slices[i].data + sent, (int) chunk) != 1)
+			{
+				PQputCopyEnd(connection, "axs-feeder: sending COPY data failed");
+				return false;
+			}
+			sent += chunk;
 		}
-		sent += chunk;
 	}
 	if (PQputCopyEnd(connection, NULL) != 1)
 	{
@@ -366,7 +368,8 @@ append_advance(PGconn *connection, const Batch *batch, char **sql, size_t *sql_l
 /*
  * One batch is one query string, "BEGIN; COPY ...; [COPY ...;] SELECT
  * axs.feeder_advance(...); COMMIT", with a COPY into the inbox per
- * BATCH_INBOX_ROWS_PER_COPY rows (batch.h) and one into the dead letters:
+ * BATCH_INBOX_ROWS_PER_COPY rows, or one for more than
+ * BATCH_INBOX_ROWS_ONE_COPY rows (batch.h), and one into the dead letters:
  * the server runs its statements in turn and asks for each COPY's data as
  * it reaches it, so a batch costs two round trips instead of one per
  * statement.  A statement that fails makes
@@ -376,7 +379,10 @@ PgSinkStatus
 pg_sink_write_batch(PgSink *sink, const Batch *batch)
 {
 	PGconn	   *connection = sink->connection;
-	CopySlice  *copies;
+	bool		one_inbox_copy = batch->inbox_row_count > BATCH_INBOX_ROWS_ONE_COPY;
+	CopySlice  *slices;
+	int			slice_count = 0;
+	int		   *copy_first;		/* COPY k sends slices [copy_first[k], copy_first[k + 1]) */
 	int			copy_count = 0;
 	int			copies_sent = 0;
 	bool		data_sent = true;
@@ -392,8 +398,9 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 					"not writing the batch");
 		return PG_SINK_FAILED;
 	}
-	copies = malloc(sizeof(CopySlice) * (size_t) (batch->inbox_copy_count + 1));
-	if (copies == NULL)
+	slices = malloc(sizeof(CopySlice) * (size_t) (batch->inbox_copy_count + 1));
+	copy_first = malloc(sizeof(int) * (size_t) (batch->inbox_copy_count + 2));
+	if (slices == NULL || copy_first == NULL)
 	{
 		fprintf(stderr, "axs-feeder: out of memory\n");
 		abort();
@@ -403,30 +410,47 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 	for (int i = 0; i < batch->inbox_copy_count; i++)
 	{
 		size_t		start = i > 0 ? batch->inbox_copy_ends[i - 1] : 0;
+		size_t		end = batch->inbox_copy_ends[i];
 
-		text_append(&sql, &sql_length, &sql_capacity, BATCH_INBOX_COPY ";");
-		copies[copy_count].data = batch->inbox_rows.data + start;
-		copies[copy_count].length = batch->inbox_copy_ends[i] - start;
-		copy_count++;
+		if (one_inbox_copy)
+		{
+			/* one stream: the first COPY's header, every row, the last trailer */
+			if (i > 0)
+				start += COPY_BINARY_HEADER_BYTES;
+			if (i < batch->inbox_copy_count - 1)
+				end -= COPY_BINARY_TRAILER_BYTES;
+		}
+		if (!one_inbox_copy || i == 0)
+		{
+			text_append(&sql, &sql_length, &sql_capacity, BATCH_INBOX_COPY ";");
+			copy_first[copy_count++] = slice_count;
+		}
+		slices[slice_count].data = batch->inbox_rows.data + start;
+		slices[slice_count].length = end - start;
+		slice_count++;
 	}
 	if (batch->dead_letter_count > 0)
 	{
 		text_append(&sql, &sql_length, &sql_capacity, BATCH_DEAD_LETTER_COPY ";");
-		copies[copy_count].data = batch->dead_letter_rows.data;
-		copies[copy_count].length = batch->dead_letter_rows.length;
-		copy_count++;
+		copy_first[copy_count++] = slice_count;
+		slices[slice_count].data = batch->dead_letter_rows.data;
+		slices[slice_count].length = batch->dead_letter_rows.length;
+		slice_count++;
 	}
+	copy_first[copy_count] = slice_count;
 	if (batch->range_count > 0 && !append_advance(connection, batch, &sql, &sql_length, &sql_capacity))
 	{
 		free(sql);
-		free(copies);
+		free(slices);
+		free(copy_first);
 		return pg_sink_failure(sink, NULL, "quoting the offsets");
 	}
 	text_append(&sql, &sql_length, &sql_capacity, "COMMIT");
 	if (!PQsendQuery(connection, sql))
 	{
 		free(sql);
-		free(copies);
+		free(slices);
+		free(copy_first);
 		return pg_sink_failure(sink, NULL, "sending the batch");
 	}
 	free(sql);
@@ -439,8 +463,11 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 		if (status == PGRES_COPY_IN)
 		{
 			PQclear(result);
-			if (!pg_sink_send_copy(connection, copies_sent < copy_count ? &copies[copies_sent] : NULL))
-				data_sent = false;
+			if (copies_sent < copy_count)
+				data_sent &= pg_sink_send_copy(connection, &slices[copy_first[copies_sent]],
+											   copy_first[copies_sent + 1] - copy_first[copies_sent]);
+			else
+				data_sent &= pg_sink_send_copy(connection, NULL, 0);
 			copies_sent++;
 		}
 		else if (failed == NULL && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
@@ -448,7 +475,8 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 		else
 			PQclear(result);
 	}
-	free(copies);
+	free(slices);
+	free(copy_first);
 	if (failed != NULL)
 		return pg_sink_failure(sink, failed, "writing the batch");
 	if (!data_sent || copies_sent != copy_count)
