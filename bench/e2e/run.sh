@@ -47,7 +47,7 @@
 # stopped in the EXIT trap.
 #
 # Env: AXS_BENCH_E2E_EVENTS (2000000), AXS_BENCH_E2E_LATENCY_EVENTS
-# (400000), AXS_BENCH_E2E_RATE (default 160000, about what this 2-core machine
+# (400000), AXS_BENCH_E2E_RATE (default 175000, a little over what this 2-core machine
 # drains; 0 = as fast as possible, which outruns the embedded broker's
 # retention at 2M events), AXS_BENCH_E2E_HALF_RATE (default: half the
 # measured sustained rate), AXS_BENCH_E2E_PARTITIONS (sustained topic,
@@ -70,7 +70,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd -P)
 export PATH=/usr/lib/postgresql/15/bin:$PATH
 EVENTS=${AXS_BENCH_E2E_EVENTS:-2000000}
 LATENCY_EVENTS=${AXS_BENCH_E2E_LATENCY_EVENTS:-400000}
-RATE=${AXS_BENCH_E2E_RATE:-160000}
+RATE=${AXS_BENCH_E2E_RATE:-175000}
 FEEDER_ARGS=${AXS_BENCH_E2E_FEEDER_ARGS:-}
 LATENCY_FEEDER_ARGS=${AXS_BENCH_E2E_LATENCY_FEEDER_ARGS:---batch-ms 1 -X fetch.wait.max.ms=5}
 LINGER_MS=${AXS_BENCH_E2E_LINGER_MS:-50}
