@@ -497,7 +497,8 @@ segment_may_hold_unapplied(int segment, int64 watermark, int64 issued)
  * they are removed first, each desummarization WAL-logged on its own.  A
  * crash at any step leaves a consistent segment: a summary left behind
  * stays correct, since an insert into a summarized range widens its
- * summary, and the next janitor run finishes the job.  The toast table
+ * summary, and the next sweep (at the applier's takeover after a crash,
+ * and every JANITOR_SWEEP_EVERY segments) finishes the job.  The toast table
  * needs nothing: no payload is toasted (at most 1024 bytes, the CHECK of
  * the install script), and a segment whose toast table has blocks anyway
  * (an owner lowered toast_tuple_target) gets a TRUNCATE instead.
