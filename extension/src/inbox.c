@@ -43,13 +43,16 @@
 #include "access/brin_revmap.h"
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/multixact.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "executor/spi.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_type.h"
 #include "catalog/storage.h"
+#include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
@@ -482,8 +485,9 @@ segment_may_hold_unapplied(int segment, int64 watermark, int64 issued)
 
 /*
  * Empty a locked segment in place, keeping its files: its BRIN summaries
- * first, then its heap from the end, TRUNCATE_STEP_BLOCKS at a time.  A
- * TRUNCATE would create new files, update pg_class and invalidate every
+ * first, then its heap from the end, TRUNCATE_STEP_BLOCKS at a time, then
+ * its pg_class row's statistics and freeze horizons (forget_emptied_rows).
+ * A TRUNCATE would create new files, update pg_class and invalidate every
  * session's plans and partition descriptors on the inbox; the janitor's
  * truncations were still in the worst 100 ms windows of the end-to-end
  * benchmark at half load after the shrink steps below (bench/e2e/README.md).
@@ -501,7 +505,8 @@ segment_may_hold_unapplied(int segment, int64 watermark, int64 issued)
  * and every JANITOR_SWEEP_EVERY segments) finishes the job.  The toast table
  * needs nothing: no payload is toasted (at most 1024 bytes, the CHECK of
  * the install script), and a segment whose toast table has blocks anyway
- * (an owner lowered toast_tuple_target) gets a TRUNCATE instead.
+ * (an owner lowered toast_tuple_target) gets a TRUNCATE instead, as does a
+ * segment with any index besides its BRIN one.
  *
  * Freeing a file's blocks at once can stall every session's commits (on a
  * file system with online discard, ~20 ms for a full 33 MB segment); a few
@@ -527,20 +532,60 @@ segment_toast_is_empty(Relation heap)
 	return blocks == 0;
 }
 
+/*
+ * Whether the segment's only index is its BRIN index on position.  Any
+ * other index (one an operator added on axs.inbox, which every segment
+ * inherits) holds pointers to the rows themselves and would keep them past
+ * the truncation in place: such a segment gets a TRUNCATE.
+ */
+static bool
+segment_has_only_its_brin_index(Relation heap, Oid brin_index)
+{
+	List	   *indexes = RelationGetIndexList(heap);
+	bool		only_brin = list_length(indexes) == 1 && linitial_oid(indexes) == brin_index;
+	Relation	index;
+
+	list_free(indexes);
+	if (!only_brin)
+		return false;
+	index = index_open(brin_index, AccessExclusiveLock);
+	only_brin = index->rd_rel->relam == BRIN_AM_OID;
+	index_close(index, NoLock);
+	return only_brin;
+}
+
+/*
+ * Record in pg_class what a TRUNCATE would: no pages, no tuple count, and
+ * no transaction or multixact older than now in the heap (it has no rows).
+ * Without it the segment's relfrozenxid would stay where its first rows put
+ * it, and after autovacuum_freeze_max_age transactions autovacuum would
+ * vacuum every segment to prevent wraparound, autovacuum_enabled = off or
+ * not.  This is VACUUM's in-place update of the segment's pg_class row
+ * (not transactional, like the truncation); a crash before it leaves the
+ * old relfrozenxid, which is merely conservative.
+ */
+static void
+forget_emptied_rows(Relation heap)
+{
+	vac_update_relstats(heap, 0, -1, 0, true, RecentXmin, GetOldestMultiXactId(),
+						NULL, NULL, false);
+}
+
 /* Empty a segment locked in AccessExclusiveLock mode; false if it needs a TRUNCATE. */
 static bool
 empty_segment_in_place(int segment)
 {
 	Relation	heap = table_open(segment_oid(segment, ""), AccessExclusiveLock);
+	Oid			brin_index = segment_oid(segment, "_position");
 	Relation	index;
 	BlockNumber blocks = RelationGetNumberOfBlocks(heap);
 
-	if (!segment_toast_is_empty(heap))
+	if (!segment_toast_is_empty(heap) || !segment_has_only_its_brin_index(heap, brin_index))
 	{
 		table_close(heap, NoLock);
 		return false;
 	}
-	index = index_open(segment_oid(segment, "_position"), AccessExclusiveLock);
+	index = index_open(brin_index, AccessExclusiveLock);
 	for (BlockNumber range_start = 0; range_start < blocks; range_start += AXS_INBOX_PAGES_PER_RANGE)
 	{
 		/* false: the index changed under it (not with these locks); again */
@@ -554,6 +599,7 @@ empty_segment_in_place(int segment)
 		RelationTruncate(heap, blocks);
 		CHECK_FOR_INTERRUPTS();
 	}
+	forget_emptied_rows(heap);
 	table_close(heap, NoLock);
 	return true;
 }

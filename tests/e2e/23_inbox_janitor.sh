@@ -8,8 +8,12 @@
 #	is left as it is, and the janitor does not look at it again when the
 #	watermark enters the next segments, only at the segments it left since;
 #	every 8th segment it sweeps all of them, and the locked one is emptied
-#	then.  Checked from the segments' files (pg_stat_file: a lock on a
-#	segment would make the janitor pass it over) and the server log.
+#	then.  An emptied segment's relfrozenxid moves on, as after a TRUNCATE.
+#	A segment with an index besides its BRIN one (an operator's
+#	index on axs.inbox) gets a TRUNCATE, a new file, instead: an emptied
+#	heap under a btree would leave it pointing at lost blocks.  Checked
+#	from the segments' files (pg_stat_file: a lock on a segment would make
+#	the janitor pass it over) and the server log.
 #
 # It owns the cluster .scratch/e2e_inbox_janitor and nothing else.
 
@@ -51,9 +55,14 @@ emptied()
 }
 
 echo "# segments 1 and 2 get rows; entering 3 empties 2, entering 2 empties 1"
+segment_1_frozenxid=$(q -c "SELECT relfrozenxid FROM pg_class WHERE oid = 'axs.inbox_1'::regclass")
 queue_in_segment 1 1
 queue_in_segment 2 2
 check "entering segment 2 empties segment 1" "$(emptied 1 && echo ok || echo "$(segment_bytes 1) bytes left")"
+check "segment 1's relfrozenxid moved on, as a TRUNCATE's would (no anti-wraparound VACUUM needed)" \
+	"$(q -c "SELECT CASE WHEN age(relfrozenxid) < age('$segment_1_frozenxid'::xid) AND relpages = 0
+	                THEN 'ok' ELSE 'relfrozenxid ' || relfrozenxid || ', relpages ' || relpages END
+	           FROM pg_class WHERE oid = 'axs.inbox_1'::regclass")"
 
 echo "# segment 2 is locked by another session while the watermark enters segment 3"
 q -c "SELECT relfilenode FROM pg_class WHERE oid = 'axs.inbox_2'::regclass" >"$DIR/segment_2_file"
@@ -83,7 +92,22 @@ check "segment 7 is emptied too" "$(emptied 7 && echo ok || echo "$(segment_byte
 check "segment 2 kept its file" \
 	"$([ "$(q -c "SELECT relfilenode FROM pg_class WHERE oid = 'axs.inbox_2'::regclass")" = "$(cat "$DIR/segment_2_file")" ] &&
 		echo ok || echo "segment 2 has a new file")"
-check "all 8 deposits applied" "$(q -c "SELECT CASE WHEN available = 8 THEN 'ok' ELSE available::text END
+
+echo "# an operator adds an index on axs.inbox: the janitor TRUNCATEs the segments instead"
+q -c "CREATE INDEX inbox_event_id ON axs.inbox (event_id)"
+q -c "SELECT relfilenode FROM pg_class WHERE oid = 'axs.inbox_9'::regclass" >"$DIR/segment_9_file"
+queue_in_segment 9 9
+queue_in_segment 10 10
+check "entering segment 10 empties segment 9" "$(emptied 9 && echo ok || echo "$(segment_bytes 9) bytes left")"
+check "segment 9 got a new file (a TRUNCATE)" \
+	"$([ "$(q -c "SELECT relfilenode FROM pg_class WHERE oid = 'axs.inbox_9'::regclass")" != "$(cat "$DIR/segment_9_file")" ] &&
+		echo ok || echo "segment 9 kept its file: the extra index may point past its end")"
+check "an index scan of segment 9 finds nothing and reads no lost block" \
+	"$(q -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" \
+		-c "SELECT CASE WHEN count(*) = 0 THEN 'ok' ELSE count(*) || ' rows' END FROM axs.inbox_9 WHERE event_id = 9" 2>&1)"
+check "the server log says segment 9 was truncated, not in place" \
+	"$(grep -q "truncated inbox segment 9, all applied" "$DIR/log/postgres.log" && echo ok || echo "no such line")"
+check "all 10 deposits applied" "$(q -c "SELECT CASE WHEN available = 10 THEN 'ok' ELSE available::text END
                                          FROM axs.balance(1, 'USDT')")"
 ledger_check_verify
 ledger_check_server_log "no error or warning in the server log" "ERROR|WARNING|PANIC" "^$"
