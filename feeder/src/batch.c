@@ -106,23 +106,32 @@ add_dead_letter(Batch *batch, const OwnedPartition *owned, int64_t offset,
 	batch->dead_letter_count++;
 }
 
+/*
+ * An array of the batch grown to twice its capacity (16 to start with);
+ * running out of memory ends the process, as for the COPY buffers.
+ */
+static void *
+grow_batch_array(void *items, int *capacity, size_t item_size, const char *what)
+{
+	int			grown_capacity = *capacity ? *capacity * 2 : 16;
+	void	   *grown = realloc(items, item_size * (size_t) grown_capacity);
+
+	if (grown == NULL)
+	{
+		fprintf(stderr, "axs-feeder: out of memory for batch %s\n", what);
+		abort();
+	}
+	*capacity = grown_capacity;
+	return grown;
+}
+
 /* End the inbox COPY being written: its trailer, and where it ends. */
 static void
 end_inbox_copy(Batch *batch)
 {
 	if (batch->inbox_copy_count == batch->inbox_copy_capacity)
-	{
-		int			capacity = batch->inbox_copy_capacity ? batch->inbox_copy_capacity * 2 : 16;
-		size_t	   *ends = realloc(batch->inbox_copy_ends, sizeof(size_t) * (size_t) capacity);
-
-		if (ends == NULL)
-		{
-			fprintf(stderr, "axs-feeder: out of memory for batch COPYs\n");
-			abort();
-		}
-		batch->inbox_copy_ends = ends;
-		batch->inbox_copy_capacity = capacity;
-	}
+		batch->inbox_copy_ends = grow_batch_array(batch->inbox_copy_ends, &batch->inbox_copy_capacity,
+												  sizeof(size_t), "COPYs");
 	copy_binary_put_trailer(&batch->inbox_rows);
 	batch->inbox_copy_ends[batch->inbox_copy_count++] = batch->inbox_rows.length;
 }
@@ -233,18 +242,8 @@ batch_take_ranges(Batch *batch, const PartitionTable *table)
 		if (!owned->in_batch)
 			continue;
 		if (batch->range_count == batch->range_capacity)
-		{
-			int			capacity = batch->range_capacity ? batch->range_capacity * 2 : 16;
-			BatchRange *ranges = realloc(batch->ranges, sizeof(BatchRange) * (size_t) capacity);
-
-			if (ranges == NULL)
-			{
-				fprintf(stderr, "axs-feeder: out of memory for batch ranges\n");
-				abort();
-			}
-			batch->ranges = ranges;
-			batch->range_capacity = capacity;
-		}
+			batch->ranges = grow_batch_array(batch->ranges, &batch->range_capacity,
+											 sizeof(BatchRange), "ranges");
 		range = &batch->ranges[batch->range_count++];
 		range->topic = strdup(owned->topic);
 		if (range->topic == NULL)

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "batch.h"
+#include "copy_binary.h"
 #include "event.h"
 
 static const char deposit[] =
@@ -173,7 +174,8 @@ test_inbox_rows_cut_into_copies(void **state)
 
 	assert_int_equal(batch.inbox_row_count, rows);
 	assert_int_equal(batch.inbox_copy_count, 3);
-	row_length = (batch.inbox_rows.length - 3 * (19 + 2)) / (size_t) rows;
+	row_length = (batch.inbox_rows.length - 3 * (COPY_BINARY_HEADER_BYTES + COPY_BINARY_TRAILER_BYTES)) /
+		(size_t) rows;
 	for (int c = 0; c < batch.inbox_copy_count; c++)
 	{
 		size_t		end = batch.inbox_copy_ends[c];
@@ -182,7 +184,8 @@ test_inbox_rows_cut_into_copies(void **state)
 		assert_memory_equal(batch.inbox_rows.data + start, signature, sizeof(signature));
 		assert_int_equal(batch.inbox_rows.data[end - 2], 0xff);
 		assert_int_equal(batch.inbox_rows.data[end - 1], 0xff);
-		assert_int_equal(end - start, 19 + (size_t) copy_rows * row_length + 2);
+		assert_int_equal(end - start, COPY_BINARY_HEADER_BYTES + (size_t) copy_rows * row_length +
+						 COPY_BINARY_TRAILER_BYTES);
 		start = end;
 	}
 	assert_int_equal(start, batch.inbox_rows.length);
@@ -195,7 +198,7 @@ test_inbox_rows_cut_into_copies(void **state)
 	batch_seal(&batch);
 	assert_int_equal(batch.inbox_copy_count, 1);
 	assert_memory_equal(batch.inbox_rows.data, signature, sizeof(signature));
-	assert_int_equal(batch.inbox_copy_ends[0], 19 + row_length + 2);
+	assert_int_equal(batch.inbox_copy_ends[0], COPY_BINARY_HEADER_BYTES + row_length + COPY_BINARY_TRAILER_BYTES);
 
 	batch_free(&batch);
 	partition_table_free(&table);
