@@ -50,6 +50,7 @@ Layout of DIR:
 Settings: listen_addresses='127.0.0.1', unix_socket_directories=DIR, a free
 port from 55432 upwards, shared_preload_libraries='axs', axs.database =
 'postgres', fsync and synchronous_commit on, max_connections=100,
+max_prepared_transactions=8,
 shared_buffers=512MB, wal_level=replica, max_wal_size=4GB,
 logging_collector=off, then the lines of $AXS_PG_CONF.
 
@@ -163,6 +164,7 @@ write_settings()
 		echo "fsync = on"
 		echo "synchronous_commit = on"
 		echo "max_connections = 100"
+		echo "max_prepared_transactions = 8"
 		echo "shared_buffers = 512MB"
 		echo "wal_level = replica"
 		echo "max_wal_size = 4GB"

@@ -61,8 +61,8 @@ SELECT * FROM axs.balances(43);
 SELECT * FROM axs.verify();
 
 -- a payload the applier cannot decode (only a writer of the inbox, such as
--- the feeder's role, can queue one) is recorded with its reason, and the
--- applier goes on
+-- the feeder's role, can queue one) is kept as a dead letter, not decided,
+-- and the applier goes on
 INSERT INTO axs.inbox (event_id, payload) VALUES (12, '\x0163');
 -- no valid event is longer than 1024 bytes: the inbox refuses such a payload
 \set VERBOSITY terse
@@ -71,6 +71,8 @@ INSERT INTO axs.inbox (event_id, payload) VALUES (14, decode(repeat('01', 1025),
 SELECT axs.submit('{"id":13,"kind":"deposit","account":43,"currency":"USDT","amount":3}') AS position \gset
 SELECT axs.wait(:position, 10000) AS applied_in_time;
 SELECT id, status, reason, event FROM axs.events WHERE id IN (12, 13) ORDER BY id;
+-- the row that is no event is a dead letter, and its id stays free
+SELECT topic, partition, "offset" > 0 AS at_its_position, raw, reason FROM axs.dead_letters;
 
 -- events with the most legs (16 each), many in one batch: every leg of
 -- every event lands (each moves 1 USDT from each even account to the next
@@ -219,8 +221,29 @@ SELECT pid IS NOT NULL AS running, fence_held, batches >= 2 AS batches, events_a
 	   events_duplicate, queue_depth, watermark = :position AS caught_up
 FROM axs.applier_status;
 
--- a timeout when the position is never reached
+-- a position not handed out yet is an error, not a wait
 SELECT axs.wait(:position + 1000, 200) AS reached;
+-- waiting on a position this very transaction queued fails at once (55000)
+BEGIN;
+SELECT axs.wait(axs.submit('{"id":5200,"kind":"deposit","account":79,"currency":"USDT","amount":1}'), 5000);
+ROLLBACK;
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+-- a timeout when a handed-out position is not applied in time
+ALTER SYSTEM SET axs.applier_enabled = off;
+SELECT pg_reload_conf();
+DO $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN NOT (SELECT fence_held FROM axs.applier_status);
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END
+$$;
+SELECT axs.submit('{"id":5201,"kind":"deposit","account":79,"currency":"USDT","amount":1}') AS position \gset
+SELECT axs.wait(:position, 200) AS reached;
+ALTER SYSTEM RESET axs.applier_enabled;
+SELECT pg_reload_conf();
+SELECT axs.wait(:position, 10000) AS reached;
 
 -- stop the applier so the database can be dropped
 SELECT pg_terminate_backend(pid) FROM axs.applier_status WHERE pid IS NOT NULL;

@@ -43,6 +43,12 @@ CREATE TABLE axs.currencies (
 	created_at	timestamptz NOT NULL DEFAULT now()
 );
 
+-- The currency cache of every backend follows this table (currency_cache.c).
+CREATE FUNCTION axs.currencies_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'axs_currencies_changed' LANGUAGE C SET search_path = pg_catalog, pg_temp;
+CREATE TRIGGER currencies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON axs.currencies
+	FOR EACH STATEMENT EXECUTE FUNCTION axs.currencies_changed();
+
 -- One row per (account, currency), created by the first event that credits it.
 -- fillfactor leaves room for HOT updates of the hot rows.
 CREATE TABLE axs.balances (
@@ -181,14 +187,33 @@ CREATE TABLE axs.dead_letters (
 	PRIMARY KEY (topic, partition, "offset")
 );
 
+-- What pg_dump keeps (pg_restore then gives a working ledger):
+--  * the ledger's state: currencies (and their id sequence), balances, the
+--    decided events, the outcome blocks, id conflicts, feeder offsets, dead
+--    letters;
+--  * the inbox rows the applier had not decided yet, and the position
+--    sequence, so that new positions come after every restored one;
+--  * not axs.applier_state: the restored database starts with the install
+--    script's row (epoch 0), and the applier's first takeover there moves
+--    the watermark to just before the oldest restored inbox row.
+-- One pg_dump snapshot covers them all, so the offsets agree with the inbox.
 SELECT pg_catalog.pg_extension_config_dump('axs.currencies', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.currencies_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.balances', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.event_log', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.outcome_blocks', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.id_conflicts', '');
-SELECT pg_catalog.pg_extension_config_dump('axs.applier_state', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.feeder_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.dead_letters', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.inbox_position_seq', '');
+DO $dump_inbox$
+BEGIN
+	FOR segment IN 0..63 LOOP
+		PERFORM pg_catalog.pg_extension_config_dump(pg_catalog.format('axs.inbox_%s', segment)::regclass,
+			'WHERE position OPERATOR(pg_catalog.>) (SELECT watermark FROM axs.applier_state)');
+	END LOOP;
+END
+$dump_inbox$;
 
 ---------------------------------------------------------------------------
 -- Feeder support
@@ -206,7 +231,8 @@ AS $$
 DECLARE
 	stored bigint;
 BEGIN
-	IF new_next IS NULL OR new_next < 0 OR (expected_next IS NOT NULL AND new_next < expected_next) THEN
+	IF new_next IS NULL OR new_next OPERATOR(pg_catalog.<) 0
+	   OR (expected_next IS NOT NULL AND new_next OPERATOR(pg_catalog.<) expected_next) THEN
 		RAISE EXCEPTION 'invalid offset range % to % for %[%]', expected_next, new_next, topic, partition
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -219,19 +245,56 @@ BEGIN
 		END IF;
 	ELSE
 		UPDATE axs.feeder_offsets AS o
-		   SET next_offset = new_next, updated_at = now()
-		 WHERE o.topic = feeder_advance.topic AND o.partition = feeder_advance.partition
-		   AND o.next_offset = expected_next;
+		   SET next_offset = new_next, updated_at = pg_catalog.now()
+		 WHERE o.topic OPERATOR(pg_catalog.=) feeder_advance.topic
+		   AND o.partition OPERATOR(pg_catalog.=) feeder_advance.partition
+		   AND o.next_offset OPERATOR(pg_catalog.=) expected_next;
 		IF FOUND THEN
 			RETURN;
 		END IF;
 	END IF;
 	SELECT o.next_offset INTO stored FROM axs.feeder_offsets AS o
-	 WHERE o.topic = feeder_advance.topic AND o.partition = feeder_advance.partition;
+	 WHERE o.topic OPERATOR(pg_catalog.=) feeder_advance.topic
+	   AND o.partition OPERATOR(pg_catalog.=) feeder_advance.partition;
 	RAISE EXCEPTION 'partition %[%] is fenced: stored next offset is %, this feeder expected %',
 		topic, partition, coalesce(stored::text, 'none'), coalesce(expected_next::text, 'none')
 		USING ERRCODE = 'serialization_failure',
 			  HINT = 'Another feeder owns this partition now; re-read the stored offsets before writing again.';
+END
+$$;
+
+-- Replay: set the stored next offset of one partition of topic (of every
+-- stored partition of it when partition is NULL) to next_offset, backwards
+-- or forwards.  A feeder that owns the partition finds its next batch fenced
+-- by feeder_advance, re-reads the stored offsets and consumes from there.
+-- Events consumed again are duplicates of their first pass (same outcome),
+-- malformed messages already dead-lettered are not recorded twice.
+CREATE FUNCTION axs.feeder_rewind(topic text, partition integer, next_offset bigint)
+RETURNS TABLE (partition integer, previous_offset bigint, next_offset bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF feeder_rewind.topic IS NULL OR feeder_rewind.next_offset IS NULL
+	   OR feeder_rewind.next_offset OPERATOR(pg_catalog.<) 0 THEN
+		RAISE EXCEPTION 'invalid replay of %[%] from offset %', feeder_rewind.topic,
+			coalesce(feeder_rewind.partition::text, 'all'), coalesce(feeder_rewind.next_offset::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give a topic and an offset of 0 or more; partition NULL means every stored partition.';
+	END IF;
+	RETURN QUERY
+	UPDATE axs.feeder_offsets AS o
+	   SET next_offset = feeder_rewind.next_offset, updated_at = pg_catalog.now()
+	  FROM axs.feeder_offsets AS before
+	 WHERE o.topic OPERATOR(pg_catalog.=) feeder_rewind.topic
+	   AND (feeder_rewind.partition IS NULL OR o.partition OPERATOR(pg_catalog.=) feeder_rewind.partition)
+	   AND before.topic OPERATOR(pg_catalog.=) o.topic AND before.partition OPERATOR(pg_catalog.=) o.partition
+	RETURNING o.partition, before.next_offset, o.next_offset;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no stored offset for %[%]', feeder_rewind.topic,
+			coalesce(feeder_rewind.partition::text, 'any partition')
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'axs.feeder_offsets lists the partitions a feeder has written.';
+	END IF;
 END
 $$;
 
@@ -240,13 +303,13 @@ $$;
 ---------------------------------------------------------------------------
 
 CREATE FUNCTION axs.inbox_append_guard() RETURNS trigger
-AS 'MODULE_PATHNAME', 'axs_inbox_append_guard' LANGUAGE C;
+AS 'MODULE_PATHNAME', 'axs_inbox_append_guard' LANGUAGE C SET search_path = pg_catalog, pg_temp;
 
 CREATE TRIGGER inbox_append_guard BEFORE INSERT ON axs.inbox
 	FOR EACH STATEMENT EXECUTE FUNCTION axs.inbox_append_guard();
 
 CREATE FUNCTION axs.start_applier() RETURNS integer
-AS 'MODULE_PATHNAME', 'axs_start_applier' LANGUAGE C STRICT;
+AS 'MODULE_PATHNAME', 'axs_start_applier' LANGUAGE C STRICT SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION axs.wait("position" bigint, timeout_ms integer DEFAULT 5000) RETURNS boolean
 AS 'MODULE_PATHNAME', 'axs_wait' LANGUAGE C STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -255,8 +318,10 @@ CREATE FUNCTION axs.applier_stats(
 	OUT pid integer, OUT fence_held boolean, OUT standbys integer, OUT epoch bigint,
 	OUT batches bigint, OUT events_applied bigint, OUT events_rejected bigint,
 	OUT events_duplicate bigint, OUT last_batch_size bigint, OUT last_batch_ms double precision,
-	OUT last_batch_at timestamptz, OUT started_at timestamptz, OUT published_watermark bigint)
-AS 'MODULE_PATHNAME', 'axs_applier_stats' LANGUAGE C STRICT;
+	OUT last_batch_at timestamptz, OUT started_at timestamptz, OUT published_watermark bigint,
+	OUT blocked_by integer, OUT blocked_since timestamptz,
+	OUT fence_intruder integer, OUT fence_intruder_since timestamptz)
+AS 'MODULE_PATHNAME', 'axs_applier_stats' LANGUAGE C STRICT SET search_path = pg_catalog, pg_temp;
 
 ---------------------------------------------------------------------------
 -- Applying events now, in the caller's transaction
@@ -308,12 +373,12 @@ AS $$
 DECLARE
 	new_id integer;
 BEGIN
-	IF code IS NULL OR code !~ '^[A-Za-z0-9_.-]{1,16}$' THEN
+	IF code IS NULL OR code OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_.-]{1,16}$' THEN
 		RAISE EXCEPTION 'invalid currency code %', coalesce(quote_literal(code), 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = 'A code has 1 to 16 characters from A-Z a-z 0-9 _ . -';
 	END IF;
-	IF scale IS NULL OR scale NOT BETWEEN 0 AND 18 THEN
+	IF scale IS NULL OR scale OPERATOR(pg_catalog.<) 0 OR scale OPERATOR(pg_catalog.>) 18 THEN
 		RAISE EXCEPTION 'invalid scale % for currency %', coalesce(scale::text, 'NULL'), code
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = 'The scale is the number of decimal places of the minor unit, 0 to 18.';
@@ -331,7 +396,7 @@ $$;
 ---------------------------------------------------------------------------
 
 CREATE FUNCTION axs.event_json(id bigint, payload bytea) RETURNS jsonb
-AS 'MODULE_PATHNAME', 'axs_event_json' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'axs_event_json' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp;
 
 -- The reason code an id was decided with (0: applied); NULL if not decided.
 -- The lookup by id for every event, through the log's index of synchronous
@@ -343,7 +408,7 @@ LANGUAGE C STRICT STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION axs.event_legs(id bigint, payload bytea,
 	OUT account bigint, OUT currency integer, OUT available bigint, OUT frozen bigint)
 RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'axs_event_legs' LANGUAGE C STRICT STABLE;
+AS 'MODULE_PATHNAME', 'axs_event_legs' LANGUAGE C STRICT STABLE SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION axs.balance(account bigint, currency text,
 	OUT available bigint, OUT frozen bigint)
@@ -352,8 +417,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce(b.available, 0), coalesce(b.frozen, 0)
 	FROM (SELECT 1) AS one
-	LEFT JOIN axs.currencies AS c ON c.code = balance.currency
-	LEFT JOIN axs.balances AS b ON b.account = balance.account AND b.currency = c.id
+	LEFT JOIN axs.currencies AS c ON c.code OPERATOR(pg_catalog.=) balance.currency
+	LEFT JOIN axs.balances AS b ON b.account OPERATOR(pg_catalog.=) balance.account
+								AND b.currency OPERATOR(pg_catalog.=) c.id
 $$;
 
 CREATE FUNCTION axs.balances(account bigint,
@@ -362,26 +428,26 @@ RETURNS SETOF record
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT c.code, b.available, b.frozen
-	FROM axs.balances AS b JOIN axs.currencies AS c ON c.id = b.currency
-	WHERE b.account = balances.account
-	ORDER BY c.code
+	FROM axs.balances AS b JOIN axs.currencies AS c ON c.id OPERATOR(pg_catalog.=) b.currency
+	WHERE b.account OPERATOR(pg_catalog.=) balances.account
+	ORDER BY c.code USING OPERATOR(pg_catalog.<)
 $$;
 
 -- Every event: decided ones from the log, queued ones as pending.
 CREATE VIEW axs.events AS
 	SELECT e.id,
-		   (axs.event_json(e.id, e.payload) ->> 'kind') AS kind,
+		   (axs.event_json(e.id, e.payload) OPERATOR(pg_catalog.->>) 'kind') AS kind,
 		   axs.event_json(e.id, e.payload) AS event,
-		   CASE WHEN e.reason_code = 0 THEN 'applied' ELSE 'rejected' END AS status,
+		   CASE WHEN e.reason_code OPERATOR(pg_catalog.=) 0 THEN 'applied' ELSE 'rejected' END AS status,
 		   r.reason,
 		   e.queue_position,
 		   e.queued_at,
 		   e.recorded_at
 	FROM axs.event_log AS e
-	LEFT JOIN axs.reasons AS r ON r.code = e.reason_code
+	LEFT JOIN axs.reasons AS r ON r.code OPERATOR(pg_catalog.=) e.reason_code
 	UNION ALL
 	SELECT i.event_id,
-		   (axs.event_json(i.event_id, i.payload) ->> 'kind'),
+		   (axs.event_json(i.event_id, i.payload) OPERATOR(pg_catalog.->>) 'kind'),
 		   axs.event_json(i.event_id, i.payload),
 		   'pending',
 		   NULL,
@@ -389,21 +455,22 @@ CREATE VIEW axs.events AS
 		   i.queued_at,
 		   NULL
 	FROM axs.inbox AS i
-	WHERE i.position > (SELECT watermark FROM axs.applier_state)
+	WHERE i.position OPERATOR(pg_catalog.>) (SELECT watermark FROM axs.applier_state)
 	  AND axs.decided_reason(i.event_id) IS NULL;
 
 CREATE FUNCTION axs.event_status(id bigint) RETURNS axs.result
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce(
-		(SELECT ROW(CASE WHEN d.code = 0 THEN 'applied' ELSE 'rejected' END, r.reason)::axs.result
+		(SELECT ROW(CASE WHEN d.code OPERATOR(pg_catalog.=) 0 THEN 'applied' ELSE 'rejected' END,
+					r.reason)::axs.result
 		   FROM (SELECT axs.decided_reason(event_status.id) AS code) AS d
-		   LEFT JOIN axs.reasons AS r ON r.code = d.code
+		   LEFT JOIN axs.reasons AS r ON r.code OPERATOR(pg_catalog.=) d.code
 		  WHERE d.code IS NOT NULL),
 		(SELECT ROW('pending', NULL)::axs.result
 		   FROM axs.inbox AS i
-		  WHERE i.position > (SELECT watermark FROM axs.applier_state)
-		    AND i.event_id = event_status.id
+		  WHERE i.position OPERATOR(pg_catalog.>) (SELECT watermark FROM axs.applier_state)
+		    AND i.event_id OPERATOR(pg_catalog.=) event_status.id
 		  LIMIT 1))
 $$;
 
@@ -416,19 +483,20 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH expected AS (
 		SELECT l.account, l.currency,
-			   sum(l.available)::bigint AS available, sum(l.frozen)::bigint AS frozen
+			   pg_catalog.sum(l.available)::bigint AS available, pg_catalog.sum(l.frozen)::bigint AS frozen
 		FROM axs.event_log AS e, axs.event_legs(e.id, e.payload) AS l
-		WHERE e.reason_code = 0
+		WHERE e.reason_code OPERATOR(pg_catalog.=) 0
 		GROUP BY l.account, l.currency
 	)
 	SELECT coalesce(x.account, b.account), c.code,
 		   coalesce(x.available, 0), coalesce(x.frozen, 0),
 		   coalesce(b.available, 0), coalesce(b.frozen, 0)
 	FROM expected AS x
-	FULL JOIN axs.balances AS b ON b.account = x.account AND b.currency = x.currency
-	JOIN axs.currencies AS c ON c.id = coalesce(x.currency, b.currency)
-	WHERE coalesce(x.available, 0) <> coalesce(b.available, 0)
-	   OR coalesce(x.frozen, 0) <> coalesce(b.frozen, 0)
+	FULL JOIN axs.balances AS b ON b.account OPERATOR(pg_catalog.=) x.account
+							   AND b.currency OPERATOR(pg_catalog.=) x.currency
+	JOIN axs.currencies AS c ON c.id OPERATOR(pg_catalog.=) coalesce(x.currency, b.currency)
+	WHERE coalesce(x.available, 0) OPERATOR(pg_catalog.<>) coalesce(b.available, 0)
+	   OR coalesce(x.frozen, 0) OPERATOR(pg_catalog.<>) coalesce(b.frozen, 0)
 	ORDER BY 1, 2
 $$;
 
@@ -446,12 +514,17 @@ CREATE VIEW axs.applier_status AS
 		   s.last_batch_at,
 		   st.watermark,
 		   q.queue_depth,
-		   coalesce(extract(epoch FROM now() - q.oldest_queued_at), 0)::double precision AS lag_seconds,
-		   s.started_at
+		   coalesce(extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) q.oldest_queued_at), 0)::double precision
+			   AS lag_seconds,
+		   s.started_at,
+		   s.blocked_by,
+		   s.blocked_since,
+		   s.fence_intruder,
+		   s.fence_intruder_since
 	FROM axs.applier_stats() AS s,
 		 axs.applier_state AS st,
-		 LATERAL (SELECT count(*) AS queue_depth, min(i.queued_at) AS oldest_queued_at
-					FROM axs.inbox AS i WHERE i.position > st.watermark) AS q;
+		 LATERAL (SELECT pg_catalog.count(*) AS queue_depth, pg_catalog.min(i.queued_at) AS oldest_queued_at
+					FROM axs.inbox AS i WHERE i.position OPERATOR(pg_catalog.>) st.watermark) AS q;
 
 ---------------------------------------------------------------------------
 -- Privileges: nobody but the extension's functions writes these tables.
@@ -478,7 +551,8 @@ GRANT EXECUTE ON FUNCTION axs.apply(jsonb),
 	axs.submit(jsonb), axs.submit_many(jsonb), axs.wait(bigint, integer)
 	TO axs_app;
 
-GRANT EXECUTE ON FUNCTION axs.create_currency(text, integer) TO axs_admin;
+GRANT EXECUTE ON FUNCTION axs.create_currency(text, integer), axs.feeder_rewind(text, integer, bigint)
+	TO axs_admin;
 
 -- The feeder COPYs into the inbox (the trigger runs with the inserter's rights).
 -- Not the position: rows get theirs from the sequence, which is how the

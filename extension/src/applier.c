@@ -53,6 +53,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "applier_guard.h"
 #include "axs_pg.h"
 #include "outcome_block.h"
 
@@ -79,6 +80,10 @@ typedef struct ApplierSlot
 	double		last_batch_ms;
 	TimestampTz last_batch_at;
 	TimestampTz started_at;
+	int			blocked_by;		/* session keeping a batch from starting, 0 if none */
+	TimestampTz blocked_since;
+	int			fence_intruder; /* non-applier session holding the fence, 0 if none */
+	TimestampTz fence_intruder_since;
 } ApplierSlot;
 
 typedef struct ApplierShared
@@ -94,7 +99,8 @@ typedef enum QueuedOutcome
 	QUEUED_PENDING,
 	QUEUED_DECIDED,				/* reason says applied or rejected */
 	QUEUED_DUPLICATE,			/* same id, same content as a recorded event */
-	QUEUED_ID_REUSED			/* same id, other content: recorded in id_conflicts */
+	QUEUED_ID_REUSED,			/* same id, other content: recorded in id_conflicts */
+	QUEUED_DEAD_LETTER			/* no valid event: kept in dead_letters, its id stays free */
 } QueuedOutcome;
 
 typedef struct QueuedEvent
@@ -104,9 +110,10 @@ typedef struct QueuedEvent
 	Datum		queued_at;
 	bytea	   *payload;
 	QueuedOutcome outcome;
-	AxsReason	reason;
+	AxsReason	reason;			/* while pending: what expanding it found */
 	int			first_leg;
 	int			nlegs;
+	char	   *invalid;		/* dead letter: why */
 } QueuedEvent;
 
 typedef struct BatchIdEntry
@@ -159,19 +166,29 @@ static ApplierSlot *my_slot = NULL;
 static bool wake_registered = false;
 static bool wake_pending = false;
 
+/* The first position this transaction's appends can have had (inbox append lock held). */
+static int64 own_first_position = 0;
+
 /* Plans of the applier process. */
 static SPIPlanPtr read_batch_plan = NULL;
 static SPIPlanPtr sync_range_plan = NULL;
 static SPIPlanPtr logged_events_plan = NULL;
 static SPIPlanPtr record_conflicts_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
+static SPIPlanPtr record_dead_letters_plan = NULL;
 
 PGDLLEXPORT void axs_applier_main(Datum main_arg);
 static void applier_wait(long timeout_ms);
 
+Size
+axs_applier_shmem_size(void)
+{
+	return MAXALIGN(sizeof(ApplierShared));
+}
+
 /* Attach to (or create) the shared status, as autoprewarm does. */
-static void
-applier_shared_attach(void)
+void
+axs_applier_shmem_attach(void)
 {
 	bool		found;
 
@@ -284,7 +301,7 @@ wake_on_xact(XactEvent event, void *arg)
 	{
 		ApplierSlot *slot;
 
-		applier_shared_attach();
+		axs_applier_shmem_attach();
 		SpinLockAcquire(&applier_shared->mutex);
 		slot = slot_for_database(MyDatabaseId, false);
 		if (slot != NULL && slot->latch != NULL)
@@ -292,7 +309,7 @@ wake_on_xact(XactEvent event, void *arg)
 		SpinLockRelease(&applier_shared->mutex);
 		wake_pending = false;
 	}
-	else if (event == XACT_EVENT_ABORT)
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
 		wake_pending = false;
 }
 
@@ -313,6 +330,28 @@ PG_FUNCTION_INFO_V1(axs_inbox_append_guard);
  * the transaction, so appending transactions commit in position order, and
  * wake the applier when this one commits.
  */
+static void
+inbox_append_locktag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, AXS_LOCK_NAMESPACE, AXS_LOCK_INBOX_APPEND,
+						 AXS_LOCK_SQL_UNREACHABLE);
+}
+
+/* The last position axs.inbox_position_seq has handed out, 0 if none. */
+static int64
+last_position_issued(void)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		last;
+
+	/* not through SQL: the feeder's role may use the sequence, not read it */
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = ObjectIdGetDatum(axs_table_oid("inbox_position_seq"));
+	fcinfo->args[0].isnull = false;
+	last = pg_sequence_last_value(fcinfo);
+	return fcinfo->isnull ? 0 : DatumGetInt64(last);
+}
+
 Datum
 axs_inbox_append_guard(PG_FUNCTION_ARGS)
 {
@@ -320,8 +359,12 @@ axs_inbox_append_guard(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "axs_inbox_append_guard must be called as a trigger");
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, AXS_LOCK_NAMESPACE, AXS_LOCK_INBOX_APPEND, 2);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	inbox_append_locktag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK)
+	{
+		/* every position handed out so far went to transactions that have ended */
+		own_first_position = last_position_issued() + 1;
+	}
 	axs_applier_wake_at_commit();
 	return PointerGetDatum(NULL);
 }
@@ -334,27 +377,35 @@ prepare_plans(void)
 	Oid			conflict_types[5] = {INT8ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID,
 	TIMESTAMPTZARRAYOID, TIMESTAMPTZOID};
 	Oid			advance_types[3] = {INT8OID, INT8OID, INT8OID};
+	Oid			dead_letter_types[3] = {INT8ARRAYOID, BYTEAARRAYOID, TEXTARRAYOID};
 
 	if (read_batch_plan != NULL)
 		return;
 	read_batch_plan = axs_prepare_kept(
 								   "SELECT position, event_id, payload, queued_at FROM axs.inbox "
-								   "WHERE position > $1 ORDER BY position LIMIT $2",
+								   "WHERE position OPERATOR(pg_catalog.>) $1 "
+								   "ORDER BY position USING OPERATOR(pg_catalog.<) LIMIT $2",
 								   2, read_types);
-	sync_range_plan = axs_prepare_kept("SELECT min(id), max(id) FROM axs.event_log "
+	sync_range_plan = axs_prepare_kept("SELECT pg_catalog.min(id), pg_catalog.max(id) FROM axs.event_log "
 									   "WHERE queue_position IS NULL",
 									   0, NULL);
 	logged_events_plan = axs_prepare_kept(
 									  "SELECT id, payload, reason_code FROM axs.event_log "
-									  "WHERE queue_position IS NULL AND id = ANY ($1)",
+									  "WHERE queue_position IS NULL AND id OPERATOR(pg_catalog.=) ANY ($1)",
 									  1, logged_types);
 	record_conflicts_plan = axs_prepare_kept(
 										 "INSERT INTO axs.id_conflicts (queue_position, id, payload, queued_at, recorded_at) "
 										 "SELECT *, $5 FROM unnest($1, $2, $3, $4)",
 										 5, conflict_types);
+	record_dead_letters_plan = axs_prepare_kept(
+											"INSERT INTO axs.dead_letters (topic, partition, \"offset\", raw, reason) "
+											"SELECT 'axs.inbox', 0, d.position, d.payload, d.reason "
+											"FROM unnest($1, $2, $3) AS d(position, payload, reason) "
+											"ON CONFLICT DO NOTHING",
+											3, dead_letter_types);
 	advance_plan = axs_prepare_kept(
-								"UPDATE axs.applier_state SET watermark = $1, updated_at = now() "
-								"WHERE epoch = $2 AND watermark = $3",
+								"UPDATE axs.applier_state SET watermark = $1, updated_at = pg_catalog.now() "
+								"WHERE epoch OPERATOR(pg_catalog.=) $2 AND watermark OPERATOR(pg_catalog.=) $3",
 								3, advance_types);
 }
 
@@ -384,6 +435,21 @@ axs_begin_work(const char *activity)
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
 
+/*
+ * Settings of every axs worker's session: names resolve in pg_catalog only
+ * (it runs as a superuser and must not call what a role put in public or in
+ * a schema named like the superuser), and no lock wait is unbounded.
+ */
+void
+axs_worker_session_settings(void)
+{
+	char		lock_timeout[32];
+
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	snprintf(lock_timeout, sizeof(lock_timeout), "%d", Max(axs_applier_block_timeout_ms, 1000));
+	SetConfigOption("lock_timeout", lock_timeout, PGC_SUSET, PGC_S_OVERRIDE);
+}
+
 void
 axs_end_work(void)
 {
@@ -401,9 +467,32 @@ extension_present(void)
 	bool		present;
 
 	axs_begin_work("axs applier: looking for the extension");
-	present = query_int64("SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'axs'", 0) > 0;
+	present = query_int64("SELECT pg_catalog.count(*) FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'axs'", 0) > 0;
 	axs_end_work();
 	return present;
+}
+
+/*
+ * The first takeover in a database (epoch 1): a new install, or a database
+ * restored with pg_restore, whose inbox holds the rows that were undecided
+ * when it was dumped, at their old positions.  Start the watermark just
+ * before the oldest row.  Under the inbox append lock no append is in
+ * flight, so every position handed out and not in the inbox was never
+ * committed.
+ */
+static void
+start_first_watermark(void)
+{
+	LOCKTAG		tag;
+	int64		oldest;
+
+	inbox_append_locktag(&tag);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	oldest = query_int64("SELECT pg_catalog.min(position) FROM axs.inbox", -1);
+	if (oldest < 0)
+		oldest = last_position_issued() + 1;
+	SPI_execute(psprintf("UPDATE axs.applier_state SET watermark = %lld",
+						 (long long) (oldest - 1)), false, 0);
 }
 
 /*
@@ -420,7 +509,10 @@ take_fence(int64 *epoch, int64 *watermark)
 		return false;
 
 	axs_begin_work("axs applier: taking over");
-	*epoch = query_int64("UPDATE axs.applier_state SET epoch = epoch + 1, updated_at = now() RETURNING epoch", -1);
+	*epoch = query_int64("UPDATE axs.applier_state SET epoch = epoch OPERATOR(pg_catalog.+) 1, "
+						 "updated_at = pg_catalog.now() RETURNING epoch", -1);
+	if (*epoch == 1)
+		start_first_watermark();
 	*watermark = query_int64("SELECT watermark FROM axs.applier_state", 0);
 	axs_end_work();
 	if (*epoch < 0)
@@ -432,6 +524,17 @@ take_fence(int64 *epoch, int64 *watermark)
 	my_slot->epoch = *epoch;
 	my_slot->watermark = *watermark;
 	my_slot->started_at = GetCurrentTimestamp();
+	my_slot->batches = 0;
+	my_slot->events_applied = 0;
+	my_slot->events_rejected = 0;
+	my_slot->events_duplicate = 0;
+	my_slot->last_batch_size = 0;
+	my_slot->last_batch_ms = 0;
+	my_slot->last_batch_at = 0;
+	my_slot->blocked_by = 0;
+	my_slot->blocked_since = 0;
+	my_slot->fence_intruder = 0;
+	my_slot->fence_intruder_since = 0;
 	if (my_slot->standbys > 0)
 		my_slot->standbys--;
 	SpinLockRelease(&applier_shared->mutex);
@@ -454,6 +557,65 @@ release_fence(void)
 		my_slot->latch = NULL;
 	}
 	my_slot->standbys++;
+	SpinLockRelease(&applier_shared->mutex);
+}
+
+/*
+ * A standby that found the fence taken: if no applier published itself as
+ * its holder, find who holds it; a session that is not an applier is
+ * reported, then terminated after axs.applier_fence_timeout_ms.
+ */
+static void
+watch_fence_intruder(void)
+{
+	static int	intruder = 0;
+	static TimestampTz since = 0;
+	bool		applier_holds;
+	int			pid;
+	char	   *role = NULL;
+
+	SpinLockAcquire(&applier_shared->mutex);
+	applier_holds = my_slot->pid != 0;
+	SpinLockRelease(&applier_shared->mutex);
+	if (applier_holds)
+		pid = 0;
+	else
+	{
+		axs_begin_work("axs applier: looking for the fence holder");
+		pid = axs_guard_fence_intruder(AXS_LOCK_NAMESPACE, AXS_LOCK_APPLIER_FENCE, &role);
+		if (pid != 0 && pid != intruder)
+		{
+			since = GetCurrentTimestamp();
+			ereport(WARNING,
+					(errmsg("axs applier fence is held by session %d (role \"%s\"), which is not an axs applier",
+							pid, role),
+					 errdetail("No applier can apply queued events while it holds pg_advisory_lock(%d, %d).",
+							   AXS_LOCK_NAMESPACE, AXS_LOCK_APPLIER_FENCE),
+					 errhint("The session will be terminated after axs.applier_fence_timeout_ms (%d ms).",
+							 axs_applier_fence_timeout_ms)));
+		}
+		else if (pid != 0 &&
+				 TimestampDifferenceMilliseconds(since, GetCurrentTimestamp()) >= axs_applier_fence_timeout_ms)
+		{
+			char		reason[256];
+
+			snprintf(reason, sizeof(reason),
+					 "The axs applier terminated this session: it held the applier fence, "
+					 "pg_advisory_lock(%d, %d), for longer than axs.applier_fence_timeout_ms (%d ms).",
+					 AXS_LOCK_NAMESPACE, AXS_LOCK_APPLIER_FENCE, axs_applier_fence_timeout_ms);
+			ereport(WARNING,
+					(errmsg("axs applier terminates session %d (role \"%s\"), which holds the applier fence",
+							pid, role)));
+			axs_guard_end_session(pid, true, reason);
+		}
+		axs_end_work();
+	}
+	if (pid == 0)
+		since = 0;
+	intruder = pid;
+	SpinLockAcquire(&applier_shared->mutex);
+	my_slot->fence_intruder = pid;
+	my_slot->fence_intruder_since = since;
 	SpinLockRelease(&applier_shared->mutex);
 }
 
@@ -594,6 +756,83 @@ sort_out_logged_ids(QueuedEvent *events, int count, batch_ids_hash *first_by_id)
 	pfree(ids);
 }
 
+/*
+ * Decode and expand one queued row: its legs go to legs, their balances
+ * into map.  A row that is no valid event (an id that is not positive, a
+ * payload that does not decode: only a writer other than axs code can queue
+ * one) becomes a dead letter and false is returned.  An event that cannot
+ * be applied (unknown currency, say) keeps that reason while its id is
+ * checked: a duplicate of a decided event must stay a duplicate.
+ */
+static bool
+expand_queued(QueuedEvent *event, AxsLeg *all_legs, int first_leg, AxsBalanceMap *map)
+{
+	AxsLeg	   *legs = &all_legs[first_leg];
+	AxsEvent	decoded;
+	AxsDecodeError error;
+
+	event->nlegs = 0;
+	event->first_leg = first_leg;
+	if (event->id <= 0)
+		event->invalid = psprintf("event id %lld is not positive", (long long) event->id);
+	else if (!axs_event_decode(event->id, (const uint8 *) VARDATA_ANY(event->payload),
+							   VARSIZE_ANY_EXHDR(event->payload), &decoded, &error))
+		event->invalid = psprintf("event %lld: %s", (long long) event->id, error.message);
+	if (event->invalid != NULL)
+	{
+		ereport(WARNING,
+				(errmsg("axs applier: inbox row at queue position %lld is not a valid event, kept as a dead letter",
+						(long long) event->position),
+				 errdetail("%s.", event->invalid)));
+		event->outcome = QUEUED_DEAD_LETTER;
+		return false;
+	}
+	event->reason = axs_event_expand(&decoded, axs_currency_resolve, NULL, legs, &event->nlegs);
+	if (event->reason != AXS_REASON_NONE)
+		event->nlegs = 0;
+	for (int l = 0; l < event->nlegs; l++)
+		axs_balance_map_get(map, legs[l].account, legs[l].currency);
+	return true;
+}
+
+/* Keep the batch's dead letters, with their raw payloads, in axs.dead_letters. */
+static void
+record_dead_letters(QueuedEvent *events, int count, int ndead)
+{
+	Datum	   *positions = palloc(sizeof(Datum) * ndead);
+	Datum	   *payloads = palloc(sizeof(Datum) * ndead);
+	Datum	   *reasons = palloc(sizeof(Datum) * ndead);
+	Datum		arguments[3];
+	int			n = 0;
+	int			ret;
+
+	for (int i = 0; i < count; i++)
+	{
+		if (events[i].outcome != QUEUED_DEAD_LETTER)
+			continue;
+		positions[n] = Int64GetDatum(events[i].position);
+		payloads[n] = PointerGetDatum(events[i].payload);
+		reasons[n] = CStringGetTextDatum(events[i].invalid);
+		n++;
+	}
+	arguments[0] = build_array(positions, NULL, n, INT8OID);
+	arguments[1] = build_array(payloads, NULL, n, BYTEAOID);
+	arguments[2] = build_array(reasons, NULL, n, TEXTOID);
+	ret = SPI_execute_plan(record_dead_letters_plan, arguments, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "recording dead letters failed: %s", SPI_result_code_string(ret));
+}
+
+/* Publish which session keeps the next batch from starting (0: none). */
+static void
+publish_blocker(int pid, TimestampTz since)
+{
+	SpinLockAcquire(&applier_shared->mutex);
+	my_slot->blocked_by = pid;
+	my_slot->blocked_since = since;
+	SpinLockRelease(&applier_shared->mutex);
+}
+
 /* Publish the progress of a committed batch. */
 static void
 publish_batch(int64 watermark, int size, int applied, int rejected, int duplicates,
@@ -639,7 +878,8 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 				rejected = 0,
 				duplicates = 0,
 				conflicts = 0,
-				recorded = 0;
+				recorded = 0,
+				dead_letters = 0;
 	int64		new_watermark;
 	int			ret;
 
@@ -664,6 +904,8 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	legs_capacity = (Size) count * 3 + AXS_MAX_LEGS;
 	legs = palloc_extended(sizeof(AxsLeg) * legs_capacity, MCXT_ALLOC_HUGE);
 	first_by_id = batch_ids_create(batch_context, count, NULL);
+	allocator = axs_memory_context_allocator(batch_context);
+	map = axs_balance_map_create(&allocator, (size_t) count);
 	for (int p = 0, i = 0; p < nparts; p++)
 	{
 		SPITupleTable *rows = parts[p].rows;
@@ -680,6 +922,18 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 			events[i].payload = DatumGetByteaPP(SPI_getbinval(tuple, rows->tupdesc, 3, &isnull));
 			events[i].queued_at = SPI_getbinval(tuple, rows->tupdesc, 4, &isnull);
 			events[i].outcome = QUEUED_PENDING;
+			if (nlegs_total + AXS_MAX_LEGS > legs_capacity)
+			{
+				legs_capacity *= 2;
+				legs = repalloc_huge(legs, sizeof(AxsLeg) * legs_capacity);
+			}
+			/* before the id is looked at: a row that is no event uses up no id */
+			if (!expand_queued(&events[i], legs, nlegs_total, map))
+			{
+				dead_letters++;
+				continue;
+			}
+			nlegs_total += events[i].nlegs;
 			entry = batch_ids_insert(first_by_id, events[i].id, &found);
 			if (found)
 			{
@@ -696,48 +950,8 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	new_watermark = events[count - 1].position;
 
 	/* Keep the synchronous API out from here to commit (batch_store.c). */
-	LockRelationOid(axs_table_oid("balances"), ExclusiveLock);
+	axs_guard_lock_balances(axs_table_oid("balances"), publish_blocker);
 	sort_out_logged_ids(events, count, first_by_id);
-
-	/* Decode and expand what is left; gather the touched balances. */
-	allocator = axs_memory_context_allocator(batch_context);
-	map = axs_balance_map_create(&allocator, (size_t) count);
-	for (int i = 0; i < count; i++)
-	{
-		QueuedEvent *event = &events[i];
-		AxsEvent	decoded;
-		AxsDecodeError error;
-
-		if (event->outcome != QUEUED_PENDING)
-			continue;
-		event->first_leg = nlegs_total;
-		if (!axs_event_decode(event->id, (const uint8 *) VARDATA_ANY(event->payload),
-							  VARSIZE_ANY_EXHDR(event->payload), &decoded, &error))
-		{
-			ereport(LOG,
-					(errmsg("axs applier: event %lld at queue position %lld is not a valid event: %s",
-							(long long) event->id, (long long) event->position, error.message)));
-			event->outcome = QUEUED_DECIDED;
-			event->reason = AXS_REASON_INVALID_PAYLOAD;
-			continue;
-		}
-		if (nlegs_total + AXS_MAX_LEGS > legs_capacity)
-		{
-			legs_capacity *= 2;
-			legs = repalloc_huge(legs, sizeof(AxsLeg) * legs_capacity);
-		}
-		event->reason = axs_event_expand(&decoded, axs_currency_resolve, NULL,
-										 &legs[nlegs_total], &event->nlegs);
-		if (event->reason != AXS_REASON_NONE)
-		{
-			event->outcome = QUEUED_DECIDED;
-			event->nlegs = 0;
-			continue;
-		}
-		for (int l = 0; l < event->nlegs; l++)
-			axs_balance_map_get(map, legs[nlegs_total + l].account, legs[nlegs_total + l].currency);
-		nlegs_total += event->nlegs;
-	}
 
 	balances = axs_batch_load_balances(map, &nbalances);
 	for (int i = 0; i < count; i++)
@@ -746,7 +960,8 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 
 		if (event->outcome == QUEUED_PENDING)
 		{
-			event->reason = axs_ledger_apply(map, &legs[event->first_leg], event->nlegs);
+			if (event->reason == AXS_REASON_NONE)
+				event->reason = axs_ledger_apply(map, &legs[event->first_leg], event->nlegs);
 			event->outcome = QUEUED_DECIDED;
 		}
 		switch (event->outcome)
@@ -766,10 +981,13 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 				rejected++;
 				break;
 			case QUEUED_PENDING:
+			case QUEUED_DEAD_LETTER:
 				break;
 		}
 	}
 	axs_batch_write_balances(balances, nbalances);
+	if (dead_letters > 0)
+		record_dead_letters(events, count, dead_letters);
 
 	if (recorded > 0)
 	{
@@ -904,6 +1122,7 @@ applier_reload_if_asked(void)
 	{
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
+		axs_worker_session_settings();
 	}
 }
 
@@ -938,7 +1157,7 @@ axs_applier_main(Datum main_arg)
 	else
 		BackgroundWorkerInitializeConnection(axs_database, NULL, 0);
 
-	applier_shared_attach();
+	axs_applier_shmem_attach();
 	SpinLockAcquire(&applier_shared->mutex);
 	my_slot = slot_for_database(MyDatabaseId, true);
 	if (my_slot != NULL)
@@ -969,6 +1188,7 @@ axs_applier_main(Datum main_arg)
 	 * a plan with a sequential scan left in it looks costly enough to
 	 * compile, and compiling took longer than any of these statements runs.
 	 */
+	axs_worker_session_settings();
 	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
@@ -1009,6 +1229,7 @@ axs_applier_main(Datum main_arg)
 			}
 			if (!take_fence(&epoch, &watermark))
 			{
+				watch_fence_intruder();
 				applier_wait(STANDBY_POLL_MS);
 				continue;
 			}
@@ -1089,8 +1310,26 @@ axs_wait(PG_FUNCTION_ARGS)
 	int			timeout_ms = PG_GETARG_INT32(1);
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	bool		reached = false;
+	LOCKTAG		append_tag;
+	int64		issued;
 
-	applier_shared_attach();
+	inbox_append_locktag(&append_tag);
+	if (LockHeldByMe(&append_tag, ExclusiveLock) && position >= own_first_position)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("queue position %lld was queued by this transaction, which has not committed",
+						(long long) position),
+				 errdetail("The applier sees a queued event only once the transaction that queued it commits."),
+				 errhint("Commit first, then call axs.wait in a later transaction.")));
+	issued = last_position_issued();
+	if (position > issued)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("queue position %lld has not been handed out", (long long) position),
+				 errdetail("The last queue position handed out is %lld.", (long long) issued),
+				 errhint("Pass a position returned by axs.submit or axs.submit_many.")));
+
+	axs_applier_shmem_attach();
 	for (;;)
 	{
 		long		remaining;
@@ -1126,14 +1365,14 @@ Datum
 axs_applier_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[13];
-	bool		nulls[13];
+	Datum		values[17];
+	bool		nulls[17];
 	ApplierSlot copy;
 	ApplierSlot *slot;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	applier_shared_attach();
+	axs_applier_shmem_attach();
 	memset(&copy, 0, sizeof(copy));
 	SpinLockAcquire(&applier_shared->mutex);
 	slot = slot_for_database(MyDatabaseId, false);
@@ -1159,5 +1398,13 @@ axs_applier_stats(PG_FUNCTION_ARGS)
 	nulls[11] = (copy.started_at == 0);
 	values[12] = Int64GetDatum(copy.watermark);
 	nulls[12] = (copy.pid == 0);
+	values[13] = Int32GetDatum(copy.blocked_by);
+	nulls[13] = (copy.blocked_by == 0);
+	values[14] = TimestampTzGetDatum(copy.blocked_since);
+	nulls[14] = (copy.blocked_by == 0);
+	values[15] = Int32GetDatum(copy.fence_intruder);
+	nulls[15] = (copy.fence_intruder == 0);
+	values[16] = TimestampTzGetDatum(copy.fence_intruder_since);
+	nulls[16] = (copy.fence_intruder == 0);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -13,9 +13,12 @@
 #include "catalog/namespace.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
+#include "applier_guard.h"
 #include "axs_pg.h"
 
 PG_MODULE_MAGIC;
@@ -26,6 +29,28 @@ char	   *axs_database = NULL;
 int			axs_applier_batch_size = 100000;
 int			axs_applier_max_delay_ms = 100;
 bool		axs_applier_enabled = true;
+
+static shmem_request_hook_type previous_shmem_request_hook = NULL;
+static shmem_startup_hook_type previous_shmem_startup_hook = NULL;
+
+/* Reserve the shared memory of the applier's status and guard. */
+static void
+axs_shmem_request(void)
+{
+	if (previous_shmem_request_hook)
+		previous_shmem_request_hook();
+	RequestAddinShmemSpace(axs_applier_shmem_size() + axs_guard_shmem_size());
+}
+
+/* Create it in the postmaster, so that every backend finds it attached. */
+static void
+axs_shmem_startup(void)
+{
+	if (previous_shmem_startup_hook)
+		previous_shmem_startup_hook();
+	axs_applier_shmem_attach();
+	axs_guard_shmem_attach();
+}
 
 /* Define the GUCs and, at server start, register the applier. */
 void
@@ -67,10 +92,35 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("axs.applier_fence_timeout_ms",
+							"How long a session that is not an applier may hold the applier fence.",
+							"A standby applier reports such a session at once and terminates it after this time.",
+							&axs_applier_fence_timeout_ms,
+							5000, 100, 3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("axs.applier_block_timeout_ms",
+							"How long a session may keep an applier batch from taking its lock on axs.balances.",
+							"Past this time the applier cancels the session's statement, or terminates the session if it is idle in a transaction.",
+							&axs_applier_block_timeout_ms,
+							5000, 100, 3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("axs");
 
+	axs_guard_install_log_hook();
 	if (process_shared_preload_libraries_in_progress)
+	{
+		previous_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = axs_shmem_request;
+		previous_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = axs_shmem_startup;
 		axs_applier_register_static();
+	}
 }
 
 Oid

@@ -23,10 +23,19 @@ extern int	axs_applier_batch_size;
 extern int	axs_applier_max_delay_ms;
 extern bool axs_applier_enabled;
 
-/* Advisory lock keys: pg_advisory_lock(AXS_LOCK_NAMESPACE, key) */
+/*
+ * Advisory lock keys.  The applier fence is pg_advisory_lock(6387827, 1),
+ * a key any role can take: the applier ends a session that holds it without
+ * being an applier (applier_guard.c).  The inbox append lock must be one
+ * that no role can take: pg_advisory_lock() and its siblings build tags with
+ * field4 1 (one bigint key) or 2 (two int4 keys), so a tag with field4 3 is
+ * reachable from C only.  pg_locks shows it as an advisory lock with
+ * classid 6387827, objid 2, objsubid 3.
+ */
 #define AXS_LOCK_NAMESPACE 0x617873 /* 'axs' */
 #define AXS_LOCK_APPLIER_FENCE 1
 #define AXS_LOCK_INBOX_APPEND 2
+#define AXS_LOCK_SQL_UNREACHABLE 3
 
 /* axs.c: the OID of table axs.<name>; ERROR if the extension is gone */
 extern Oid	axs_table_oid(const char *name);
@@ -119,8 +128,11 @@ extern bool axs_inbox_start_janitor(int64 watermark, int64 previous_watermark);
  * and the activity shown in pg_stat_activity.
  */
 extern void axs_begin_work(const char *activity);
+extern void axs_worker_session_settings(void);
 extern void axs_end_work(void);
 extern void axs_applier_register_static(void);
+extern Size axs_applier_shmem_size(void);
+extern void axs_applier_shmem_attach(void);
 extern void axs_applier_wake_at_commit(void);
 
 #endif							/* AXS_PG_H */

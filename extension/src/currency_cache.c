@@ -2,20 +2,29 @@
  * currency_cache.c
  *		Backend-local cache mapping currency codes to registered ids.
  *
- * Codes are looked up in axs.currencies on first use and cached for the life
- * of the backend.  Currencies are never removed, so a cached id stays right;
- * the cache is dropped when a transaction aborts, because it may hold a
- * currency created by that transaction.  Unknown codes are not cached, so a
- * currency registered later is found.  Callers must be connected to SPI.
+ * Codes are looked up in axs.currencies on first use and cached.  The cache
+ * follows the table the way PostgreSQL's own caches follow the catalogs: a
+ * statement trigger on axs.currencies queues a relcache invalidation of the
+ * table, and this module drops the whole cache when that invalidation is
+ * processed: in this backend at the next command, and again when the
+ * (sub)transaction that changed the table rolls back or is prepared; in
+ * every other backend once the change commits.  Unknown codes are not
+ * cached, so a currency registered later is found.
+ *
+ * The lookup runs with schema-qualified names and pg_catalog's operator
+ * whatever the caller's search_path, so no caller can make it cache a wrong
+ * id.  Callers must be connected to SPI.
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 #include "axs_pg.h"
 
@@ -26,14 +35,15 @@ typedef struct CurrencyEntry
 } CurrencyEntry;
 
 static HTAB *currency_cache = NULL;
+static Oid	currencies_relid = InvalidOid;
 static SPIPlanPtr currency_lookup_plan = NULL;
-static bool abort_callback_registered = false;
+static bool invalidation_callback_registered = false;
 
-/* Forget cached ids when a transaction aborts. */
+/* Relcache invalidation of axs.currencies (or of everything): forget every id. */
 static void
-currency_cache_on_xact(XactEvent event, void *arg)
+currency_cache_invalidate(Datum argument, Oid relid)
 {
-	if (event == XACT_EVENT_ABORT && currency_cache != NULL)
+	if (currency_cache != NULL && (relid == InvalidOid || relid == currencies_relid))
 	{
 		hash_destroy(currency_cache);
 		currency_cache = NULL;
@@ -48,13 +58,14 @@ currency_cache_create(void)
 	ctl.keysize = AXS_CURRENCY_CODE_MAX + 1;
 	ctl.entrysize = sizeof(CurrencyEntry);
 	ctl.hcxt = TopMemoryContext;
+	if (!invalidation_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(currency_cache_invalidate, (Datum) 0);
+		invalidation_callback_registered = true;
+	}
+	currencies_relid = axs_table_oid("currencies");
 	currency_cache = hash_create("axs currency cache", 64, &ctl,
 								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	if (!abort_callback_registered)
-	{
-		RegisterXactCallback(currency_cache_on_xact, NULL);
-		abort_callback_registered = true;
-	}
 }
 
 /* Look the code up in axs.currencies; -1 if not registered. */
@@ -70,7 +81,7 @@ currency_lookup(const char *code)
 	{
 		Oid			argtype = TEXTOID;
 
-		currency_lookup_plan = axs_prepare_kept("SELECT id FROM axs.currencies WHERE code = $1",
+		currency_lookup_plan = axs_prepare_kept("SELECT id FROM axs.currencies WHERE code OPERATOR(pg_catalog.=) $1",
 												1, &argtype);
 	}
 	ret = SPI_execute_plan(currency_lookup_plan, &argument, NULL, true, 1);
@@ -101,4 +112,20 @@ axs_currency_resolve(void *context, const char *code)
 	entry = hash_search(currency_cache, code, HASH_ENTER, &found);
 	entry->id = id;
 	return id;
+}
+
+PG_FUNCTION_INFO_V1(axs_currencies_changed);
+/*
+ * Statement trigger on axs.currencies: queue an invalidation of the table's
+ * relcache entry, which every backend's currency cache follows.
+ */
+Datum
+axs_currencies_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigger = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "axs_currencies_changed must be called as a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
+	return PointerGetDatum(NULL);
 }

@@ -154,14 +154,16 @@ axs_store_lock_balances(AxsBalanceMap *map)
 		insert_missing_plan = axs_prepare_kept(
 										   "INSERT INTO axs.balances (account, currency) "
 										   "SELECT k.account, k.currency FROM unnest($1, $2) AS k(account, currency) "
-										   "ORDER BY k.account, k.currency "
+										   "ORDER BY k.account USING OPERATOR(pg_catalog.<), k.currency USING OPERATOR(pg_catalog.<) "
 										   "ON CONFLICT DO NOTHING RETURNING account, currency",
 										   2, argtypes);
 		lock_plan = axs_prepare_kept(
 								 "SELECT b.account, b.currency, b.available, b.frozen "
 								 "FROM unnest($1, $2) AS k(account, currency) "
-								 "JOIN axs.balances AS b ON b.account = k.account AND b.currency = k.currency "
-								 "ORDER BY b.account, b.currency FOR UPDATE OF b",
+								 "JOIN axs.balances AS b ON b.account OPERATOR(pg_catalog.=) k.account "
+								 "AND b.currency OPERATOR(pg_catalog.=) k.currency "
+								 "ORDER BY b.account USING OPERATOR(pg_catalog.<), b.currency USING OPERATOR(pg_catalog.<) "
+								 "FOR UPDATE OF b",
 								 2, argtypes);
 	}
 	arguments[0] = int8_array(keys.accounts, keys.count);
@@ -254,12 +256,12 @@ prepare_write_plans(void)
 	update_plan = axs_prepare_kept(
 							   "UPDATE axs.balances AS b SET available = v.available, frozen = v.frozen "
 							   "FROM unnest($1, $2, $3, $4) AS v(account, currency, available, frozen) "
-							   "WHERE b.account = v.account AND b.currency = v.currency",
+							   "WHERE b.account OPERATOR(pg_catalog.=) v.account AND b.currency OPERATOR(pg_catalog.=) v.currency",
 							   4, value_types);
 	delete_plan = axs_prepare_kept(
 							   "DELETE FROM axs.balances AS b USING unnest($1, $2) AS k(account, currency) "
-							   "WHERE b.account = k.account AND b.currency = k.currency "
-							   "AND b.available = 0 AND b.frozen = 0",
+							   "WHERE b.account OPERATOR(pg_catalog.=) k.account AND b.currency OPERATOR(pg_catalog.=) k.currency "
+							   "AND b.available OPERATOR(pg_catalog.=) 0 AND b.frozen OPERATOR(pg_catalog.=) 0",
 							   2, key_types);
 }
 
@@ -316,7 +318,7 @@ axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code)
 		Oid			argtype = INT8OID;
 
 		find_event_plan = axs_prepare_kept("SELECT payload, reason_code FROM axs.event_log "
-										   "WHERE id = $1 AND queue_position IS NULL",
+										   "WHERE id OPERATOR(pg_catalog.=) $1 AND queue_position IS NULL",
 										   1, &argtype);
 	}
 	ret = SPI_execute_plan(find_event_plan, &argument, NULL, false, 1);
@@ -352,7 +354,7 @@ axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
 
 		record_event_plan = axs_prepare_kept(
 										 "INSERT INTO axs.event_log (id, payload, reason_code, recorded_at) "
-										 "VALUES ($1, $2, $3, now()) "
+										 "VALUES ($1, $2, $3, pg_catalog.now()) "
 										 "ON CONFLICT (id) WHERE queue_position IS NULL DO NOTHING",
 										 3, argtypes);
 	}

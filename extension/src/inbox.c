@@ -133,15 +133,16 @@ segment_reader(int segment)
 	{
 		Oid			window_types[2] = {INT8OID, INT8OID};
 		Oid			lap_types[3] = {INT8OID, INT4OID, INT8OID};
-		char		query[160];
+		char		query[256];
 
 		snprintf(query, sizeof(query),
 				 "SELECT position, event_id, payload, queued_at FROM axs.inbox_%d "
-				 "WHERE position > $1 AND position < $2", segment);
+				 "WHERE position OPERATOR(pg_catalog.>) $1 AND position OPERATOR(pg_catalog.<) $2", segment);
 		reader->window_plan = axs_prepare_kept(query, 2, window_types);
 		snprintf(query, sizeof(query),
 				 "SELECT position, event_id, payload, queued_at FROM axs.inbox_%d "
-				 "WHERE position > $1 AND position < $3 ORDER BY position LIMIT $2", segment);
+				 "WHERE position OPERATOR(pg_catalog.>) $1 AND position OPERATOR(pg_catalog.<) $3 "
+				 "ORDER BY position USING OPERATOR(pg_catalog.<) LIMIT $2", segment);
 		reader->lap_plan = axs_prepare_kept(query, 3, lap_types);
 	}
 	return reader;
@@ -770,6 +771,7 @@ axs_inbox_janitor_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
+	axs_worker_session_settings();
 	axs_inbox_truncate_applied(watermarks[0], watermarks[1]);
 	proc_exit(0);
 }

@@ -53,15 +53,15 @@ prepare_plans(void)
 
 	if (find_one_plan != NULL)
 		return;
-	find_one_plan = axs_prepare_kept("SELECT entries FROM axs.outcome_blocks WHERE ids @> $1",
+	find_one_plan = axs_prepare_kept("SELECT entries FROM axs.outcome_blocks WHERE ids OPERATOR(pg_catalog.@>) $1",
 									 1, &int8_type);
-	newest_block_plan = axs_prepare_kept("SELECT lower(ids), last_id FROM axs.outcome_blocks "
+	newest_block_plan = axs_prepare_kept("SELECT pg_catalog.lower(ids), last_id FROM axs.outcome_blocks "
 										 "ORDER BY last_id DESC LIMIT " CppAsString2(NEWEST_BLOCKS),
 										 0, NULL);
 	find_clusters_plan = axs_prepare_kept(
 										  "SELECT b.entries FROM unnest($1, $2) AS c(low, high) "
 										  "JOIN axs.outcome_blocks AS b "
-										  "ON b.ids && int8range(c.low, nullif(c.high, 9223372036854775807), '[]')",
+										  "ON b.ids OPERATOR(pg_catalog.&&) pg_catalog.int8range(c.low, nullif(c.high, 9223372036854775807), '[]')",
 										  2, cluster_types);
 }
 

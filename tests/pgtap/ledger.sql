@@ -11,15 +11,16 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(98);
+SELECT plan(100);
 
 ---------------------------------------------------------------------------
 -- Catalogue: every public function with its exact signature, and no others
 ---------------------------------------------------------------------------
 
 SELECT functions_are('axs', ARRAY[
-	'apply', 'applier_stats', 'balance', 'balances', 'create_currency', 'decided_reason', 'deposit',
-	'event_json', 'event_legs', 'event_status', 'feeder_advance', 'freeze',
+	'apply', 'applier_stats', 'balance', 'balances', 'create_currency', 'currencies_changed',
+	'decided_reason', 'deposit', 'event_json', 'event_legs', 'event_status', 'feeder_advance',
+	'feeder_rewind', 'freeze',
 	'inbox_append_guard', 'start_applier', 'submit', 'submit_many', 'trade',
 	'transfer', 'unfreeze', 'verify', 'wait', 'withdraw'],
 	'schema axs has exactly the documented functions');
@@ -58,6 +59,13 @@ SELECT is_definer('axs', 'deposit', ARRAY['bigint', 'bigint', 'text', 'bigint'],
 SELECT is_definer('axs', 'apply', ARRAY['jsonb'], 'axs.apply is SECURITY DEFINER');
 SELECT is_definer('axs', 'verify', ARRAY[]::name[], 'axs.verify is SECURITY DEFINER');
 
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text FROM pg_proc AS p
+	WHERE p.pronamespace = 'axs'::regnamespace
+	  AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)$$,
+	'every axs function runs with search_path pg_catalog, pg_temp');
+SELECT has_function('axs', 'feeder_rewind', ARRAY['text', 'integer', 'bigint'], 'axs.feeder_rewind(text, integer, bigint)');
+
 SELECT has_view('axs', 'events', 'view axs.events exists');
 SELECT has_view('axs', 'applier_status', 'view axs.applier_status exists');
 SELECT columns_are('axs', 'events',
@@ -66,7 +74,8 @@ SELECT columns_are('axs', 'events',
 SELECT columns_are('axs', 'applier_status',
 	ARRAY['pid', 'fence_held', 'standbys', 'epoch', 'batches', 'events_applied', 'events_rejected',
 		  'events_duplicate', 'last_batch_size', 'last_batch_ms', 'last_batch_at', 'watermark',
-		  'queue_depth', 'lag_seconds', 'started_at'],
+		  'queue_depth', 'lag_seconds', 'started_at', 'blocked_by', 'blocked_since', 'fence_intruder',
+		  'fence_intruder_since'],
 	'axs.applier_status has the documented columns');
 
 SELECT has_table('axs', 'balances', 'table axs.balances exists');
