@@ -18,9 +18,11 @@
  *
  * It must not decide anything: the ledger core has already checked every
  * balance (never negative) and every event; the table's CHECK constraints
- * are not evaluated on this path.  The event log's rows get no index entry
- * here: their ids are indexed in axs.outcome_blocks (outcome_store.c), and
- * the EXCLUSIVE lock keeps the synchronous API from deciding an id while a
+ * are not evaluated on this path.  Every index of the tables it writes is
+ * maintained (index_writer.c), indexes a DBA added included.  The event
+ * log's own index covers only synchronously applied ids: the applier's rows
+ * are indexed by id in axs.outcome_blocks (outcome_store.c), and the
+ * EXCLUSIVE lock keeps the synchronous API from deciding an id while a
  * batch is in flight.
  */
 #include "postgres.h"
@@ -46,6 +48,7 @@
 #include "utils/snapmgr.h"
 
 #include "axs_pg.h"
+#include "index_writer.h"
 #include "outcome_block.h"
 
 /* Rows inserted into axs.event_log per heap_multi_insert call. */
@@ -284,14 +287,13 @@ axs_batch_load_balances(AxsBalanceMap *map, size_t *count)
 
 /* Insert the new balance rows in slots[0..n) and index them. */
 static void
-insert_new_balances(Relation balances, Relation primary_key, IndexInfo *index_info,
+insert_new_balances(Relation balances, AxsIndexWriter *indexes,
 					TupleTableSlot **slots, AxsBalance **hints, int n)
 {
 	heap_multi_insert(balances, slots, n, GetCurrentCommandId(true), 0, NULL);
 	for (int i = 0; i < n; i++)
 	{
-		index_insert(primary_key, slots[i]->tts_values, slots[i]->tts_isnull, &slots[i]->tts_tid,
-					 balances, UNIQUE_CHECK_YES, false, index_info);
+		axs_index_writer_insert(indexes, slots[i]);
 		/* a hint only: if this transaction aborts, the tuple is not visible */
 		hints[i]->location = pack_location(&slots[i]->tts_tid);
 	}
@@ -305,9 +307,9 @@ void
 axs_batch_write_balances(AxsBatchBalance *batch, size_t count)
 {
 	Relation	balances = table_open(axs_table_oid("balances"), ExclusiveLock);
-	Relation	primary_key = open_primary_key(balances);
-	IndexInfo  *index_info = BuildIndexInfo(primary_key);
+	AxsIndexWriter *indexes = axs_index_writer_open(balances, InvalidOid);
 	TupleDesc	descriptor = axs_unpinned_descriptor(balances);
+	TupleTableSlot *updated_row = MakeSingleTupleTableSlot(descriptor, &TTSOpsHeapTuple);
 	TupleTableSlot *new_rows[NEW_BALANCE_CHUNK];
 	AxsBalance *new_row_hints[NEW_BALANCE_CHUNK];
 	int			nnew = 0;
@@ -342,7 +344,7 @@ axs_batch_write_balances(AxsBatchBalance *batch, size_t count)
 			new_row_hints[nnew++] = batch[i].hint;
 			if (nnew == NEW_BALANCE_CHUNK)
 			{
-				insert_new_balances(balances, primary_key, index_info, new_rows, new_row_hints, nnew);
+				insert_new_balances(balances, indexes, new_rows, new_row_hints, nnew);
 				nnew = 0;
 			}
 			continue;
@@ -350,20 +352,23 @@ axs_batch_write_balances(AxsBatchBalance *batch, size_t count)
 		tuple = heap_form_tuple(descriptor, values, nulls);
 		unpack_location(entry->location, &old_location);
 		simple_heap_update(balances, &old_location, tuple);
-		/* a HOT update needs no new index entry */
+		/* HOT only when no indexed column of any index changed: no new entries */
 		if (!HeapTupleIsHeapOnly(tuple))
-			index_insert(primary_key, values, nulls, &tuple->t_self, balances,
-						 UNIQUE_CHECK_YES, true, index_info);
+		{
+			ExecStoreHeapTuple(tuple, updated_row, false);
+			axs_index_writer_insert(indexes, updated_row);
+			ExecClearTuple(updated_row);
+		}
 		batch[i].hint->location = pack_location(&tuple->t_self);
 		heap_freetuple(tuple);
 	}
 	if (nnew > 0)
-		insert_new_balances(balances, primary_key, index_info, new_rows, new_row_hints, nnew);
+		insert_new_balances(balances, indexes, new_rows, new_row_hints, nnew);
 	for (int i = 0; i < NEW_BALANCE_CHUNK && new_rows[i] != NULL; i++)
 		ExecDropSingleTupleTableSlot(new_rows[i]);
+	ExecDropSingleTupleTableSlot(updated_row);
 	axs_writeback_growth(balances);
-	axs_writeback_growth(primary_key);
-	index_close(primary_key, NoLock);
+	axs_index_writer_close(indexes);
 	table_close(balances, NoLock);
 	CommandCounterIncrement();
 }
@@ -372,7 +377,8 @@ axs_batch_write_balances(AxsBatchBalance *batch, size_t count)
  * Insert count outcome rows, sorted by id, into axs.event_log with
  * heap_multi_insert, and their ids into axs.outcome_blocks.  Columns: id,
  * payload, reason_code, queue_position, queued_at, recorded_at.  The log's
- * only index, on synchronously applied ids, does not cover these rows.
+ * index on synchronously applied ids does not cover these rows; any other
+ * index of the log gets their entries.
  */
 void
 axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
@@ -380,6 +386,8 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 						  const TimestampTz *queued_at, TimestampTz recorded_at)
 {
 	Relation	event_log = table_open(axs_table_oid("event_log"), RowExclusiveLock);
+	/* the log's index of synchronous ids never covers a queued event's row */
+	AxsIndexWriter *indexes = axs_index_writer_open(event_log, axs_table_oid("event_log_sync_id"));
 	AxsOutcome *outcomes = palloc_extended(sizeof(AxsOutcome) * Max(count, 1), MCXT_ALLOC_HUGE);
 	TupleDesc	descriptor = axs_unpinned_descriptor(event_log);
 	TupleTableSlot *slots[LOG_INSERT_CHUNK];
@@ -416,9 +424,12 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 		 * recycled page first waits for a WAL flush.
 		 */
 		heap_multi_insert(event_log, slots, n, command, 0, NULL);
+		for (int i = 0; i < n; i++)
+			axs_index_writer_insert(indexes, slots[i]);
 	}
 	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
+	axs_index_writer_close(indexes);
 	axs_writeback_growth(event_log);
 	table_close(event_log, NoLock);
 

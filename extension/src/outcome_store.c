@@ -33,6 +33,7 @@
 #include "utils/typcache.h"
 
 #include "axs_pg.h"
+#include "index_writer.h"
 #include "outcome_block.h"
 
 /* Block rows inserted per heap_multi_insert call. */
@@ -282,10 +283,7 @@ axs_outcomes_append(int count, const AxsOutcome *outcomes)
 	Relation	blocks = table_open(axs_table_oid("outcome_blocks"), RowExclusiveLock);
 	TupleDesc	descriptor = axs_unpinned_descriptor(blocks);
 	TypeCacheEntry *range_type = lookup_type_cache(INT8RANGEOID, TYPECACHE_RANGE_INFO);
-	List	   *index_oids = RelationGetIndexList(blocks);
-	int			nindexes = list_length(index_oids);
-	Relation   *indexes = palloc(sizeof(Relation) * Max(nindexes, 1));
-	IndexInfo **index_infos = palloc(sizeof(IndexInfo *) * Max(nindexes, 1));
+	AxsIndexWriter *indexes = axs_index_writer_open(blocks, InvalidOid);
 	TupleTableSlot *slots[BLOCK_INSERT_CHUNK];
 	int			nslots = Min(BLOCK_INSERT_CHUNK, count / 100 + 1);
 	CommandId	command = GetCurrentCommandId(true);
@@ -293,14 +291,6 @@ axs_outcomes_append(int count, const AxsOutcome *outcomes)
 
 	if (descriptor->natts != 3)
 		elog(ERROR, "axs.outcome_blocks has %d columns, expected 3", descriptor->natts);
-	for (int i = 0; i < nindexes; i++)
-	{
-		indexes[i] = index_open(list_nth_oid(index_oids, i), RowExclusiveLock);
-		index_infos[i] = BuildIndexInfo(indexes[i]);
-		if (index_infos[i]->ii_Expressions != NIL || index_infos[i]->ii_Predicate != NIL)
-			elog(ERROR, "index \"%s\" of axs.outcome_blocks has expressions or a predicate",
-				 RelationGetRelationName(indexes[i]));
-	}
 	for (int i = 0; i < nslots; i++)
 		slots[i] = MakeSingleTupleTableSlot(descriptor, &TTSOpsVirtual);
 
@@ -331,24 +321,12 @@ axs_outcomes_append(int count, const AxsOutcome *outcomes)
 		}
 		heap_multi_insert(blocks, slots, n, command, 0, NULL);
 		for (int s = 0; s < n; s++)
-			for (int i = 0; i < nindexes; i++)
-			{
-				Datum		values[INDEX_MAX_KEYS];
-				bool		isnull[INDEX_MAX_KEYS];
-
-				FormIndexDatum(index_infos[i], slots[s], NULL, values, isnull);
-				index_insert(indexes[i], values, isnull, &slots[s]->tts_tid, blocks,
-							 UNIQUE_CHECK_NO, false, index_infos[i]);
-			}
+			axs_index_writer_insert(indexes, slots[s]);
 	}
 
 	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
 	axs_writeback_growth(blocks);
-	for (int i = 0; i < nindexes; i++)
-	{
-		axs_writeback_growth(indexes[i]);
-		index_close(indexes[i], NoLock);
-	}
+	axs_index_writer_close(indexes);
 	table_close(blocks, NoLock);
 }
