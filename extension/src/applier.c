@@ -186,6 +186,17 @@ axs_applier_shmem_size(void)
 	return MAXALIGN(sizeof(ApplierShared));
 }
 
+/*
+ * At (re)creation of shared memory in the postmaster: forget a pointer into
+ * the segment of before a crash restart, then create the status afresh.
+ */
+void
+axs_applier_shmem_startup(void)
+{
+	applier_shared = NULL;
+	axs_applier_shmem_attach();
+}
+
 /* Attach to (or create) the shared status, as autoprewarm does. */
 void
 axs_applier_shmem_attach(void)

@@ -81,6 +81,14 @@ axs_guard_shmem_size(void)
 	return MAXALIGN(sizeof(GuardShared));
 }
 
+/* At (re)creation of shared memory: see axs_applier_shmem_startup. */
+void
+axs_guard_shmem_startup(void)
+{
+	guard_shared = NULL;
+	axs_guard_shmem_attach();
+}
+
 void
 axs_guard_shmem_attach(void)
 {

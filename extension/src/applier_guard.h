@@ -19,6 +19,7 @@ typedef void (*AxsBlockerReport) (int pid, TimestampTz since);
 /* Shared memory for the notes sessions ended by the applier read at exit. */
 extern Size axs_guard_shmem_size(void);
 extern void axs_guard_shmem_attach(void);
+extern void axs_guard_shmem_startup(void);
 
 /* In every backend: add the applier's reason to the error it ended a session with. */
 extern void axs_guard_install_log_hook(void);

@@ -48,8 +48,8 @@ axs_shmem_startup(void)
 {
 	if (previous_shmem_startup_hook)
 		previous_shmem_startup_hook();
-	axs_applier_shmem_attach();
-	axs_guard_shmem_attach();
+	axs_applier_shmem_startup();
+	axs_guard_shmem_startup();
 }
 
 /* Define the GUCs and, at server start, register the applier. */

@@ -133,6 +133,7 @@ extern void axs_end_work(void);
 extern void axs_applier_register_static(void);
 extern Size axs_applier_shmem_size(void);
 extern void axs_applier_shmem_attach(void);
+extern void axs_applier_shmem_startup(void);
 extern void axs_applier_wake_at_commit(void);
 
 #endif							/* AXS_PG_H */
