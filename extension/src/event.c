@@ -167,6 +167,9 @@ validate_trade(const AxsTradeEvent *event, AxsDecodeError *err)
 		!check_currency(event->base, "base", err) ||
 		!check_currency(event->quote, "quote", err))
 		return false;
+	/* refused like a transfer to oneself: a trade is between two accounts */
+	if (event->seller == event->buyer)
+		return event_error(err, "seller", "field \"seller\" must differ from field \"buyer\"");
 	if (strcmp(event->base, event->quote) == 0)
 		return event_error(err, "quote", "field \"quote\" must differ from field \"base\"");
 	if (!check_positive(event->base_amount, "base_amount", err) ||

@@ -116,16 +116,20 @@ extern bool axs_currency_code_valid(const char *code);
  * Check every rule that does not need balances or the currency registry:
  * id > 0, accounts > 0, amounts > 0, fees >= 0 and not above their amounts,
  * fee_account present when a fee is non-zero, transfer between two different
- * accounts, trade between two different currencies, 1..AXS_MAX_RAW_LEGS legs
- * summing to zero per currency.  Returns false and fills err on failure.
+ * accounts, trade between two different accounts and two different
+ * currencies, 1..AXS_MAX_RAW_LEGS legs summing to zero per currency.
+ * Returns false and fills err on failure.
  */
 extern bool axs_event_validate(const AxsEvent *event, AxsDecodeError *err);
 
 /*
  * Parse one JSON event (text of len bytes, not necessarily NUL terminated)
  * and validate it.  Unknown fields, missing required fields, and fields of
- * the wrong JSON type are errors.  Integers must be JSON integers that fit in
- * a signed 64-bit integer.
+ * the wrong JSON type are errors.  An integer field takes a JSON number that
+ * keeps no fractional digit once its exponent is applied (1e2 and 1.5e1, not
+ * 1.0 or 1e-1), as jsonb's numeric reads it, and that fits in a signed 64-bit
+ * integer.  The escape \u0000 anywhere, or a value nested deeper than 32
+ * levels, makes the text an invalid event.
  */
 extern bool axs_event_from_json(const char *text, size_t len, AxsEvent *out,
 								AxsDecodeError *err);

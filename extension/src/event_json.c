@@ -4,7 +4,8 @@
  *		AxsEvent, and the canonical writer.
  *
  * This file owns the JSON shape (which keys each kind has, their JSON types,
- * integer range); the value rules themselves are checked by
+ * which numbers are integers, integer range, nesting depth, the ban on
+ * \u0000); the value rules themselves are checked by
  * axs_event_validate, so an event is judged the same way whether it arrives
  * as JSON or as a binary payload.  Pure C: it must not include PostgreSQL
  * headers.
@@ -137,6 +138,166 @@ json_whitespace(char c)
 }
 
 /*
+ * The deepest level a value may sit at: the event object is level 1, a value
+ * inside an object or array is one level below it.  json-c's tokener counts
+ * levels this way and fails at the first value deeper than its limit.  jsonb has
+ * no such limit, so without this rule axs.apply would hand json-c a text it
+ * calls malformed JSON while PostgreSQL has just read it as JSON.
+ */
+#define EVENT_MAX_DEPTH 32
+
+/*
+ * Offset of the first \u0000 escape in text, or len if there is none.
+ * json-c decodes it into a NUL byte, and C strings end there: a key
+ * "id\u0000x" would read as "id", a kind "deposit\u0000junk" as "deposit".
+ * jsonb refuses the escape (22P05), so on every path it is an error.  Only
+ * text json-c has read without a syntax error is judged by the offset, and
+ * there a backslash is always an escape inside a string, so skipping the
+ * character after each backslash keeps an escaped backslash ("\\u0000")
+ * from passing for one.
+ */
+static size_t
+find_nul_escape(const char *text, size_t len)
+{
+	static const char nul_escape[] = "\\u0000";
+	const char *backslash = memchr(text, '\\', len);
+
+	while (backslash != NULL)
+	{
+		size_t		at = (size_t) (backslash - text);
+
+		if (len - at >= sizeof(nul_escape) - 1 &&
+			memcmp(backslash, nul_escape, sizeof(nul_escape) - 1) == 0)
+			return at;
+		at += 2;
+		if (at >= len)
+			break;
+		backslash = memchr(text + at, '\\', len - at);
+	}
+	return len;
+}
+
+/*
+ * What a JSON number's text holds, read the way PostgreSQL's numeric reads
+ * it: jsonb stores numbers as numeric, and axs.apply decodes the text jsonb
+ * prints back ("100" for 1e2, "15.0" for 1.50e1, "1.00" for 100e-2).
+ */
+typedef enum JsonNumber
+{
+	NUMBER_INTEGER,				/* no fractional digit, fits in int64 */
+	NUMBER_NOT_INTEGER,			/* a fractional digit is left (even a zero), or not a number */
+	NUMBER_OUT_OF_RANGE			/* no fractional digit, beyond int64 */
+} JsonNumber;
+
+/* Exponents beyond this are all alike here: the digits overflow or vanish. */
+#define NUMBER_EXPONENT_CAP 1000000000
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* magnitude = magnitude * 10^digits + the digits; false past limit. */
+static bool
+append_digits(const char *start, const char *end, uint64_t limit, uint64_t *magnitude)
+{
+	for (const char *at = start; at < end; at++)
+	{
+		unsigned	digit = (unsigned) (*at - '0');
+
+		if (*magnitude > (limit - digit) / 10)
+			return false;
+		*magnitude = *magnitude * 10 + digit;
+	}
+	return true;
+}
+
+/*
+ * Read the text of a JSON number (length bytes) as an integer.  numeric
+ * keeps max(0, digits after the point - exponent) fractional digits (its
+ * display scale); the number is an integer only when that is 0.  Anything
+ * that is not JSON number syntax is NUMBER_NOT_INTEGER, so its field reads as
+ * "must be an integer".
+ */
+static JsonNumber
+read_number_text(const char *text, size_t length, int64_t *out)
+{
+	const char *at = text;
+	const char *end = text + length;
+	const char *integer_start;
+	const char *integer_end;
+	const char *fraction_start;
+	const char *fraction_end;
+	bool		negative = false;
+	int64_t		exponent = 0;
+	uint64_t	magnitude = 0;
+	uint64_t	limit;
+
+	if (at < end && *at == '-')
+	{
+		negative = true;
+		at++;
+	}
+	integer_start = at;
+	while (at < end && is_digit(*at))
+		at++;
+	integer_end = at;
+	if (integer_end == integer_start)
+		return NUMBER_NOT_INTEGER;
+	fraction_start = fraction_end = at;
+	if (at < end && *at == '.')
+	{
+		fraction_start = ++at;
+		while (at < end && is_digit(*at))
+			at++;
+		fraction_end = at;
+		if (fraction_end == fraction_start)
+			return NUMBER_NOT_INTEGER;
+	}
+	if (at < end && (*at == 'e' || *at == 'E'))
+	{
+		bool		exponent_negative = false;
+
+		at++;
+		if (at < end && (*at == '+' || *at == '-'))
+			exponent_negative = *at++ == '-';
+		if (at == end || !is_digit(*at))
+			return NUMBER_NOT_INTEGER;
+		while (at < end && is_digit(*at))
+		{
+			if (exponent < NUMBER_EXPONENT_CAP)
+				exponent = exponent * 10 + (*at - '0');
+			at++;
+		}
+		if (exponent_negative)
+			exponent = -exponent;
+	}
+	if (at != end)
+		return NUMBER_NOT_INTEGER;
+	if ((int64_t) (fraction_end - fraction_start) - exponent > 0)
+		return NUMBER_NOT_INTEGER;
+
+	/* every digit, then the zeros the exponent adds beyond the fraction */
+	limit = negative ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
+	if (!append_digits(integer_start, integer_end, limit, &magnitude) ||
+		!append_digits(fraction_start, fraction_end, limit, &magnitude))
+		return NUMBER_OUT_OF_RANGE;
+	for (int64_t zeros = exponent - (fraction_end - fraction_start);
+		 zeros > 0 && magnitude != 0; zeros--)
+	{
+		if (magnitude > limit / 10)
+			return NUMBER_OUT_OF_RANGE;
+		magnitude *= 10;
+	}
+	if (negative && magnitude != 0)
+		*out = -(int64_t) (magnitude - 1) - 1;
+	else
+		*out = (int64_t) magnitude;
+	return NUMBER_INTEGER;
+}
+
+/*
  * json-c 0.16 clamps a negative integer below INT64_MIN to INT64_MIN instead
  * of failing, so the parsed value cannot tell "-9223372036854775808" from
  * "-99999999999999999999".  Scan the text for such a literal (outside
@@ -167,7 +328,8 @@ find_saturated_negative_integer(const char *text, size_t len)
 			in_string = true;
 			continue;
 		}
-		if (text[i] != '-')
+		/* an exponent's sign ("1e-99999999999999999999") is no integer's */
+		if (text[i] != '-' || (i > 0 && (text[i - 1] == 'e' || text[i - 1] == 'E')))
 			continue;
 
 		digits_start = i + 1;
@@ -331,34 +493,48 @@ lookup(const JsonScope *scope, JsonField field, bool required, bool *present,
 
 /*
  * Read an integer field.  An absent optional field keeps *out unchanged, so
- * callers set the default first.
+ * callers set the default first.  json-c makes a double of any number with a
+ * fraction or an exponent; such a number is read from its text, as jsonb
+ * would read it (see read_number_text).
  */
 static bool
 read_integer(const JsonScope *scope, JsonField field, bool required, int64_t *out)
 {
 	json_object *value;
 	bool		present;
-	int64_t		number;
+	int64_t		number = 0;
+	JsonNumber	reading = NUMBER_INTEGER;
 	char		buf[48];
 
 	if (!lookup(scope, field, required, &present, &value))
 		return false;
 	if (!present)
 		return true;
-	if (!json_object_is_type(value, json_type_int))
+	if (json_object_is_type(value, json_type_int))
 	{
-		const char *path = field_path(scope, field, buf, sizeof(buf));
-
-		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, path,
-						  "field \"%s\" must be an integer", path);
+		number = json_object_get_int64(value);
+		if ((number == INT64_MAX && json_object_get_uint64(value) > (uint64_t) INT64_MAX) ||
+			(number == INT64_MIN && negative_saturated(scope->decode)))
+			reading = NUMBER_OUT_OF_RANGE;
 	}
-	number = json_object_get_int64(value);
-	if ((number == INT64_MAX && json_object_get_uint64(value) > (uint64_t) INT64_MAX) ||
-		(number == INT64_MIN && negative_saturated(scope->decode)))
+	else if (json_object_is_type(value, json_type_double))
+	{
+		size_t		length;
+		const char *text = json_object_to_json_string_length(value, JSON_C_TO_STRING_PLAIN,
+															 &length);
+
+		reading = text != NULL ? read_number_text(text, length, &number) : NUMBER_NOT_INTEGER;
+	}
+	else
+		reading = NUMBER_NOT_INTEGER;
+
+	if (reading != NUMBER_INTEGER)
 	{
 		const char *path = field_path(scope, field, buf, sizeof(buf));
 
 		return json_error(scope->decode->err, AXS_DECODE_INVALID_EVENT, path,
+						  reading == NUMBER_NOT_INTEGER ?
+						  "field \"%s\" must be an integer" :
 						  "field \"%s\" is out of range for a 64-bit integer", path);
 	}
 	*out = number;
@@ -595,7 +771,7 @@ get_thread_tokener(void)
 {
 	if (thread_tokener != NULL)
 		return thread_tokener;
-	thread_tokener = json_tokener_new();
+	thread_tokener = json_tokener_new_ex(EVENT_MAX_DEPTH);
 	if (thread_tokener == NULL)
 		return NULL;
 	json_tokener_set_flags(thread_tokener, JSON_TOKENER_STRICT);
@@ -613,6 +789,7 @@ axs_event_from_json_reference(const char *text, size_t len, AxsEvent *out,
 	json_object *root;
 	enum json_tokener_error parse_error;
 	size_t		parse_end;
+	size_t		nul_escape_at;
 	bool		ok;
 
 	memset(out, 0, sizeof(*out));
@@ -626,7 +803,7 @@ axs_event_from_json_reference(const char *text, size_t len, AxsEvent *out,
 		tokener = get_thread_tokener();
 	else
 	{
-		tokener = json_tokener_new();
+		tokener = json_tokener_new_ex(EVENT_MAX_DEPTH);
 		if (tokener != NULL)
 			json_tokener_set_flags(tokener, JSON_TOKENER_STRICT);
 	}
@@ -650,10 +827,30 @@ axs_event_from_json_reference(const char *text, size_t len, AxsEvent *out,
 		json_tokener_reset(tokener);
 	else
 		json_tokener_free(tokener);
+
+	/*
+	 * The first fault in reading order decides, as in PostgreSQL's own JSON
+	 * parser: a \u0000 json-c has read past, then the depth at which it
+	 * stopped, then any other syntax error.  Depth and \u0000 make an
+	 * invalid event, not invalid JSON, since jsonb reads such text (or
+	 * refuses it for its own reason) before axs.apply sees it.
+	 */
+	nul_escape_at = find_nul_escape(text, len);
+	if (nul_escape_at < parse_end)
+	{
+		json_error(err, AXS_DECODE_INVALID_EVENT, "",
+				   "event holds \\u0000 (a NUL character), which no key or value may hold");
+		json_object_put(root);
+		return false;
+	}
 	if (parse_error != json_tokener_success)
 	{
-		json_error(err, AXS_DECODE_INVALID_JSON, "", "invalid JSON: %s",
-				   json_tokener_error_desc(parse_error));
+		if (parse_error == json_tokener_error_depth)
+			json_error(err, AXS_DECODE_INVALID_EVENT, "",
+					   "event nests deeper than %d levels", EVENT_MAX_DEPTH);
+		else
+			json_error(err, AXS_DECODE_INVALID_JSON, "", "invalid JSON: %s",
+					   json_tokener_error_desc(parse_error));
 		json_object_put(root);
 		return false;
 	}
@@ -683,11 +880,12 @@ axs_event_from_json_reference(const char *text, size_t len, AxsEvent *out,
  * object of known, distinct keys in any order, JSON whitespace anywhere
  * between tokens, strings without escapes (printable ASCII), non-negative
  * integers without fraction or exponent that fit in int64, kinds other than
- * legs.  On anything else (a legs event, an escape, a negative number, null,
- * an unknown, duplicate or missing key, malformed text) it declines and the
- * reference decoder judges the text, so every error message, and the
- * meaning of every valid text, stays the reference decoder's; the unit test
- * test_event_json_fast.c checks the two against each other on mutated texts.
+ * legs.  On anything else (a legs event, an escape, a negative number, a
+ * fraction or an exponent, null, a nested value, an unknown, duplicate or
+ * missing key, malformed text) it declines and the reference decoder judges
+ * the text, so every error message, and the meaning of every valid text,
+ * stays the reference decoder's; the unit test test_event_json_fast.c checks
+ * the two against each other on mutated texts.
  */
 typedef struct FastScanner
 {

@@ -36,7 +36,7 @@ static const char *const sample_events[] = {
 	"{\"id\":4,\"kind\":\"unfreeze\",\"account\":42,\"currency\":\"BTC\",\"amount\":7}",
 	"{\"id\":2,\"kind\":\"withdraw\",\"account\":42,\"currency\":\"USDT\",\"amount\":10}",
 	"{\"id\":5,\"kind\":\"transfer\",\"from\":42,\"to\":43,\"currency\":\"USDT\",\"amount\":5}",
-	"{\"id\":8,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\","
+	"{\"id\":8,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\","
 	"\"base_amount\":2,\"quote_amount\":60000}",
 	"{\"id\":7,\"kind\":\"legs\",\"legs\":[{\"account\":42,\"currency\":\"USDT\",\"available\":-5,\"frozen\":5},"
 	"{\"account\":43,\"currency\":\"BTC\",\"available\":3},{\"account\":44,\"currency\":\"BTC\",\"frozen\":-3}]}",

@@ -22,7 +22,7 @@ static const char *const examples[] = {
 	"{\"id\":5,\"kind\":\"transfer\",\"from\":42,\"to\":43,\"currency\":\"USDT\",\"amount\":5}",
 	"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,"
 	"\"quote_amount\":60000,\"buyer_fee\":1,\"seller_fee\":30,\"fee_account\":1}",
-	"{\"id\":8,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,"
+	"{\"id\":8,\"kind\":\"trade\",\"buyer\":42,\"seller\":44,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,"
 	"\"quote_amount\":60000}",
 	"{\"id\":7,\"kind\":\"legs\",\"legs\":[{\"account\":42,\"currency\":\"USDT\",\"available\":-5,\"frozen\":5},"
 	"{\"account\":43,\"currency\":\"BTC\",\"available\":-9223372036854775808,\"frozen\":9223372036854775807},"
@@ -192,6 +192,17 @@ test_malformed_payloads(void **state)
 	expect_decode_error(seventeen_legs, sizeof(seventeen_legs), "legs", "field \"legs\" must hold 1 to 16 legs");
 	expect_decode_error(unbalanced_leg, sizeof(unbalanced_leg), "legs", "legs must sum to zero per currency (A is off by 1)");
 	expect_decode_error(NULL, 0, "", "payload is truncated");
+
+	/* the payload decoder applies every validation rule, a trade with oneself's too */
+	{
+		AxsEvent	self_trade = test_parse_event(examples[6]);
+		uint8_t		payload[AXS_PAYLOAD_MAX];
+
+		self_trade.u.trade.seller = self_trade.u.trade.buyer;
+		length = axs_event_encode(&self_trade, payload, sizeof(payload));
+		assert_true(length > 0);
+		expect_decode_error(payload, length, "seller", "field \"seller\" must differ from field \"buyer\"");
+	}
 }
 
 /* Encode into a fresh buffer; returns the length. */

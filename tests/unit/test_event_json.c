@@ -1,8 +1,9 @@
 /*
  * test_event_json.c
  *		Tests of the JSON form of events: parsing every kind, every
- *		validation error with the field it names, integer range, the
- *		canonical writer and the round trip.
+ *		validation error with the field it names (from both decoders),
+ *		integer range, numbers read as jsonb reads them, \u0000, nesting
+ *		depth, the canonical writer and the round trip.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -85,7 +86,7 @@ test_parse_trade(void **state)
 	assert_int_equal(event.u.trade.fee_account, 1);
 
 	/* optional fields absent, or fee_account null: defaults */
-	event = test_parse_event("{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\","
+	event = test_parse_event("{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\","
 							 "\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":60000}");
 	assert_int_equal(event.u.trade.buyer_fee, 0);
 	assert_int_equal(event.u.trade.seller_fee, 0);
@@ -155,6 +156,9 @@ typedef struct ErrorCase
 #define TRADE_HEAD "{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\","
 #define LEGS_HEAD "{\"id\":7,\"kind\":\"legs\",\"legs\":["
 #define BALANCED_PAIR "{\"account\":1,\"currency\":\"USDT\",\"available\":-5},{\"account\":2,\"currency\":\"USDT\",\"available\":5}"
+#define DEPOSIT_AMOUNT(amount) "{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":" amount "}"
+#define NUL_MESSAGE "event holds \\u0000 (a NUL character), which no key or value may hold"
+#define CODE_MESSAGE(field) "field \"" field "\" must be a currency code of 1 to 16 characters from A-Z a-z 0-9 _ . -"
 
 static const ErrorCase error_cases[] = {
 	/* not JSON */
@@ -212,8 +216,6 @@ static const ErrorCase error_cases[] = {
 	"field \"amount\" must be an integer"},
 	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":null}", AXS_DECODE_INVALID_EVENT, "amount",
 	"field \"amount\" must be an integer"},
-	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":1e3}", AXS_DECODE_INVALID_EVENT, "amount",
-	"field \"amount\" must be an integer"},
 	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":9223372036854775808}", AXS_DECODE_INVALID_EVENT,
 	"amount", "field \"amount\" is out of range for a 64-bit integer"},
 	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\",\"amount\":99999999999999999999999}", AXS_DECODE_INVALID_EVENT,
@@ -228,8 +230,39 @@ static const ErrorCase error_cases[] = {
 	"currency", "field \"currency\" must be a currency code of 1 to 16 characters from A-Z a-z 0-9 _ . -"},
 	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"ABCDEFGHIJKLMNOPQ\",\"amount\":1}", AXS_DECODE_INVALID_EVENT,
 	"currency", "field \"currency\" must be a currency code of 1 to 16 characters from A-Z a-z 0-9 _ . -"},
+	/* numbers as jsonb's numeric reads them: an integer keeps no fractional digit */
+	{DEPOSIT_AMOUNT("1.5"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" must be an integer"},
+	{DEPOSIT_AMOUNT("100.0"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" must be an integer"},
+	{DEPOSIT_AMOUNT("1e-1"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" must be an integer"},
+	{DEPOSIT_AMOUNT("1.50e1"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" must be an integer"},
+	{DEPOSIT_AMOUNT("100e-2"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" must be an integer"},
+	{DEPOSIT_AMOUNT("1.2345e3"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" must be an integer"},
+	{DEPOSIT_AMOUNT("0e-5"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" must be an integer"},
+	{DEPOSIT_AMOUNT("1e19"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" is out of range for a 64-bit integer"},
+	{DEPOSIT_AMOUNT("9.223372036854775808e18"), AXS_DECODE_INVALID_EVENT, "amount",
+	"field \"amount\" is out of range for a 64-bit integer"},
+	{DEPOSIT_AMOUNT("1.5e30"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" is out of range for a 64-bit integer"},
+	{DEPOSIT_AMOUNT("1e1000"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" is out of range for a 64-bit integer"},
+	{DEPOSIT_AMOUNT("0e5"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" must be a positive integer"},
+	{DEPOSIT_AMOUNT("-1e2"), AXS_DECODE_INVALID_EVENT, "amount", "field \"amount\" must be a positive integer"},
+	{"{\"id\":1e-1,\"kind\":\"deposit\"," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "id", "field \"id\" must be an integer"},
+	/* \u0000 anywhere: json-c would end the key or value there */
+	{"{\"id\":1,\"kind\":\"deposit\\u0000junk\"," DEPOSIT_TAIL, AXS_DECODE_INVALID_EVENT, "", NUL_MESSAGE},
+	{"{\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":5,\"id\\u0000x\":832}", AXS_DECODE_INVALID_EVENT, "",
+	NUL_MESSAGE},
 	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"US\\u0000DT\",\"amount\":1}", AXS_DECODE_INVALID_EVENT,
-	"currency", "field \"currency\" must be a currency code of 1 to 16 characters from A-Z a-z 0-9 _ . -"},
+	"", NUL_MESSAGE},
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"USDT\\u0000\",\"amount\":1}", AXS_DECODE_INVALID_EVENT,
+	"", NUL_MESSAGE},
+	{LEGS_HEAD BALANCED_PAIR ",{\"account\":3,\"currency\":\"USDT\",\"frozen\\u0000\":1}]}", AXS_DECODE_INVALID_EVENT, "",
+	NUL_MESSAGE},
+	/* the \u0000 is read before the text ends too early */
+	{"{\"id\":1,\"kind\":\"deposit\\u0000", AXS_DECODE_INVALID_EVENT, "", NUL_MESSAGE},
+	/* an escaped backslash, then "u0000": no NUL */
+	{"{\"id\":1,\"kind\":\"deposit\",\"account\":1,\"currency\":\"US\\\\u0000DT\",\"amount\":1}", AXS_DECODE_INVALID_EVENT,
+	"currency", CODE_MESSAGE("currency")},
+	/* the escape outside a string is no JSON */
+	{"{\"id\":1,\\u0000:1}", AXS_DECODE_INVALID_JSON, "", NULL},
 	/* transfer */
 	{"{\"id\":5,\"kind\":\"transfer\",\"to\":43,\"currency\":\"USDT\",\"amount\":5}", AXS_DECODE_INVALID_EVENT, "from", "missing field \"from\""},
 	{"{\"id\":5,\"kind\":\"transfer\",\"from\":42,\"currency\":\"USDT\",\"amount\":5}", AXS_DECODE_INVALID_EVENT, "to", "missing field \"to\""},
@@ -239,6 +272,12 @@ static const ErrorCase error_cases[] = {
 	"field \"to\" must be a positive integer"},
 	{"{\"id\":5,\"kind\":\"transfer\",\"from\":42,\"to\":42,\"currency\":\"USDT\",\"amount\":5}", AXS_DECODE_INVALID_EVENT, "to",
 	"field \"to\" must differ from field \"from\""},
+	/* a trade with oneself, like a transfer to oneself */
+	{"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":6}",
+	AXS_DECODE_INVALID_EVENT, "seller", "field \"seller\" must differ from field \"buyer\""},
+	{"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,\"quote_amount\":6,"
+		"\"buyer_fee\":1,\"seller_fee\":1,\"fee_account\":42}",
+	AXS_DECODE_INVALID_EVENT, "seller", "field \"seller\" must differ from field \"buyer\""},
 	/* trade */
 	{TRADE_HEAD "\"quote_amount\":60000}", AXS_DECODE_INVALID_EVENT, "base_amount", "missing field \"base_amount\""},
 	{TRADE_HEAD "\"base_amount\":2}", AXS_DECODE_INVALID_EVENT, "quote_amount", "missing field \"quote_amount\""},
@@ -303,12 +342,42 @@ static const ErrorCase error_cases[] = {
 	"legs[2].available", "field \"legs[2].available\" is out of range for a 64-bit integer"},
 	{LEGS_HEAD BALANCED_PAIR ",{\"account\":3,\"currency\":\"USDT\",\"available\":-99999999999999999999999}]}", AXS_DECODE_INVALID_EVENT,
 	"legs[2].available", "field \"legs[2].available\" is out of range for a 64-bit integer"},
+	{LEGS_HEAD BALANCED_PAIR ",{\"account\":3,\"currency\":\"USDT\",\"available\":-9.223372036854775809e18}]}", AXS_DECODE_INVALID_EVENT,
+	"legs[2].available", "field \"legs[2].available\" is out of range for a 64-bit integer"},
+	/* an exponent's minus sign is no integer's: INT64_MIN stays in range */
+	{LEGS_HEAD "{\"account\":3,\"currency\":\"USDT\",\"available\":-9223372036854775808,\"frozen\":1e-99999999999999999999}]}",
+	AXS_DECODE_INVALID_EVENT, "legs[0].frozen", "field \"legs[0].frozen\" must be an integer"},
 	{LEGS_HEAD BALANCED_PAIR ",{\"account\":3,\"currency\":\"BTC\",\"available\":2,\"frozen\":3}]}", AXS_DECODE_INVALID_EVENT,
 	"legs", "legs must sum to zero per currency (BTC is off by 5)"},
 	{LEGS_HEAD "{\"account\":1,\"currency\":\"USDT\",\"available\":9223372036854775807,\"frozen\":9223372036854775807},"
 		"{\"account\":2,\"currency\":\"USDT\",\"available\":9223372036854775807}]}", AXS_DECODE_INVALID_EVENT,
 	"legs", "legs must sum to zero per currency (USDT is off by 27670116110564327421)"},
 };
+
+/*
+ * The reference decoder must give the same error, and the fast one either
+ * decline the text or give the same error too.
+ */
+static void
+check_both_decoders(const char *json, size_t length, const AxsDecodeError *expected)
+{
+	AxsEvent	event;
+	AxsDecodeError err;
+	AxsFastDecode fast;
+
+	if (axs_event_from_json_reference(json, length, &event, &err) ||
+		err.status != expected->status || strcmp(err.field, expected->field) != 0 ||
+		strcmp(err.message, expected->message) != 0)
+		fail_msg("reference decoder on %.*s: status %d field \"%s\" message \"%s\"",
+				 (int) length, json, err.status, err.field, err.message);
+	fast = axs_event_from_json_fast(json, length, &event, &err);
+	if (fast == AXS_FAST_VALID ||
+		(fast == AXS_FAST_INVALID &&
+		 (err.status != expected->status || strcmp(err.field, expected->field) != 0 ||
+		  strcmp(err.message, expected->message) != 0)))
+		fail_msg("fast decoder on %.*s: decision %d message \"%s\"",
+				 (int) length, json, (int) fast, err.message);
+}
 
 static void
 test_error_cases(void **state)
@@ -340,6 +409,7 @@ test_error_cases(void **state)
 		assert_true(err.message[0] != '\0');
 		assert_false(err.message[0] >= 'A' && err.message[0] <= 'Z');
 		assert_true(err.message[strlen(err.message) - 1] != '.');
+		check_both_decoders(expected->json, strlen(expected->json), &err);
 	}
 }
 
@@ -371,6 +441,129 @@ test_integer_limits(void **state)
 	assert_false(axs_currency_code_valid("\xc3\xa9"));
 }
 
+/*
+ * axs.apply reads a number after jsonb has stored it as numeric and printed
+ * it back: 1e2 as 100, 1.5e1 as 15, 1.0e1 as 10.  The JSON text itself must
+ * read the same, on every path, and make the same event as the plain
+ * integer (so the same id with either spelling is the same event).
+ */
+static void
+test_numbers_read_as_jsonb_reads_them(void **state)
+{
+	static const struct
+	{
+		const char *written;
+		const char *plain;
+	}			integers[] = {
+		{"1e2", "100"}, {"1E2", "100"}, {"1.5e1", "15"}, {"12E+1", "120"},
+		{"1.0e1", "10"}, {"12.340e3", "12340"}, {"0.5e1", "5"}, {"1e-0", "1"},
+		{"1E+00", "1"}, {"5e0", "5"}, {"0.0000000000000000000000000000001e38", "10000000"},
+		{"9.223372036854775807e18", "9223372036854775807"},
+		{"9223372036854775807e0", "9223372036854775807"},
+		{"922337203685477580.7e1", "9223372036854775807"},
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(integers) / sizeof(integers[0]); i++)
+	{
+		char		written[200];
+		char		plain[200];
+		AxsEvent	expected;
+		AxsEvent	event;
+		AxsDecodeError err;
+
+		snprintf(written, sizeof(written), DEPOSIT_AMOUNT("%s"), integers[i].written);
+		snprintf(plain, sizeof(plain), DEPOSIT_AMOUNT("%s"), integers[i].plain);
+		expected = test_parse_event(plain);
+		if (!axs_event_from_json(written, strlen(written), &event, &err))
+			fail_msg("%s: %s", written, err.message);
+		assert_true(test_events_equal(&event, &expected));
+		assert_true(axs_event_from_json_reference(written, strlen(written), &event, &err));
+		assert_true(test_events_equal(&event, &expected));
+		/* the fast path leaves such numbers to the reference decoder */
+		assert_int_equal(axs_event_from_json_fast(written, strlen(written), &event, &err),
+						 AXS_FAST_DECLINED);
+	}
+
+	/* the id, and negative deltas down to INT64_MIN */
+	assert_int_equal(test_parse_event("{\"id\":7e0,\"kind\":\"deposit\"," DEPOSIT_TAIL).id, 7);
+	{
+		AxsEvent	event = test_parse_event(LEGS_HEAD
+											 "{\"account\":1,\"currency\":\"USDT\",\"available\":-9.223372036854775808e18},"
+											 "{\"account\":2,\"currency\":\"USDT\",\"available\":9.223372036854775807e18,\"frozen\":-1e2},"
+											 "{\"account\":3,\"currency\":\"USDT\",\"frozen\":1.01e2}]}");
+
+		assert_true(event.u.legs.legs[0].available == INT64_MIN);
+		assert_true(event.u.legs.legs[1].available == INT64_MAX);
+		assert_int_equal(event.u.legs.legs[1].frozen, -100);
+		assert_int_equal(event.u.legs.legs[2].frozen, 101);
+	}
+}
+
+/* An event with "memo" holding arrays arrays deep around a 1. */
+static void
+nested_memo(int arrays, char *buf, size_t size)
+{
+	size_t		length = (size_t) snprintf(buf, size, "{\"id\":1,\"kind\":\"deposit\",\"memo\":");
+
+	assert_true(length + 2 * (size_t) arrays + sizeof(DEPOSIT_TAIL) + 2 < size);
+	for (int i = 0; i < arrays; i++)
+		buf[length++] = '[';
+	buf[length++] = '1';
+	for (int i = 0; i < arrays; i++)
+		buf[length++] = ']';
+	snprintf(buf + length, size - length, "," DEPOSIT_TAIL);
+}
+
+/*
+ * A value may sit at most 32 levels deep (the event object is level 1), on
+ * every path: jsonb reads deeper text, so deeper is an invalid event (22023
+ * from axs.apply, a dead letter from Kafka), not invalid JSON.
+ */
+static void
+test_nesting_depth(void **state)
+{
+	char		text[512];
+	AxsEvent	event;
+	AxsDecodeError err;
+	AxsDecodeError depth_error = {AXS_DECODE_INVALID_EVENT, "", "event nests deeper than 32 levels"};
+
+	(void) state;
+	/* memo at level 2, 30 arrays: the 1 at level 32, judged as any other key */
+	nested_memo(30, text, sizeof(text));
+	assert_false(axs_event_from_json(text, strlen(text), &event, &err));
+	assert_int_equal(err.status, AXS_DECODE_INVALID_EVENT);
+	assert_string_equal(err.message, "unexpected field \"memo\"");
+
+	/* 31 arrays: the 1 at level 33 */
+	nested_memo(31, text, sizeof(text));
+	assert_false(axs_event_from_json(text, strlen(text), &event, &err));
+	assert_int_equal(err.status, AXS_DECODE_INVALID_EVENT);
+	assert_string_equal(err.field, "");
+	assert_string_equal(err.message, depth_error.message);
+	check_both_decoders(text, strlen(text), &depth_error);
+
+	/* text too long for the reused tokener gets a tokener of the same depth */
+	{
+		size_t		padding = 100000;
+		size_t		length = strlen(text);
+		char	   *padded = malloc(padding + length);
+
+		assert_non_null(padded);
+		memset(padded, ' ', padding);
+		memcpy(padded + padding, text, length);
+		check_both_decoders(padded, padding + length, &depth_error);
+		free(padded);
+	}
+
+	/* the depth is found before malformed text further on */
+	memset(text, '[', 40);
+	text[40] = 'x';
+	check_both_decoders(text, 41, &depth_error);
+	assert_false(axs_event_from_json(text, 41, &event, &err));
+	assert_string_equal(err.message, depth_error.message);
+}
+
 /* An example of each kind, in canonical form. */
 static const char *const canonical_examples[] = {
 	"{\"id\":1,\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":1000}",
@@ -380,7 +573,7 @@ static const char *const canonical_examples[] = {
 	"{\"id\":5,\"kind\":\"transfer\",\"from\":42,\"to\":43,\"currency\":\"USDT\",\"amount\":5}",
 	"{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,"
 	"\"quote_amount\":60000,\"buyer_fee\":0,\"seller_fee\":30,\"fee_account\":1}",
-	"{\"id\":8,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,"
+	"{\"id\":8,\"kind\":\"trade\",\"buyer\":42,\"seller\":43,\"base\":\"BTC\",\"quote\":\"USDT\",\"base_amount\":2,"
 	"\"quote_amount\":60000,\"buyer_fee\":0,\"seller_fee\":0}",
 	"{\"id\":7,\"kind\":\"legs\",\"legs\":[{\"account\":42,\"currency\":\"USDT\",\"available\":-5,\"frozen\":5},"
 	"{\"account\":43,\"currency\":\"BTC\",\"available\":9223372036854775807,\"frozen\":-9223372036854775807},"
@@ -539,6 +732,8 @@ main(void)
 		cmocka_unit_test(test_whitespace_and_unterminated_input),
 		cmocka_unit_test(test_error_cases),
 		cmocka_unit_test(test_integer_limits),
+		cmocka_unit_test(test_numbers_read_as_jsonb_reads_them),
+		cmocka_unit_test(test_nesting_depth),
 		cmocka_unit_test(test_canonical_writer),
 		cmocka_unit_test(test_writer_fills_defaults),
 		cmocka_unit_test(test_decode_after_failures),

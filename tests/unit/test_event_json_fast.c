@@ -138,6 +138,18 @@ static const Bytes edge_values[] = {
 	BYTES("\"Deposit\""), BYTES("\"deposit \""), BYTES("[]"), BYTES("[1]"),
 	BYTES("[[[[1]]]]"), BYTES("{}"), BYTES("{\"a\":1}"), BYTES("5,"),
 	BYTES("5 6"),
+	/* numbers as jsonb's numeric reads them: integers only without a fractional digit */
+	BYTES("1e2"), BYTES("1.5e1"), BYTES("12E+1"), BYTES("1.0e1"), BYTES("0.5e1"),
+	BYTES("100e-2"), BYTES("1.50e1"), BYTES("100.0"), BYTES("1e-1"), BYTES("0e5"),
+	BYTES("0e-5"), BYTES("-1e2"), BYTES("1e19"), BYTES("1e1000"), BYTES("5.e1"),
+	BYTES("9.223372036854775807e18"), BYTES("9.223372036854775808e18"),
+	BYTES("-9.223372036854775808e18"), BYTES("-9.223372036854775809e18"),
+	BYTES("1e-99999999999999999999"),
+	/* \u0000, and an escaped backslash before "u0000" */
+	BYTES("\"deposit\\u0000junk\""), BYTES("\"US\\u0000\""), BYTES("\"US\\\\u0000\""),
+	/* a value at level 33 (31 arrays below the member's level 2), and at 32 */
+	BYTES("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
+	BYTES("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
 };
 
 /* Events with one value left open ("%s"), for every edge value. */
@@ -228,6 +240,19 @@ static const Bytes edge_texts[] = {
 	BYTES(TRADE_WITH("")),
 	BYTES("{\"id\":7,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"BTC\","
 		  "\"base_amount\":0,\"quote_amount\":0}"),
+	BYTES("{\"id\":7,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\","
+		  "\"base_amount\":2,\"quote_amount\":60000}"),
+	/* \u0000 in a key, where json-c would read "id" */
+	BYTES("{\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":5,\"id\\u0000x\":832}"),
+	BYTES("{\"id\":7,\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":5,\"id\\u0000x\":832}"),
+	BYTES("{\"id\":7,\"kind\":\"legs\",\"legs\":[{\"account\":1,\"currency\":\"USDT\",\"available\":5,\"frozen\\u0000\":1},"
+		  "{\"account\":2,\"currency\":\"USDT\",\"available\":-5}]}"),
+	BYTES("{\"id\":7,\"kind\":\"deposit\\u0000"),
+	/* nesting: depth is found before the rest of the text is read */
+	BYTES("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[x"),
+	BYTES("[\"\\u0000\",[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["),
+	BYTES("{\"id\":7,\"kind\":\"legs\",\"legs\":[{\"account\":1,\"currency\":\"USDT\",\"available\":-1e2},"
+		  "{\"account\":2,\"currency\":\"USDT\",\"available\":1.00e2}]}"),
 };
 
 /* Texts the fast path must decide (the contract), with the verdict it must reach. */
@@ -250,6 +275,8 @@ static const struct
 	{BYTES(TRADE_WITH(",\"buyer_fee\":3,\"fee_account\":1")), AXS_FAST_INVALID},
 	{BYTES("{\"id\":7,\"kind\":\"transfer\",\"from\":1,\"to\":1,\"currency\":\"USDT\",\"amount\":5}"),
 	AXS_FAST_INVALID},
+	{BYTES("{\"id\":7,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\","
+		   "\"base_amount\":2,\"quote_amount\":60000}"), AXS_FAST_INVALID},
 };
 
 static int64_t

@@ -305,28 +305,6 @@ test_buyer_is_fee_account(void **state)
 	assert_balance(map, 43, TEST_USDT, 95, 0);
 }
 
-static void
-test_buyer_is_seller(void **state)
-{
-	AxsBalanceMap *map = *state;
-
-	set_balance(map, 42, TEST_USDT, 0, 100);
-	set_balance(map, 42, TEST_BTC, 0, 10);
-	assert_int_equal(apply_json(map, "{\"id\":6,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\","
-								"\"base_amount\":10,\"quote_amount\":100,\"seller_fee\":1,\"fee_account\":7}"),
-					 AXS_REASON_NONE);
-	assert_balance(map, 42, TEST_BTC, 10, 0);
-	assert_balance(map, 42, TEST_USDT, 99, 0);
-	assert_balance(map, 7, TEST_USDT, 1, 0);
-
-	/* frozen on only one side: the other side's leg fails */
-	set_balance(map, 42, TEST_BTC, 0, 10);
-	assert_int_equal(apply_json(map, "{\"id\":7,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\","
-								"\"base_amount\":10,\"quote_amount\":100}"),
-					 AXS_REASON_INSUFFICIENT_FROZEN);
-	assert_balance(map, 42, TEST_BTC, 0, 10);
-}
-
 /* Repeated keys are summed before the checks: passing through is allowed. */
 static void
 test_repeated_keys_summed(void **state)
@@ -439,7 +417,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_all_or_nothing, create_map, destroy_map),
 		cmocka_unit_test_setup_teardown(test_changed_flags, create_map, destroy_map),
 		cmocka_unit_test_setup_teardown(test_buyer_is_fee_account, create_map, destroy_map),
-		cmocka_unit_test_setup_teardown(test_buyer_is_seller, create_map, destroy_map),
 		cmocka_unit_test_setup_teardown(test_repeated_keys_summed, create_map, destroy_map),
 		cmocka_unit_test_setup_teardown(test_overflow, create_map, destroy_map),
 		cmocka_unit_test_setup_teardown(test_missing_key, create_map, destroy_map),

@@ -252,7 +252,7 @@ model_event_valid(const AxsEvent *event)
 			{
 				const AxsTradeEvent *trade = &event->u.trade;
 
-				return trade->buyer > 0 && trade->seller > 0 &&
+				return trade->buyer > 0 && trade->seller > 0 && trade->buyer != trade->seller &&
 					model_code_valid(trade->base) && model_code_valid(trade->quote) &&
 					strcmp(trade->base, trade->quote) != 0 &&
 					trade->base_amount > 0 && trade->quote_amount > 0 &&

@@ -113,6 +113,61 @@ test_invalid_messages_become_dead_letters(void **state)
 	partition_table_free(&table);
 }
 
+/*
+ * The decoder's rules on the Kafka path: \u0000 anywhere, a value nested
+ * deeper than 32 levels and a trade with oneself are dead letters; 1e2 is
+ * the integer 100, as jsonb reads it for axs.apply, so it becomes the same
+ * inbox payload as 100.
+ */
+static void
+test_decoder_rules_on_the_kafka_path(void **state)
+{
+	static const char *const dead[] = {
+		"{\"id\":3,\"kind\":\"deposit\\u0000junk\",\"account\":42,\"currency\":\"USDT\",\"amount\":5}",
+		"{\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":5,\"id\\u0000x\":832}",
+		"{\"id\":3,\"kind\":\"deposit\",\"account\":42,\"currency\":\"US\\u0000DT\",\"amount\":5}",
+		"{\"id\":3,\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":1.50e1}",
+		"{\"id\":3,\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":5,"
+		"\"memo\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+		"{\"id\":3,\"kind\":\"trade\",\"buyer\":42,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\","
+		"\"base_amount\":2,\"quote_amount\":60000}",
+	};
+	static const char exponent[] =
+		"{\"id\":1,\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":1e3}";
+	PartitionTable table;
+	OwnedPartition *owned;
+	Batch		batch;
+	AxsEvent	event;
+	AxsDecodeError error;
+	uint8_t		payload[AXS_PAYLOAD_MAX];
+	size_t		payload_length;
+	int64_t		offset = 0;
+
+	(void) state;
+	partition_table_init(&table);
+	owned = partition_table_add(&table, "ev", 0);
+	partition_set_stored(owned, false, 0);
+	batch_init(&batch);
+
+	for (size_t i = 0; i < sizeof(dead) / sizeof(dead[0]); i++)
+		assert_int_equal(batch_add_message(&batch, owned, offset++, dead[i], strlen(dead[i]), 0, 1),
+						 BATCH_DEAD_LETTER);
+	assert_int_equal(batch.dead_letter_count, (int) (sizeof(dead) / sizeof(dead[0])));
+	assert_int_equal(batch.inbox_row_count, 0);
+
+	assert_int_equal(batch_add_message(&batch, owned, offset++, exponent, strlen(exponent), 0, 1),
+					 BATCH_EVENT);
+	assert_int_equal(batch.inbox_row_count, 1);
+	/* deposit is the same event with amount 1000 */
+	assert_true(axs_event_from_json(deposit, strlen(deposit), &event, &error));
+	payload_length = axs_event_encode(&event, payload, sizeof(payload));
+	assert_true(payload_length > 0);
+	assert_true(contains(&batch.inbox_rows, payload, payload_length));
+
+	batch_free(&batch);
+	partition_table_free(&table);
+}
+
 static void
 test_offsets_already_taken_are_skipped(void **state)
 {
@@ -210,6 +265,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_event_becomes_inbox_row),
 		cmocka_unit_test(test_invalid_messages_become_dead_letters),
+		cmocka_unit_test(test_decoder_rules_on_the_kafka_path),
 		cmocka_unit_test(test_offsets_already_taken_are_skipped),
 		cmocka_unit_test(test_inbox_rows_cut_into_copies),
 	};
