@@ -29,10 +29,14 @@ SELECT * FROM axs.balances(1);
 SELECT * FROM axs.unfreeze(7, 42, 'USDT', 1000);
 SELECT * FROM axs.balances(42);
 
--- self-trade and fee account equal to the buyer: legs on the same balance
+-- a trade with oneself is invalid, like a transfer to oneself
 SELECT (axs.deposit(8, 50, 'BTC', 5)).status, (axs.deposit(9, 50, 'USDT', 500)).status;
 SELECT (axs.freeze(10, 50, 'BTC', 2)).status, (axs.freeze(11, 50, 'USDT', 200)).status;
 SELECT * FROM axs.trade(12, 50, 50, 'BTC', 'USDT', 2, 200, 1, 10, 50);
+-- fee account equal to the buyer: legs on the same balance
+SELECT (axs.deposit(13, 51, 'BTC', 2)).status, (axs.freeze(14, 51, 'BTC', 2)).status;
+SELECT * FROM axs.trade(15, 50, 51, 'BTC', 'USDT', 2, 200, 1, 10, 50);
+SELECT * FROM axs.balances(51);
 SELECT * FROM axs.balances(50);
 
 SELECT * FROM axs.verify();
