@@ -113,6 +113,18 @@ test_invalid_messages_become_dead_letters(void **state)
 	partition_table_free(&table);
 }
 
+/* The event json holds, which must be valid. */
+static AxsEvent
+event_of(const char *json)
+{
+	AxsEvent	event;
+	AxsDecodeError error;
+
+	if (!axs_event_from_json(json, strlen(json), &event, &error))
+		fail_msg("%s: %s", json, error.message);
+	return event;
+}
+
 /*
  * The decoder's rules on the Kafka path: \u0000 anywhere, a value nested
  * deeper than 32 levels and a trade with oneself are dead letters; 1e2 is
@@ -137,10 +149,9 @@ test_decoder_rules_on_the_kafka_path(void **state)
 	PartitionTable table;
 	OwnedPartition *owned;
 	Batch		batch;
-	AxsEvent	event;
-	AxsDecodeError error;
-	uint8_t		payload[AXS_PAYLOAD_MAX];
-	size_t		payload_length;
+	AxsEvent	plain_event;
+	uint8_t		plain_payload[AXS_PAYLOAD_MAX];
+	size_t		plain_length;
 	int64_t		offset = 0;
 
 	(void) state;
@@ -158,11 +169,10 @@ test_decoder_rules_on_the_kafka_path(void **state)
 	assert_int_equal(batch_add_message(&batch, owned, offset++, exponent, strlen(exponent), 0, 1),
 					 BATCH_EVENT);
 	assert_int_equal(batch.inbox_row_count, 1);
-	/* deposit is the same event with amount 1000 */
-	assert_true(axs_event_from_json(deposit, strlen(deposit), &event, &error));
-	payload_length = axs_event_encode(&event, payload, sizeof(payload));
-	assert_true(payload_length > 0);
-	assert_true(contains(&batch.inbox_rows, payload, payload_length));
+	/* the row is deposit's: the same event, amount 1000 */
+	plain_event = event_of(deposit);
+	plain_length = axs_event_encode(&plain_event, plain_payload, sizeof(plain_payload));
+	assert_true(plain_length > 0 && contains(&batch.inbox_rows, plain_payload, plain_length));
 
 	batch_free(&batch);
 	partition_table_free(&table);
