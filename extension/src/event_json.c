@@ -140,9 +140,9 @@ json_whitespace(char c)
 /*
  * The deepest level a value may sit at: the event object is level 1, a value
  * inside an object or array is one level below it.  json-c's tokener counts
- * levels this way and fails at the first value deeper than its limit.  jsonb has
- * no such limit, so without this rule axs.apply would hand json-c a text it
- * calls malformed JSON while PostgreSQL has just read it as JSON.
+ * levels this way and fails at the first value deeper than its limit.  jsonb
+ * has no such limit, so without this rule axs.apply would hand json-c a text
+ * it calls malformed JSON while PostgreSQL has just read it as JSON.
  */
 #define EVENT_MAX_DEPTH 32
 
@@ -185,7 +185,8 @@ find_nul_escape(const char *text, size_t len)
 typedef enum JsonNumber
 {
 	NUMBER_INTEGER,				/* no fractional digit, fits in int64 */
-	NUMBER_NOT_INTEGER,			/* a fractional digit is left (even a zero), or not a number */
+	NUMBER_NOT_INTEGER,			/* a fractional digit left (even a zero), or
+								 * no number at all */
 	NUMBER_OUT_OF_RANGE			/* no fractional digit, beyond int64 */
 } JsonNumber;
 
@@ -523,7 +524,10 @@ read_integer(const JsonScope *scope, JsonField field, bool required, int64_t *ou
 		const char *text = json_object_to_json_string_length(value, JSON_C_TO_STRING_PLAIN,
 															 &length);
 
-		reading = text != NULL ? read_number_text(text, length, &number) : NUMBER_NOT_INTEGER;
+		if (text != NULL)
+			reading = read_number_text(text, length, &number);
+		else
+			reading = NUMBER_NOT_INTEGER;
 	}
 	else
 		reading = NUMBER_NOT_INTEGER;
