@@ -6,6 +6,7 @@ CREATE EXTENSION axs;
 DROP ROLE IF EXISTS regress_axs_app;
 DROP ROLE IF EXISTS regress_axs_reader;
 DROP ROLE IF EXISTS regress_axs_feeder;
+DROP ROLE IF EXISTS regress_axs_admin;
 RESET client_min_messages;
 CREATE ROLE regress_axs_app IN ROLE axs_app;
 CREATE ROLE regress_axs_reader IN ROLE axs_reader;
@@ -48,6 +49,21 @@ SELECT axs.feeder_advance('trades', 0, 10, 25);
 SELECT axs.feeder_advance('trades', 0, 10, 30);
 SELECT topic, partition, next_offset FROM axs.feeder_offsets;
 RESET ROLE;
+
+-- replay: only axs_admin may move stored offsets, in either direction
+SELECT axs.feeder_advance('trades', 1, NULL, 40);
+SET ROLE regress_axs_feeder;
+SELECT * FROM axs.feeder_rewind('trades', 0, 0);
+RESET ROLE;
+CREATE ROLE regress_axs_admin IN ROLE axs_admin;
+SET ROLE regress_axs_admin;
+SELECT * FROM axs.feeder_rewind('trades', 0, 3);
+SELECT * FROM axs.feeder_rewind('trades', NULL, 0) ORDER BY rewound_partition;
+SELECT * FROM axs.feeder_rewind('trades', 7, 0);
+SELECT * FROM axs.feeder_rewind('trades', 0, -1);
+RESET ROLE;
+SELECT topic, partition, next_offset FROM axs.feeder_offsets ORDER BY partition;
+DROP ROLE regress_axs_admin;
 
 SELECT * FROM axs.balance(42, 'USDT');
 SELECT * FROM axs.verify();

@@ -270,7 +270,7 @@ $$;
 -- Events consumed again are duplicates of their first pass (same outcome),
 -- malformed messages already dead-lettered are not recorded twice.
 CREATE FUNCTION axs.feeder_rewind(topic text, partition integer, next_offset bigint)
-RETURNS TABLE (partition integer, previous_offset bigint, next_offset bigint)
+RETURNS TABLE (rewound_partition integer, previous_offset bigint, new_offset bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
