@@ -5,9 +5,15 @@
  * A message is judged by axs_event_from_json, the same decoder the
  * extension uses, so a message is either an inbox row the applier can
  * decode or a dead letter with the decoder's reason; nothing is dropped.
+ *
+ * Dead letters are rare, so they are written as SQL literals rather than
+ * COPY data, which lets the INSERT skip the ones already stored.  The
+ * literals do not depend on the session's settings: text as E'' strings,
+ * bytea as hex in an E'' string.
  */
 #include "batch.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +21,6 @@
 #include "event.h"
 
 #define INBOX_FIELD_COUNT 3
-#define DEAD_LETTER_FIELD_COUNT 5
 #define EMPTY_MESSAGE_REASON "empty message"
 
 void
@@ -23,7 +28,7 @@ batch_init(Batch *batch)
 {
 	memset(batch, 0, sizeof(*batch));
 	copy_buffer_init(&batch->inbox_rows);
-	copy_buffer_init(&batch->dead_letter_rows);
+	copy_buffer_init(&batch->dead_letter_values);
 }
 
 /* Forget the ranges, keeping the array for the next batch. */
@@ -42,7 +47,7 @@ batch_free(Batch *batch)
 {
 	free(batch->inbox_copy_ends);
 	copy_buffer_free(&batch->inbox_rows);
-	copy_buffer_free(&batch->dead_letter_rows);
+	copy_buffer_free(&batch->dead_letter_values);
 	batch_clear_ranges(batch);
 	free(batch->ranges);
 	batch_init(batch);
@@ -52,7 +57,7 @@ void
 batch_reset(Batch *batch)
 {
 	copy_buffer_reset(&batch->inbox_rows);
-	copy_buffer_reset(&batch->dead_letter_rows);
+	copy_buffer_reset(&batch->dead_letter_values);
 	batch->inbox_row_count = 0;
 	batch->inbox_copy_count = 0;
 	batch->dead_letter_count = 0;
@@ -84,25 +89,66 @@ sanitize_reason(const char *reason, char *out, size_t out_size)
 }
 
 static void
+append_text(CopyBuffer *text, const char *piece)
+{
+	copy_buffer_append(text, piece, strlen(piece));
+}
+
+/* bytes as an E'' string literal: valid whatever standard_conforming_strings says. */
+static void
+append_string_literal(CopyBuffer *text, const char *bytes, size_t length)
+{
+	size_t		i;
+
+	append_text(text, "E'");
+	for (i = 0; i < length; i++)
+	{
+		if (bytes[i] == '\\' || bytes[i] == '\'')
+			copy_buffer_append(text, &bytes[i], 1);
+		copy_buffer_append(text, &bytes[i], 1);
+	}
+	append_text(text, "'");
+}
+
+/* bytes as a bytea literal in hex, E'\\x...'::bytea. */
+static void
+append_bytea_literal(CopyBuffer *text, const uint8_t *bytes, size_t length)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		i;
+
+	append_text(text, "E'\\\\x");
+	for (i = 0; i < length; i++)
+	{
+		char		pair[2] = {hex[bytes[i] >> 4], hex[bytes[i] & 0x0f]};
+
+		copy_buffer_append(text, pair, 2);
+	}
+	append_text(text, "'::bytea");
+}
+
+/* One row of the dead letters' VALUES list. */
+static void
 add_dead_letter(Batch *batch, const OwnedPartition *owned, int64_t offset,
 				const void *value, size_t length, const char *reason)
 {
-	CopyBuffer *rows = &batch->dead_letter_rows;
+	CopyBuffer *values = &batch->dead_letter_values;
 	char		clean_reason[256];
+	char		numbers[48];
 	size_t		reason_length;
 
-	if (batch->dead_letter_count == 0)
-		copy_binary_put_header(rows);
 	reason_length = sanitize_reason(reason, clean_reason, sizeof(clean_reason));
-	copy_binary_put_tuple_begin(rows, DEAD_LETTER_FIELD_COUNT);
-	copy_binary_put_bytes(rows, owned->topic, strlen(owned->topic));
-	copy_binary_put_int32(rows, owned->partition);
-	copy_binary_put_int64(rows, offset);
+	append_text(values, batch->dead_letter_count > 0 ? ",(" : "(");
+	append_string_literal(values, owned->topic, strlen(owned->topic));
+	snprintf(numbers, sizeof(numbers), ",%d,%" PRId64 ",", owned->partition, offset);
+	append_text(values, numbers);
 	if (value == NULL)
-		copy_binary_put_null(rows);
+		append_text(values, "NULL");
 	else
-		copy_binary_put_bytes(rows, value, length);
-	copy_binary_put_bytes(rows, clean_reason, reason_length);
+		append_bytea_literal(values, value, length);
+	append_text(values, ",");
+	append_string_literal(values, clean_reason, reason_length);
+	append_text(values, ")");
 	batch->dead_letter_count++;
 }
 
@@ -213,7 +259,7 @@ batch_add_message(Batch *batch, OwnedPartition *owned, int64_t offset,
 size_t
 batch_bytes(const Batch *batch)
 {
-	return batch->inbox_rows.length + batch->dead_letter_rows.length;
+	return batch->inbox_rows.length + batch->dead_letter_values.length;
 }
 
 void
@@ -223,8 +269,6 @@ batch_seal(Batch *batch)
 		return;
 	if (batch->inbox_row_count > 0)
 		end_inbox_copy(batch);
-	if (batch->dead_letter_count > 0)
-		copy_binary_put_trailer(&batch->dead_letter_rows);
 	batch->sealed = true;
 }
 

@@ -1,9 +1,10 @@
 /*
  * batch.h
  *		The batch being built: Kafka messages decoded with the shared event
- *		decoder and encoded as binary COPY data, valid events for axs.inbox
- *		and invalid messages for axs.dead_letters, plus the per-partition
- *		offset range the batch covers (kept in the partition table).
+ *		decoder, valid events encoded as binary COPY data for axs.inbox and
+ *		invalid messages as the rows of an idempotent INSERT into
+ *		axs.dead_letters, plus the per-partition offset range the batch
+ *		covers (kept in the partition table).
  *
  * No I/O: pg_sink writes a sealed batch, feeder decides when to flush.
  */
@@ -20,8 +21,17 @@
 /* Columns the feeder COPYs into. */
 #define BATCH_INBOX_COPY \
 	"COPY axs.inbox (event_id, payload, queued_at) FROM STDIN (FORMAT binary)"
-#define BATCH_DEAD_LETTER_COPY \
-	"COPY axs.dead_letters (topic, partition, \"offset\", raw, reason) FROM STDIN (FORMAT binary)"
+
+/*
+ * Dead letters are inserted, not COPYed: a message consumed again after a
+ * rewind of the stored offsets already has its row (primary key topic,
+ * partition, offset), and must neither fail the batch nor become a second
+ * dead letter.  The statement is BATCH_DEAD_LETTER_INSERT, the batch's
+ * dead_letter_values, BATCH_DEAD_LETTER_CONFLICT.
+ */
+#define BATCH_DEAD_LETTER_INSERT \
+	"INSERT INTO axs.dead_letters (topic, partition, \"offset\", raw, reason) VALUES "
+#define BATCH_DEAD_LETTER_CONFLICT " ON CONFLICT DO NOTHING"
 
 /*
  * Inbox rows are written as COPYs of at most BATCH_INBOX_ROWS_PER_COPY
@@ -59,7 +69,7 @@ typedef struct Batch
 	size_t	   *inbox_copy_ends;	/* where each complete COPY ends in inbox_rows */
 	int			inbox_copy_count;
 	int			inbox_copy_capacity;
-	CopyBuffer	dead_letter_rows;	/* COPY data for axs.dead_letters */
+	CopyBuffer	dead_letter_values; /* "(...),(...)": SQL text, no NUL */
 	int			dead_letter_count;
 	int			message_count;	/* inbox rows + dead letters */
 	int64_t		first_message_ms;	/* monotonic time of the first message */

@@ -62,6 +62,15 @@ copy_buffer_reserve(CopyBuffer *buffer, size_t extra)
 	return buffer->data + buffer->length;
 }
 
+void
+copy_buffer_append(CopyBuffer *buffer, const void *bytes, size_t length)
+{
+	if (length == 0)
+		return;
+	memcpy(copy_buffer_reserve(buffer, length), bytes, length);
+	buffer->length += length;
+}
+
 static void
 put_be16(CopyBuffer *buffer, uint16_t value)
 {
@@ -125,11 +134,7 @@ void
 copy_binary_put_bytes(CopyBuffer *buffer, const void *bytes, size_t length)
 {
 	put_be32(buffer, (uint32_t) length);
-	if (length > 0)
-	{
-		memcpy(copy_buffer_reserve(buffer, length), bytes, length);
-		buffer->length += length;
-	}
+	copy_buffer_append(buffer, bytes, length);
 }
 
 void

@@ -27,6 +27,9 @@ extern void copy_buffer_init(CopyBuffer *buffer);
 extern void copy_buffer_reset(CopyBuffer *buffer);
 extern void copy_buffer_free(CopyBuffer *buffer);
 
+/* Raw bytes, without a length word (for a buffer that holds other text). */
+extern void copy_buffer_append(CopyBuffer *buffer, const void *bytes, size_t length);
+
 /* Signature, flags 0 and an empty header extension: COPY_BINARY_HEADER_BYTES. */
 #define COPY_BINARY_HEADER_BYTES 19
 extern void copy_binary_put_header(CopyBuffer *buffer);

@@ -280,12 +280,11 @@ pg_sink_send_copy(PGconn *connection, const CopySlice *slices, int slice_count)
 	return true;
 }
 
-/* Append text to a growing buffer; aborts on out of memory. */
+/* Append length bytes to a growing NUL-terminated text; aborts on out of memory. */
 static void
-text_append(char **text, size_t *length, size_t *capacity, const char *piece)
+text_append_bytes(char **text, size_t *length, size_t *capacity, const char *piece,
+				  size_t piece_length)
 {
-	size_t		piece_length = strlen(piece);
-
 	if (*length + piece_length + 1 > *capacity)
 	{
 		size_t		capacity_new = (*capacity ? *capacity * 2 : 1024) + piece_length;
@@ -299,8 +298,16 @@ text_append(char **text, size_t *length, size_t *capacity, const char *piece)
 		*text = grown;
 		*capacity = capacity_new;
 	}
-	memcpy(*text + *length, piece, piece_length + 1);
+	memcpy(*text + *length, piece, piece_length);
 	*length += piece_length;
+	(*text)[*length] = '\0';
+}
+
+/* Append a NUL-terminated piece to a growing text. */
+static void
+text_append(char **text, size_t *length, size_t *capacity, const char *piece)
+{
+	text_append_bytes(text, length, capacity, piece, strlen(piece));
 }
 
 /*
@@ -366,11 +373,11 @@ append_advance(PGconn *connection, const Batch *batch, char **sql, size_t *sql_l
 }
 
 /*
- * One batch is one query string, "BEGIN; COPY ...; [COPY ...;] SELECT
+ * One batch is one query string, "BEGIN; COPY ...; [INSERT INTO
+ * axs.dead_letters ... ON CONFLICT DO NOTHING;] SELECT
  * axs.feeder_advance(...); COMMIT", with a COPY into the inbox per
  * BATCH_INBOX_ROWS_PER_COPY rows, or one for more than
- * BATCH_INBOX_ROWS_ONE_COPY rows (batch.h), and one into the dead letters:
- * the server runs its statements in turn and asks for each COPY's data as
+ * BATCH_INBOX_ROWS_ONE_COPY rows (batch.h): the server runs its statements in turn and asks for each COPY's data as
  * it reaches it, so a batch costs two round trips instead of one per
  * statement.  A statement that fails makes
  * the server skip the rest, and the transaction is rolled back.
@@ -429,15 +436,15 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 		slices[slice_count].length = end - start;
 		slice_count++;
 	}
+	copy_first[copy_count] = slice_count;
 	if (batch->dead_letter_count > 0)
 	{
-		text_append(&sql, &sql_length, &sql_capacity, BATCH_DEAD_LETTER_COPY ";");
-		copy_first[copy_count++] = slice_count;
-		slices[slice_count].data = batch->dead_letter_rows.data;
-		slices[slice_count].length = batch->dead_letter_rows.length;
-		slice_count++;
+		text_append(&sql, &sql_length, &sql_capacity, BATCH_DEAD_LETTER_INSERT);
+		text_append_bytes(&sql, &sql_length, &sql_capacity,
+						  (const char *) batch->dead_letter_values.data,
+						  batch->dead_letter_values.length);
+		text_append(&sql, &sql_length, &sql_capacity, BATCH_DEAD_LETTER_CONFLICT ";");
 	}
-	copy_first[copy_count] = slice_count;
 	if (batch->range_count > 0 && !append_advance(connection, batch, &sql, &sql_length, &sql_capacity))
 	{
 		free(sql);

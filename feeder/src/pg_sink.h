@@ -2,8 +2,9 @@
  * pg_sink.h
  *		axs-feeder's PostgreSQL session: connecting, reading stored Kafka
  *		offsets, the per-partition advisory locks, and writing one batch as
- *		one transaction (COPY into axs.inbox, COPY into axs.dead_letters,
- *		axs.feeder_advance per partition, COMMIT), sent as one query string.
+ *		one transaction (COPY into axs.inbox, INSERT into axs.dead_letters
+ *		skipping those already stored, axs.feeder_advance per partition,
+ *		COMMIT), sent as one query string.
  *
  * Never retries by itself and never decides what to consume: it reports
  * what happened and the feeder chooses.  Not thread-safe: one thread at a

@@ -2,7 +2,8 @@
  * test_batch.c
  *		cmocka tests of batch building: valid events become inbox rows with
  *		the encoder's payload, invalid and empty messages become dead letters
- *		with the decoder's reason, offsets already taken are skipped, the
+ *		with the decoder's reason, written as SQL literals that survive any
+ *		byte (quotes, backslashes, NUL), offsets already taken are skipped, the
  *		partition's batch range follows the messages, and the inbox rows are
  *		cut into complete COPYs of BATCH_INBOX_ROWS_PER_COPY rows.
  */
@@ -101,9 +102,10 @@ test_invalid_messages_become_dead_letters(void **state)
 	assert_int_equal(batch.dead_letter_count, 3);
 	assert_int_equal(batch.inbox_row_count, 0);
 	assert_int_equal(batch.message_count, 3);
-	assert_true(contains(&batch.dead_letter_rows, "empty message", 13));
-	assert_true(contains(&batch.dead_letter_rows, "amount", 6));
-	assert_true(contains(&batch.dead_letter_rows, "not json", 8));
+	assert_true(contains(&batch.dead_letter_values, "empty message", 13));
+	assert_true(contains(&batch.dead_letter_values, "amount", 6));
+	/* "not json" in hex */
+	assert_true(contains(&batch.dead_letter_values, "6e6f74206a736f6e", 16));
 	assert_int_equal(owned->batch_last_offset, 2);
 
 	batch_reset(&batch);
@@ -211,6 +213,52 @@ test_offsets_already_taken_are_skipped(void **state)
 	partition_table_free(&table);
 }
 
+/* The VALUES rows of the dead letters, byte for byte. */
+static void
+test_dead_letter_literals(void **state)
+{
+	static const char first[] = "(E'it''s\\\\ev',7,41,E'\\\\x27005c'::bytea,E'";
+	static const char second[] = ",(E'it''s\\\\ev',7,42,NULL,E'empty message')";
+	static const char quote_nul_backslash[] = {'\'', '\0', '\\'};
+	PartitionTable table;
+	OwnedPartition *owned;
+	Batch		batch;
+	const char *values;
+	size_t		length;
+
+	(void) state;
+	partition_table_init(&table);
+	owned = partition_table_add(&table, "it's\\ev", 7);
+	partition_set_stored(owned, true, 41);
+	batch_init(&batch);
+
+	assert_int_equal(batch_add_message(&batch, owned, 41, quote_nul_backslash,
+									   sizeof(quote_nul_backslash), 0, 1),
+					 BATCH_DEAD_LETTER);
+	assert_int_equal(batch_add_message(&batch, owned, 42, NULL, 0, 0, 2),
+					 BATCH_DEAD_LETTER);
+	values = (const char *) batch.dead_letter_values.data;
+	length = batch.dead_letter_values.length;
+	assert_int_equal(batch_bytes(&batch), length);
+	assert_true(length > strlen(first) + strlen(second));
+	assert_memory_equal(values, first, strlen(first));
+	assert_memory_equal(values + length - strlen(second), second, strlen(second));
+	/* the decoder's reason between them: printable, no lone quote or backslash */
+	for (size_t i = strlen(first); i < length - strlen(second) - 2; i++)
+	{
+		assert_true(values[i] >= 0x20 && values[i] < 0x7f);
+		if (values[i] == '\'' || values[i] == '\\')
+		{
+			assert_int_equal(values[i + 1], values[i]);
+			i++;
+		}
+	}
+	assert_memory_equal(values + length - strlen(second) - 2, "')", 2);
+
+	batch_free(&batch);
+	partition_table_free(&table);
+}
+
 /* Every COPY of the inbox rows: a header, its rows, the trailer. */
 static void
 test_inbox_rows_cut_into_copies(void **state)
@@ -276,6 +324,7 @@ main(void)
 		cmocka_unit_test(test_valid_event_becomes_inbox_row),
 		cmocka_unit_test(test_invalid_messages_become_dead_letters),
 		cmocka_unit_test(test_decoder_rules_on_the_kafka_path),
+		cmocka_unit_test(test_dead_letter_literals),
 		cmocka_unit_test(test_offsets_already_taken_are_skipped),
 		cmocka_unit_test(test_inbox_rows_cut_into_copies),
 	};
