@@ -42,3 +42,19 @@ clock_sleep_ms(int64_t milliseconds)
 	/* A signal interrupts the sleep so that shutdown is prompt. */
 	nanosleep(&delay, NULL);
 }
+
+bool
+clock_sleep_while_running(int64_t milliseconds, volatile sig_atomic_t *running)
+{
+	int64_t		deadline = clock_monotonic_ms() + milliseconds;
+
+	while (*running)
+	{
+		int64_t		remaining = deadline - clock_monotonic_ms();
+
+		if (remaining <= 0)
+			return true;
+		clock_sleep_ms(remaining < 100 ? remaining : 100);
+	}
+	return false;
+}

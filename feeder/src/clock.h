@@ -2,11 +2,13 @@
  * clock.h
  *		Time helpers shared by the feeder and the load generator: monotonic
  *		milliseconds for deadlines and rates, wall-clock milliseconds for
- *		timestamps, and an interruptible sleep.
+ *		timestamps, and sleeps that end early when a stop is asked.
  */
 #ifndef AXS_FEEDER_CLOCK_H
 #define AXS_FEEDER_CLOCK_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Milliseconds of CLOCK_MONOTONIC: only differences are meaningful. */
@@ -20,5 +22,12 @@ extern int64_t clock_wall_ms(void);
 
 /* Sleep; returns early (EINTR) when a signal arrives. */
 extern void clock_sleep_ms(int64_t milliseconds);
+
+/*
+ * Sleep in slices of at most 100 ms until milliseconds have passed or
+ * *running is 0 (a signal may be delivered to another thread, so EINTR
+ * alone cannot be relied on).  false if stopped first.
+ */
+extern bool clock_sleep_while_running(int64_t milliseconds, volatile sig_atomic_t *running);
 
 #endif							/* AXS_FEEDER_CLOCK_H */

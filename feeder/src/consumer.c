@@ -58,15 +58,10 @@ consumer_log(const rd_kafka_t *consumer, int level, const char *facility, const 
 	log_message("kafka %s: %s", facility, text);
 }
 
-rd_kafka_t *
-consumer_create(const FeederOptions *options, ConsumerRebalanceCallback rebalance,
-				void *opaque)
+rd_kafka_conf_t *
+consumer_conf_new(const FeederOptions *options)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_topic_partition_list_t *topics;
-	rd_kafka_resp_err_t error;
-	rd_kafka_t *consumer;
-	char		message[512];
 	size_t		i;
 	int			p;
 
@@ -88,10 +83,34 @@ consumer_create(const FeederOptions *options, ConsumerRebalanceCallback rebalanc
 	for (i = 0; i < sizeof(fixed_properties) / sizeof(fixed_properties[0]); i++)
 		if (!set_property(conf, fixed_properties[i].key, fixed_properties[i].value))
 			goto fail;
-	if (!set_property(conf, "bootstrap.servers", options->brokers) ||
-		!set_property(conf, "group.id", options->group))
+	if (!set_property(conf, "bootstrap.servers", options->brokers))
 		goto fail;
 	rd_kafka_conf_set_log_cb(conf, consumer_log);
+	return conf;
+
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+rd_kafka_t *
+consumer_create(const FeederOptions *options, ConsumerRebalanceCallback rebalance,
+				void *opaque)
+{
+	rd_kafka_conf_t *conf = consumer_conf_new(options);
+	rd_kafka_topic_partition_list_t *topics;
+	rd_kafka_resp_err_t error;
+	rd_kafka_t *consumer;
+	char		message[512];
+	int			p;
+
+	if (conf == NULL)
+		return NULL;
+	if (!set_property(conf, "group.id", options->group))
+	{
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance);
 	rd_kafka_conf_set_opaque(conf, opaque);
 
@@ -99,9 +118,10 @@ consumer_create(const FeederOptions *options, ConsumerRebalanceCallback rebalanc
 	if (consumer == NULL)
 	{
 		log_message("cannot create the Kafka consumer: %s", message);
-		goto fail;
+		rd_kafka_conf_destroy(conf);
+		return NULL;
 	}
-	conf = NULL;				/* owned by the consumer now */
+	/* conf is owned by the consumer now */
 	rd_kafka_poll_set_consumer(consumer);
 
 	topics = rd_kafka_topic_partition_list_new(options->topic_count);
@@ -116,11 +136,6 @@ consumer_create(const FeederOptions *options, ConsumerRebalanceCallback rebalanc
 		return NULL;
 	}
 	return consumer;
-
-fail:
-	if (conf != NULL)
-		rd_kafka_conf_destroy(conf);
-	return NULL;
 }
 
 bool

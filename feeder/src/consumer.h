@@ -24,6 +24,13 @@ typedef void (*ConsumerRebalanceCallback) (rd_kafka_t *consumer,
 										   void *opaque);
 
 /*
+ * A configuration with the defaults, the -X properties, the fixed
+ * properties and the brokers, without a group (for a handle that only
+ * asks Kafka questions).  NULL after logging the reason.
+ */
+extern rd_kafka_conf_t *consumer_conf_new(const FeederOptions *options);
+
+/*
  * Create the consumer and subscribe to the topics.  Returns NULL after
  * logging the reason.
  */

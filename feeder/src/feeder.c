@@ -20,6 +20,18 @@
  *   filled and resynchronises from PostgreSQL.  This thread uses the
  *   PostgreSQL session itself (offsets, locks) only while the writer is
  *   idle.
+ * - Every failure is logged with PostgreSQL's report and what comes next,
+ *   as the retry policy (retry.h) decides from its class: the fence
+ *   resynchronises at once, other errors after a capped exponential
+ *   backoff, and an error retrying cannot fix stops the feeder
+ *   (FEEDER_EXIT_PERMANENT) once it has failed max_batch_retries + 1 times
+ *   in a row.
+ * - No wait outlasts a stop request by more than a few seconds: sleeps are
+ *   sliced, polls are short, and pg_sink gives up connecting or cancels a
+ *   statement when asked to stop.
+ * - While idle, the stored offsets are compared with the expected ones
+ *   every OFFSETS_CHECK_INTERVAL_MS, so that a rewind (axs.feeder_rewind)
+ *   is replayed without waiting for a new message to hit the fence.
  */
 #include "feeder.h"
 
@@ -27,6 +39,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
 #include "batch.h"
@@ -36,15 +49,15 @@
 #include "metrics.h"
 #include "partition_table.h"
 #include "pg_sink.h"
+#include "retry.h"
 #include "writer.h"
 
 /* A batch is flushed early when its COPY data reaches this size. */
 #define FEEDER_BATCH_MAX_BYTES (64 * 1024 * 1024)
 
-#define RETRY_FIRST_DELAY_MS 100
-#define RETRY_MAX_DELAY_MS 5000
 #define PROGRESS_INTERVAL_MS 5000
 #define LAG_INTERVAL_MS 1000
+#define OFFSETS_CHECK_INTERVAL_MS 5000
 
 /* Messages taken from librdkafka per call. */
 #define FEEDER_POLL_MESSAGES 1024
@@ -66,22 +79,77 @@ typedef struct Feeder
 	PartitionTable owned;
 	uint64_t	locks_session;	/* session the owned lock_held flags refer to */
 	bool		resync_needed;	/* owned partitions must be re-read and sought */
-	bool		fatal;			/* stop with a non-zero exit status */
+	int			exit_status;	/* FEEDER_EXIT_OK while it may go on */
+	RetryPolicy retry;
+	int64_t		retry_at_ms;	/* no resync before this monotonic time */
 } Feeder;
 
-/* Sleep for the current backoff and double it up to the cap. */
-static void
-backoff_wait(int64_t *delay_ms)
+/* false once the feeder must stop: a stop request or a fatal error. */
+static bool
+feeder_may_go_on(const Feeder *feeder)
 {
-	clock_sleep_ms(*delay_ms);
-	*delay_ms *= 2;
-	if (*delay_ms > RETRY_MAX_DELAY_MS)
-		*delay_ms = RETRY_MAX_DELAY_MS;
+	return *feeder->running && feeder->exit_status == FEEDER_EXIT_OK;
+}
+
+/*
+ * After a failed operation: ask the retry policy, log PostgreSQL's report
+ * with what comes next, and set when to try again (retry_at_ms) or the
+ * exit status.  what says what failed; again what is retried.  Returns the
+ * decision.
+ */
+static RetryDecision
+feeder_failed(Feeder *feeder, const PgError *error, const char *what, const char *again)
+{
+	int64_t		delay_ms;
+	RetryDecision decision = retry_after_failure(&feeder->retry, error->error_class, &delay_ms);
+	char		report[1200];
+
+	pg_error_format(error, report, sizeof(report));
+	switch (decision)
+	{
+		case RETRY_NOW:
+			log_message("%s: %s; fenced: re-reading the stored offsets at once and consuming "
+						"from there (a rebalance, another feeder or axs.feeder_rewind moved them)",
+						what, report);
+			break;
+		case RETRY_AFTER_DELAY:
+			if (error->error_class == PG_ERROR_PERMANENT)
+				log_message("%s: %s; permanent error, failure %d of %d before stopping: "
+							"%s in %" PRId64 " ms", what, report,
+							feeder->retry.permanent_failures, feeder->retry.max_retries + 1,
+							again, delay_ms);
+			else
+				log_message("%s: %s; %s error: %s in %" PRId64 " ms", what, report,
+							pg_error_class_name(error->error_class), again, delay_ms);
+			break;
+		case RETRY_GIVE_UP:
+			log_message("FATAL: %s: %s; permanent error, failure %d of %d: stopping with exit "
+						"status %d; fix the cause and start the feeder again: it resumes from "
+						"the offsets stored in PostgreSQL", what, report,
+						feeder->retry.permanent_failures, feeder->retry.max_retries + 1,
+						FEEDER_EXIT_PERMANENT);
+			feeder->exit_status = FEEDER_EXIT_PERMANENT;
+			break;
+	}
+	feeder->retry_at_ms = clock_monotonic_ms() + delay_ms;
+	return decision;
+}
+
+/* Wait until retry_at_ms; false if the feeder must stop first. */
+static bool
+feeder_wait_for_retry(Feeder *feeder)
+{
+	int64_t		remaining = feeder->retry_at_ms - clock_monotonic_ms();
+
+	if (remaining > 0)
+		clock_sleep_while_running(remaining, feeder->running);
+	return feeder_may_go_on(feeder);
 }
 
 /*
  * Connect if needed; a new session has none of the advisory locks, so
- * forget them.  Only while the writer is idle.
+ * forget them.  Only while the writer is idle.  A failure is in the sink's
+ * last_error.
  */
 static bool
 feeder_connect(Feeder *feeder)
@@ -102,19 +170,20 @@ feeder_connect(Feeder *feeder)
 /*
  * Read the stored offset and take the advisory lock of every owned
  * partition named in the list (all owned partitions when list is NULL).
- * Retries with backoff while running; false if stopped first.
+ * Retries as the retry policy says; false if the feeder must stop first.
  */
 static bool
 feeder_load_offsets(Feeder *feeder, const rd_kafka_topic_partition_list_t *list)
 {
-	int64_t		delay_ms = RETRY_FIRST_DELAY_MS;
-
-	for (;;)
+	while (feeder_wait_for_retry(feeder))
 	{
-		bool		ok = feeder_connect(feeder);
+		PgError		error;
+		const char *what = NULL;
 		int			i;
 
-		for (i = 0; ok && i < feeder->owned.count; i++)
+		if (!feeder_connect(feeder))
+			what = "connecting to PostgreSQL";
+		for (i = 0; what == NULL && i < feeder->owned.count; i++)
 		{
 			OwnedPartition *owned = &feeder->owned.entries[i];
 
@@ -122,17 +191,25 @@ feeder_load_offsets(Feeder *feeder, const rd_kafka_topic_partition_list_t *list)
 				rd_kafka_topic_partition_list_find(list, owned->topic,
 												   owned->partition) == NULL)
 				continue;
-			/* Wait for an older feeder's session to let go of the lock. */
-			ok = pg_sink_read_offset(&feeder->sink, owned) == PG_SINK_OK &&
-				pg_sink_lock_partition(&feeder->sink, owned) == PG_SINK_OK &&
-				owned->lock_held;
+			if (pg_sink_read_offset(&feeder->sink, owned) != PG_SINK_OK)
+				what = "reading the stored offsets";
+			else if (pg_sink_lock_partition(&feeder->sink, owned) != PG_SINK_OK)
+				what = "taking a partition's advisory lock";
+			else if (!owned->lock_held)
+			{
+				/* Wait for an older feeder's session to let go of the lock. */
+				pg_error_set(&feeder->sink.last_error, NULL,
+							 "the advisory lock is held by another session (an older feeder?)",
+							 NULL);
+				what = owned->topic;
+			}
 		}
-		if (ok)
+		if (what == NULL)
 			return true;
-		if (!*feeder->running)
-			return false;
-		backoff_wait(&delay_ms);
+		error = feeder->sink.last_error;
+		feeder_failed(feeder, &error, what, "trying again");
 	}
+	return false;
 }
 
 /* Forget the batch being filled; owned partitions are accepted again from PG's offsets. */
@@ -157,10 +234,11 @@ static void
 feeder_collect(Feeder *feeder)
 {
 	WriterOutcome outcome;
+	PgError		error;
 	Batch	   *batch;
 	bool		committed = false;
 
-	while ((batch = writer_take_finished(feeder->writer, &outcome)) != NULL)
+	while ((batch = writer_take_finished(feeder->writer, &outcome, &error)) != NULL)
 	{
 		int			i;
 
@@ -171,15 +249,27 @@ feeder_collect(Feeder *feeder)
 				partition_table_written(&feeder->owned, batch->ranges[i].topic,
 										batch->ranges[i].partition,
 										batch->ranges[i].next_offset);
+			retry_after_success(&feeder->retry);
 			committed = true;
 		}
+		else if (outcome == WRITER_DISCARDED)
+			log_message("dropping a batch of %d messages queued behind a failed one; "
+						"it will be consumed again from the offsets stored in PostgreSQL",
+						batch->message_count);
 		else
 		{
-			if (outcome == WRITER_FENCED)
-				log_message("batch fenced: another feeder advanced one of these partitions");
-			log_message("dropping a batch of %d messages (%s); it will be consumed again "
-						"from the offsets stored in PostgreSQL", batch->message_count,
-						outcome == WRITER_DISCARDED ? "queued behind a failed one" : "not committed");
+			char		what[256];
+
+			snprintf(what, sizeof(what), "batch of %d messages (%s[%d] from offset %" PRId64
+					 "%s) not committed", batch->message_count,
+					 batch->range_count > 0 ? batch->ranges[0].topic : "?",
+					 batch->range_count > 0 ? batch->ranges[0].partition : -1,
+					 batch->range_count > 0 && batch->ranges[0].has_expected ?
+					 batch->ranges[0].expected_next : 0,
+					 batch->range_count > 1 ? ", and more partitions" : "");
+			metrics_count_batch_failure(error.error_class);
+			feeder_failed(feeder, &error, what,
+						  "consuming it again from the offsets stored in PostgreSQL");
 		}
 		batch_reset(batch);
 		feeder->free_batches[feeder->free_count++] = batch;
@@ -255,25 +345,23 @@ feeder_flush(Feeder *feeder)
 }
 
 /*
- * Re-read every owned partition's stored offset and seek there.  Retries
- * with backoff while running.
+ * Re-read every owned partition's stored offset and seek there, once the
+ * retry policy's delay has passed.  Retries while the feeder may go on.
  */
 static void
 feeder_resync(Feeder *feeder)
 {
-	int64_t		delay_ms = RETRY_FIRST_DELAY_MS;
-
 	/* What is queued assumes the old offsets: let it finish or be discarded. */
 	feeder_quiesce(feeder);
 	if (feeder->batch->message_count > 0)
 		feeder_drop_batch(feeder);
-	while (*feeder->running)
+	while (feeder_load_offsets(feeder, NULL))
 	{
-		if (feeder_load_offsets(feeder, NULL) &&
-			consumer_seek_to_stored(feeder->consumer, &feeder->owned))
-		{
-			int			i;
+		PgError		error;
+		int			i;
 
+		if (consumer_seek_to_stored(feeder->consumer, &feeder->owned))
+		{
 			for (i = 0; i < feeder->owned.count; i++)
 			{
 				OwnedPartition *owned = &feeder->owned.entries[i];
@@ -288,7 +376,44 @@ feeder_resync(Feeder *feeder)
 			feeder->resync_needed = false;
 			return;
 		}
-		backoff_wait(&delay_ms);
+		pg_error_set(&error, NULL, "the Kafka seek failed (logged above)", NULL);
+		feeder_failed(feeder, &error, "seeking to the stored offsets", "trying again");
+	}
+}
+
+/*
+ * While nothing is being written: compare every owned partition's stored
+ * offset with the one the next batch expects, and resynchronise if another
+ * one is stored (an operator's axs.feeder_rewind, most likely).
+ */
+static void
+feeder_check_stored_offsets(Feeder *feeder)
+{
+	int			i;
+
+	feeder_quiesce(feeder);
+	if (feeder->resync_needed || feeder->batch->message_count > 0 || !feeder_connect(feeder))
+		return;
+	for (i = 0; i < feeder->owned.count; i++)
+	{
+		OwnedPartition *owned = &feeder->owned.entries[i];
+		bool		has_stored;
+		int64_t		next_offset;
+
+		if (pg_sink_fetch_offset(&feeder->sink, owned->topic, owned->partition,
+								 &has_stored, &next_offset) != PG_SINK_OK)
+			return;				/* the next batch or check finds out */
+		if (has_stored != owned->has_stored_offset ||
+			(has_stored && next_offset != owned->stored_next_offset))
+		{
+			log_message("%s[%d]: the stored offset is now %s%" PRId64 ", this feeder expected "
+						"%" PRId64 " (moved by axs.feeder_rewind?); re-reading the stored "
+						"offsets and consuming from there", owned->topic, owned->partition,
+						has_stored ? "" : "none, not ", next_offset,
+						owned->has_stored_offset ? owned->stored_next_offset : 0);
+			feeder->resync_needed = true;
+			return;
+		}
 	}
 }
 
@@ -388,11 +513,12 @@ feeder_handle_message(Feeder *feeder, rd_kafka_message_t *message)
 			message->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
 		{
 			log_message("FATAL: %s[%d]: the offset to resume from is no longer in Kafka "
-						"(retention passed it?): %s; refusing to skip messages; "
-						"fix axs.feeder_offsets deliberately to continue",
+						"(retention passed it?): %s; refusing to skip messages; stopping "
+						"with exit status %d; move the stored offset deliberately "
+						"(axs.feeder_rewind) to continue",
 						message->rkt ? topic : "?", message->partition,
-						rd_kafka_message_errstr(message));
-			feeder->fatal = true;
+						rd_kafka_message_errstr(message), FEEDER_EXIT_OFFSET_LOST);
+			feeder->exit_status = FEEDER_EXIT_OFFSET_LOST;
 		}
 		else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			log_message("kafka: %s", rd_kafka_message_errstr(message));
@@ -467,13 +593,28 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	int64_t		next_lag_ms;
 	int			exit_status;
 	int			b;
+	int64_t		next_offsets_check_ms;
 	rd_kafka_queue_t *queue;
 	rd_kafka_message_t *messages[FEEDER_POLL_MESSAGES];
+	PQconninfoOption *conninfo_options;
+	char	   *conninfo_error = NULL;
+
+	/* A connection string libpq cannot parse is bad usage, not an outage. */
+	conninfo_options = PQconninfoParse(options->conninfo, &conninfo_error);
+	if (conninfo_options == NULL)
+	{
+		log_message("--db: %s", conninfo_error ? conninfo_error : "out of memory");
+		PQfreemem(conninfo_error);
+		return FEEDER_EXIT_USAGE;
+	}
+	PQconninfoFree(conninfo_options);
 
 	memset(&feeder, 0, sizeof(feeder));
 	feeder.options = options;
 	feeder.running = running;
-	pg_sink_init(&feeder.sink, options->conninfo, options->synchronous_commit);
+	feeder.exit_status = FEEDER_EXIT_OK;
+	retry_init(&feeder.retry, options->max_batch_retries);
+	pg_sink_init(&feeder.sink, options->conninfo, options->synchronous_commit, running);
 	for (b = 0; b < FEEDER_BATCH_POOL; b++)
 	{
 		batch_init(&feeder.pool[b]);
@@ -482,9 +623,13 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	feeder.batch = feeder.free_batches[--feeder.free_count];
 	partition_table_init(&feeder.owned);
 
-	/* Fail fast on a wrong connection string rather than at first assignment. */
+	/* Report a wrong role, password or database before the first assignment. */
 	if (!feeder_connect(&feeder))
-		log_message("PostgreSQL is not reachable yet; will retry");
+	{
+		PgError		error = feeder.sink.last_error;
+
+		feeder_failed(&feeder, &error, "connecting to PostgreSQL", "trying again at assignment");
+	}
 
 	feeder.writer = writer_start(&feeder.sink);
 	if (feeder.writer != NULL)
@@ -497,7 +642,7 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 		for (b = 0; b < FEEDER_BATCH_POOL; b++)
 			batch_free(&feeder.pool[b]);
 		partition_table_free(&feeder.owned);
-		return 1;
+		return FEEDER_EXIT_FATAL;
 	}
 	log_message("consuming %s%s as group %s from %s", options->topics[0],
 				options->topic_count > 1 ? " and more" : "", options->group,
@@ -507,7 +652,8 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	queue = rd_kafka_queue_get_consumer(feeder.consumer);
 	next_progress_ms = clock_monotonic_ms() + PROGRESS_INTERVAL_MS;
 	next_lag_ms = clock_monotonic_ms() + LAG_INTERVAL_MS;
-	while (*running && !feeder.fatal)
+	next_offsets_check_ms = clock_monotonic_ms() + OFFSETS_CHECK_INTERVAL_MS;
+	while (feeder_may_go_on(&feeder))
 	{
 		int64_t		now_ms;
 		ssize_t		received;
@@ -519,6 +665,8 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 		if (feeder.resync_needed)
 			feeder_resync(&feeder);
 		feeder_collect(&feeder);
+		if (!feeder_may_go_on(&feeder))
+			break;
 
 		/* Never fetch beyond the batch limit: the batch bounds memory. */
 		wanted = feeder.options->batch_rows - feeder.batch->message_count;
@@ -545,11 +693,18 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 			metrics_log_progress();
 			next_progress_ms = now_ms + PROGRESS_INTERVAL_MS;
 		}
+		if (now_ms >= next_offsets_check_ms)
+		{
+			if (feeder.batch->message_count == 0)
+				feeder_check_stored_offsets(&feeder);
+			next_offsets_check_ms = now_ms + OFFSETS_CHECK_INTERVAL_MS;
+		}
 	}
 
 	/* Write what was consumed, then leave the group (revoke flushes too). */
 	rd_kafka_queue_destroy(queue);
-	log_message("stopping: writing the last batch");
+	if (feeder.exit_status == FEEDER_EXIT_OK)
+		log_message("stopping: writing the last batch");
 	feeder_flush(&feeder);
 	feeder_quiesce(&feeder);
 	rd_kafka_consumer_close(feeder.consumer);
@@ -557,7 +712,7 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	writer_stop(feeder.writer);
 	metrics_log_progress();
 
-	exit_status = feeder.fatal ? 1 : 0;
+	exit_status = feeder.exit_status;
 	pg_sink_close(&feeder.sink);
 	for (b = 0; b < FEEDER_BATCH_POOL; b++)
 		batch_free(&feeder.pool[b]);

@@ -11,9 +11,16 @@
 
 #include "options.h"
 
+/* Exit statuses of axs-feeder (documented in feeder/README.md). */
+#define FEEDER_EXIT_OK 0			/* stopped by SIGTERM/SIGINT */
+#define FEEDER_EXIT_FATAL 1			/* any other fatal error (Kafka setup, metrics port, ...) */
+#define FEEDER_EXIT_USAGE 2			/* bad flags, environment or connection string */
+#define FEEDER_EXIT_PERMANENT 3		/* a PostgreSQL error retrying cannot fix */
+#define FEEDER_EXIT_OFFSET_LOST 4	/* a stored offset is no longer in Kafka */
+
 /*
  * Run until *running becomes 0 (SIGTERM/SIGINT) or a fatal error.  Returns
- * the process exit status.
+ * the process exit status, one of FEEDER_EXIT_*.
  */
 extern int	feeder_run(const FeederOptions *options, volatile sig_atomic_t *running);
 

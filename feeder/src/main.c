@@ -1,7 +1,8 @@
 /*
  * main.c
  *		axs-feeder entry point: options, signal handling, the metrics
- *		endpoint, and the feeder's lifecycle.
+ *		endpoint, and the feeder's lifecycle (or the --offsets-for-time
+ *		lookup, which needs none of them).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "feeder.h"
 #include "log.h"
 #include "metrics.h"
+#include "offsets_for_time.h"
 #include "options.h"
 
 static volatile sig_atomic_t running = 1;
@@ -56,7 +58,11 @@ main(int argc, char **argv)
 		case OPTIONS_ERROR:
 			fprintf(stderr, "axs-feeder: %s\nTry \"axs-feeder --help\".\n", error);
 			options_free(&options);
-			return 2;
+			return FEEDER_EXIT_USAGE;
+		case OPTIONS_OFFSETS_FOR_TIME:
+			exit_status = offsets_for_time_run(&options);
+			options_free(&options);
+			return exit_status;
 		case OPTIONS_RUN:
 			break;
 	}
@@ -65,7 +71,7 @@ main(int argc, char **argv)
 	if (options.metrics_port > 0 && !metrics_start(options.metrics_port))
 	{
 		options_free(&options);
-		return 1;
+		return FEEDER_EXIT_FATAL;
 	}
 	exit_status = feeder_run(&options, &running);
 	metrics_stop();

@@ -34,6 +34,7 @@ static uint64_t events_written;
 static uint64_t dead_letters_written;
 static uint64_t batches_written;
 static uint64_t db_reconnects;
+static uint64_t batch_failures[PG_ERROR_PERMANENT + 1];	/* by PgErrorClass */
 static uint64_t latency_bucket_counts[LATENCY_BUCKETS];
 static uint64_t latency_sum_usec;
 
@@ -86,6 +87,21 @@ void
 metrics_count_db_reconnect(void)
 {
 	counter_add(&db_reconnects, 1);
+}
+
+void
+metrics_count_batch_failure(PgErrorClass error_class)
+{
+	counter_add(&batch_failures[error_class], 1);
+}
+
+/* Failed batches of every class. */
+static uint64_t
+batch_failures_total(void)
+{
+	return counter_read(&batch_failures[PG_ERROR_FENCED]) +
+		counter_read(&batch_failures[PG_ERROR_TRANSIENT]) +
+		counter_read(&batch_failures[PG_ERROR_PERMANENT]);
 }
 
 void
@@ -198,11 +214,18 @@ metrics_render(size_t *length_out)
 				"# HELP axs_feeder_db_reconnects_total PostgreSQL reconnections.\n"
 				"# TYPE axs_feeder_db_reconnects_total counter\n"
 				"axs_feeder_db_reconnects_total %" PRIu64 "\n"
+				"# HELP axs_feeder_batch_failures_total Batches not committed, by error class.\n"
+				"# TYPE axs_feeder_batch_failures_total counter\n"
+				"axs_feeder_batch_failures_total{class=\"fenced\"} %" PRIu64 "\n"
+				"axs_feeder_batch_failures_total{class=\"transient\"} %" PRIu64 "\n"
+				"axs_feeder_batch_failures_total{class=\"permanent\"} %" PRIu64 "\n"
 				"# HELP axs_feeder_batch_latency_seconds Time from a batch's first message to its commit.\n"
 				"# TYPE axs_feeder_batch_latency_seconds histogram\n",
 				counter_read(&messages_consumed), counter_read(&events_written),
 				counter_read(&dead_letters_written), counter_read(&batches_written),
-				counter_read(&db_reconnects));
+				counter_read(&db_reconnects), counter_read(&batch_failures[PG_ERROR_FENCED]),
+				counter_read(&batch_failures[PG_ERROR_TRANSIENT]),
+				counter_read(&batch_failures[PG_ERROR_PERMANENT]));
 	for (i = 0; ok && i < LATENCY_BUCKETS; i++)
 	{
 		cumulative += counter_read(&latency_bucket_counts[i]);
@@ -331,8 +354,8 @@ metrics_log_progress(void)
 	else
 		snprintf(lag_text, sizeof(lag_text), "%" PRId64, lag);
 	log_message("consumed %" PRIu64 ", written %" PRIu64 ", dead letters %" PRIu64
-				", batches %" PRIu64 ", %.0f msg/s, lag %s",
+				", batches %" PRIu64 ", failed batches %" PRIu64 ", %.0f msg/s, lag %s",
 				counter_read(&messages_consumed), counter_read(&events_written),
 				counter_read(&dead_letters_written), counter_read(&batches_written),
-				rate, lag_text);
+				batch_failures_total(), rate, lag_text);
 }

@@ -14,11 +14,15 @@
 #include <stdint.h>
 
 #include "partition_table.h"
+#include "pg_error.h"
 
 extern void metrics_count_consumed(uint64_t messages);
 extern void metrics_count_batch(uint64_t events, uint64_t dead_letters,
 								double latency_seconds);
 extern void metrics_count_db_reconnect(void);
+
+/* A batch that was not committed (not counting those discarded behind it). */
+extern void metrics_count_batch_failure(PgErrorClass error_class);
 
 /* Replace the published lag with that of the owned partitions. */
 extern void metrics_publish_lag(const PartitionTable *table);

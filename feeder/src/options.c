@@ -15,13 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char usage_text[] =
 "axs-feeder " FEEDER_VERSION ": copy Kafka events into the axs inbox, exactly once.\n"
 "\n"
 "Usage: axs-feeder --brokers HOST:PORT[,..] --topic NAME[,NAME..] --group ID --db CONNINFO\n"
 "                  [--batch-rows N] [--batch-ms MS] [--metrics-port PORT]\n"
-"                  [--synchronous-commit on|off] [-X key=value]...\n"
+"                  [--synchronous-commit on|off] [--max-batch-retries N] [-X key=value]...\n"
+"       axs-feeder --offsets-for-time TIME --brokers HOST:PORT[,..] --topic NAME[,NAME..]\n"
+"                  [-X key=value]...\n"
 "\n"
 "  --brokers LIST       Kafka bootstrap servers              (env AXS_BROKERS)\n"
 "  --topic LIST         topics to consume, comma separated   (env AXS_TOPIC)\n"
@@ -35,12 +38,23 @@ static const char usage_text[] =
 "                       wait for each batch's WAL flush (default off: the\n"
 "                       applier's commit flushes it; see README)\n"
 "                                                            (env AXS_SYNCHRONOUS_COMMIT)\n"
+"  --max-batch-retries N\n"
+"                       retries of an error that retrying cannot fix (permission,\n"
+"                       constraint, missing table, ...) before stopping with exit\n"
+"                       status 3 (default 5)                 (env AXS_MAX_BATCH_RETRIES)\n"
+"  --offsets-for-time TIME\n"
+"                       print, for every partition of the topics, the first offset\n"
+"                       at or after TIME (ms since the epoch, or\n"
+"                       2024-05-01T12:00:00Z with a time zone) and the\n"
+"                       axs.feeder_rewind call that replays from there; then exit\n"
 "  -X key=value         any librdkafka property (repeatable); enable.auto.commit,\n"
 "                       enable.auto.offset.store and auto.offset.reset are fixed\n"
 "  --help, --version\n"
 "\n"
 "Each batch is one PostgreSQL transaction: COPY into axs.inbox, invalid\n"
-"messages into axs.dead_letters, offsets advanced in axs.feeder_offsets.\n";
+"messages into axs.dead_letters, offsets advanced in axs.feeder_offsets.\n"
+"Exit status: 0 stopped by SIGTERM/SIGINT, 1 fatal error, 2 bad usage,\n"
+"3 permanent PostgreSQL error, 4 a stored offset no longer in Kafka.\n";
 
 const char *
 options_usage(void)
@@ -102,11 +116,13 @@ set_topics(FeederOptions *options, const char *list, char *error, size_t error_s
 			free(copy);
 			return options_fail(error, error_size, "more than %d topics", FEEDER_MAX_TOPICS);
 		}
+		if (name[strspn(name, " \t")] == '\0')
+			continue;
 		options->topics[options->topic_count++] = strdup(name);
 	}
 	free(copy);
 	if (options->topic_count == 0)
-		return options_fail(error, error_size, "empty topic list");
+		return options_fail(error, error_size, "topic must name at least one topic");
 	return OPTIONS_RUN;
 }
 
@@ -134,11 +150,19 @@ apply_setting(FeederOptions *options, const char *name, const char *value,
 			  char *error, size_t error_size)
 {
 	if (strcmp(name, "brokers") == 0)
+	{
+		if (value[strspn(value, ", \t")] == '\0')
+			return options_fail(error, error_size, "brokers must name at least one HOST:PORT");
 		replace_string(&options->brokers, value);
+	}
 	else if (strcmp(name, "topic") == 0)
 		return set_topics(options, value, error, error_size);
 	else if (strcmp(name, "group") == 0)
+	{
+		if (value[strspn(value, " \t")] == '\0')
+			return options_fail(error, error_size, "group must not be empty");
 		replace_string(&options->group, value);
+	}
 	else if (strcmp(name, "db") == 0)
 		replace_string(&options->conninfo, value);
 	else if (strcmp(name, "batch-rows") == 0)
@@ -158,6 +182,21 @@ apply_setting(FeederOptions *options, const char *name, const char *value,
 		if (!parse_int(value, 1, 65535, &options->metrics_port))
 			return options_fail(error, error_size,
 								"metrics-port must be an integer from 1 to 65535, got \"%s\"", value);
+	}
+	else if (strcmp(name, "max-batch-retries") == 0)
+	{
+		if (!parse_int(value, 0, 1000000, &options->max_batch_retries))
+			return options_fail(error, error_size,
+								"max-batch-retries must be an integer from 0 to 1000000, got \"%s\"",
+								value);
+	}
+	else if (strcmp(name, "offsets-for-time") == 0)
+	{
+		if (!options_parse_time(value, &options->offsets_for_time_ms))
+			return options_fail(error, error_size,
+								"offsets-for-time must be milliseconds since the epoch or "
+								"YYYY-MM-DDTHH:MM[:SS[.fff]] with a time zone (Z, +HH:MM), got \"%s\"",
+								value);
 	}
 	else if (strcmp(name, "synchronous-commit") == 0)
 	{
@@ -186,6 +225,7 @@ static const struct
 	{"AXS_BATCH_MS", "batch-ms"},
 	{"AXS_METRICS_PORT", "metrics-port"},
 	{"AXS_SYNCHRONOUS_COMMIT", "synchronous-commit"},
+	{"AXS_MAX_BATCH_RETRIES", "max-batch-retries"},
 };
 
 static const struct option long_options[] = {
@@ -197,6 +237,8 @@ static const struct option long_options[] = {
 	{"batch-ms", required_argument, NULL, 0},
 	{"metrics-port", required_argument, NULL, 0},
 	{"synchronous-commit", required_argument, NULL, 0},
+	{"max-batch-retries", required_argument, NULL, 0},
+	{"offsets-for-time", required_argument, NULL, 0},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0}
@@ -214,6 +256,8 @@ options_parse(int argc, char **argv, FeederOptions *options,
 	memset(options, 0, sizeof(*options));
 	options->batch_rows = FEEDER_DEFAULT_BATCH_ROWS;
 	options->batch_ms = FEEDER_DEFAULT_BATCH_MS;
+	options->max_batch_retries = FEEDER_DEFAULT_MAX_BATCH_RETRIES;
+	options->offsets_for_time_ms = -1;
 
 	for (i = 0; i < sizeof(environment_settings) / sizeof(environment_settings[0]); i++)
 	{
@@ -268,11 +312,126 @@ options_parse(int argc, char **argv, FeederOptions *options,
 		return options_fail(error, error_size, "--brokers (or AXS_BROKERS) is required");
 	if (options->topic_count == 0)
 		return options_fail(error, error_size, "--topic (or AXS_TOPIC) is required");
+	if (options->offsets_for_time_ms >= 0)
+		return OPTIONS_OFFSETS_FOR_TIME;
 	if (options->group == NULL)
 		return options_fail(error, error_size, "--group (or AXS_GROUP) is required");
 	if (options->conninfo == NULL)
 		return options_fail(error, error_size, "--db (or AXS_DB) is required");
 	return OPTIONS_RUN;
+}
+
+/* Read exactly count decimal digits at *text; false if fewer. */
+static bool
+read_digits(const char **text, int count, int *value)
+{
+	*value = 0;
+	for (int i = 0; i < count; i++)
+	{
+		char		c = (*text)[i];
+
+		if (c < '0' || c > '9')
+			return false;
+		*value = *value * 10 + (c - '0');
+	}
+	*text += count;
+	return true;
+}
+
+/* Read a time zone (Z, +HH, +HHMM, +HH:MM) ending the text; seconds east of UTC. */
+static bool
+read_time_zone(const char *text, int *seconds_east)
+{
+	int			sign;
+	int			hours;
+	int			minutes = 0;
+
+	if ((text[0] == 'Z' || text[0] == 'z') && text[1] == '\0')
+	{
+		*seconds_east = 0;
+		return true;
+	}
+	if (text[0] != '+' && text[0] != '-')
+		return false;
+	sign = text[0] == '-' ? -1 : 1;
+	text++;
+	if (!read_digits(&text, 2, &hours) || hours > 23)
+		return false;
+	if (*text == ':')
+		text++;
+	if (*text != '\0' && (!read_digits(&text, 2, &minutes) || minutes > 59))
+		return false;
+	if (*text != '\0')
+		return false;
+	*seconds_east = sign * (hours * 3600 + minutes * 60);
+	return true;
+}
+
+bool
+options_parse_time(const char *text, int64_t *unix_ms)
+{
+	struct tm	fields;
+	struct tm	check;
+	int			year;
+	int			month;
+	int			day;
+	int			hour;
+	int			minute;
+	int			second = 0;
+	int			millisecond = 0;
+	int			seconds_east;
+	time_t		seconds;
+
+	if (text[0] != '\0' && text[strspn(text, "0123456789")] == '\0')
+	{
+		char	   *end;
+
+		errno = 0;
+		*unix_ms = strtoll(text, &end, 10);
+		return errno == 0;
+	}
+	if (!read_digits(&text, 4, &year) || *text++ != '-' ||
+		!read_digits(&text, 2, &month) || *text++ != '-' ||
+		!read_digits(&text, 2, &day))
+		return false;
+	if (*text != 'T' && *text != 't' && *text != ' ')
+		return false;
+	text++;
+	if (!read_digits(&text, 2, &hour) || *text++ != ':' || !read_digits(&text, 2, &minute))
+		return false;
+	if (*text == ':')
+	{
+		text++;
+		if (!read_digits(&text, 2, &second))
+			return false;
+		if (*text == '.' && text[1] >= '0' && text[1] <= '9')
+		{
+			int			scale = 100;
+
+			for (text++; *text >= '0' && *text <= '9'; text++, scale /= 10)
+				millisecond += (*text - '0') * scale;
+		}
+	}
+	if (!read_time_zone(text, &seconds_east) || year < 1970 || month < 1 || month > 12 ||
+		day < 1 || hour > 23 || minute > 59 || second > 59)
+		return false;
+
+	memset(&fields, 0, sizeof(fields));
+	fields.tm_year = year - 1900;
+	fields.tm_mon = month - 1;
+	fields.tm_mday = day;
+	fields.tm_hour = hour;
+	fields.tm_min = minute;
+	fields.tm_sec = second;
+	seconds = timegm(&fields);
+	/* timegm moves February 30 to March 2: refuse such dates */
+	if (gmtime_r(&seconds, &check) == NULL || check.tm_mday != day || check.tm_mon != month - 1)
+		return false;
+	seconds -= seconds_east;
+	if (seconds < 0)
+		return false;
+	*unix_ms = (int64_t) seconds * 1000 + millisecond;
+	return true;
 }
 
 void

@@ -21,27 +21,31 @@
  */
 #include "pg_sink.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
-
-#define SQLSTATE_SERIALIZATION_FAILURE "40001"
 
 /* Largest piece handed to PQputCopyData, so libpq's buffer stays small. */
 #define COPY_CHUNK_BYTES (256 * 1024)
 
+/* Longest single wait on the socket, so that a stop request is seen. */
+#define POLL_SLICE_MS 100
+
 void
-pg_sink_init(PgSink *sink, const char *conninfo, bool synchronous_commit)
+pg_sink_init(PgSink *sink, const char *conninfo, bool synchronous_commit,
+			 volatile sig_atomic_t *running)
 {
+	memset(sink, 0, sizeof(*sink));
 	sink->conninfo = strdup(conninfo);
 	sink->synchronous_commit = synchronous_commit;
-	sink->connection = NULL;
-	sink->connected_before = false;
-	sink->session = 0;
+	sink->running = running;
 }
 
 uint64_t
@@ -69,29 +73,122 @@ pg_sink_disconnect(PgSink *sink)
 	sink->connection = NULL;
 }
 
-bool
-pg_sink_ensure_connected(PgSink *sink, bool *new_session)
+/* Milliseconds since a stop was first asked; -1 while running. */
+static int64_t
+pg_sink_stopping_for_ms(PgSink *sink)
+{
+	int64_t		now = clock_monotonic_ms();
+
+	if (*sink->running)
+	{
+		sink->stop_seen_ms = 0;
+		return -1;
+	}
+	if (sink->stop_seen_ms == 0)
+		sink->stop_seen_ms = now;
+	return now - sink->stop_seen_ms;
+}
+
+/* Wait up to POLL_SLICE_MS for the socket; true when it is ready. */
+static bool
+pg_sink_poll_socket(PGconn *connection, bool for_reading)
+{
+	struct pollfd socket_poll;
+
+	socket_poll.fd = PQsocket(connection);
+	socket_poll.events = for_reading ? POLLIN : POLLOUT;
+	socket_poll.revents = 0;
+	if (socket_poll.fd < 0)
+		return true;			/* let libpq report the broken connection */
+	return poll(&socket_poll, 1, POLL_SLICE_MS) > 0;
+}
+
+/* The connect_timeout the conninfo asks for, in milliseconds, or the default. */
+static int64_t
+pg_sink_connect_timeout_ms(PGconn *connection)
+{
+	PQconninfoOption *options = PQconninfo(connection);
+	int64_t		timeout_s = PG_SINK_DEFAULT_CONNECT_TIMEOUT_S;
+
+	for (PQconninfoOption *option = options; option != NULL && option->keyword != NULL; option++)
+		if (strcmp(option->keyword, "connect_timeout") == 0 && option->val != NULL &&
+			atoi(option->val) > 0)
+			timeout_s = atoi(option->val) < 2 ? 2 : atoi(option->val);
+	PQconninfoFree(options);
+	return timeout_s * 1000;
+}
+
+/*
+ * Open a connection with libpq's asynchronous calls, so that neither a
+ * server that does not answer nor a stop request can hold the caller:
+ * gives up after connect_timeout (PG_SINK_DEFAULT_CONNECT_TIMEOUT_S when
+ * the conninfo has none) or PG_SINK_STOP_GRACE_MS after a stop request.
+ * Errors are made verbose while connecting, so that the server's SQLSTATE
+ * (28P01, 3D000, 57P03, ...) reaches last_error.
+ */
+static PGconn *
+pg_sink_connect(PgSink *sink)
 {
 	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
 	const char *values[] = {sink->conninfo, "axs-feeder", NULL};
+	PGconn	   *connection = PQconnectStartParams(keywords, values, 1);
+	PostgresPollingStatusType polling = PGRES_POLLING_WRITING;
+	int64_t		deadline_ms;
 
+	if (connection == NULL)
+	{
+		pg_error_set(&sink->last_error, NULL, "out of memory starting a connection", NULL);
+		return NULL;
+	}
+	PQsetErrorVerbosity(connection, PQERRORS_VERBOSE);
+	deadline_ms = clock_monotonic_ms() + pg_sink_connect_timeout_ms(connection);
+	while (PQstatus(connection) != CONNECTION_BAD &&
+		   polling != PGRES_POLLING_OK && polling != PGRES_POLLING_FAILED)
+	{
+		int64_t		stopping_for;
+
+		if (pg_sink_poll_socket(connection, polling == PGRES_POLLING_READING))
+		{
+			polling = PQconnectPoll(connection);
+			continue;
+		}
+		stopping_for = pg_sink_stopping_for_ms(sink);
+		if (stopping_for >= PG_SINK_STOP_GRACE_MS)
+		{
+			pg_error_set(&sink->last_error, NULL,
+						 "stopping: gave up connecting to PostgreSQL", NULL);
+			PQfinish(connection);
+			return NULL;
+		}
+		if (clock_monotonic_ms() >= deadline_ms)
+		{
+			pg_error_set(&sink->last_error, NULL,
+						 "connecting to PostgreSQL timed out (connect_timeout)", NULL);
+			PQfinish(connection);
+			return NULL;
+		}
+	}
+	if (PQstatus(connection) != CONNECTION_OK)
+	{
+		pg_error_set_from_connection(&sink->last_error, PQerrorMessage(connection));
+		PQfinish(connection);
+		return NULL;
+	}
+	PQsetErrorVerbosity(connection, PQERRORS_DEFAULT);
+	return connection;
+}
+
+bool
+pg_sink_ensure_connected(PgSink *sink, bool *new_session)
+{
 	*new_session = false;
 	if (sink->connection != NULL && PQstatus(sink->connection) == CONNECTION_OK)
 		return true;
 	pg_sink_disconnect(sink);
 
-	sink->connection = PQconnectdbParams(keywords, values, 1);
-	if (PQstatus(sink->connection) != CONNECTION_OK)
-	{
-		char	   *message = PQerrorMessage(sink->connection);
-		size_t		length = strlen(message);
-
-		while (length > 0 && message[length - 1] == '\n')
-			message[--length] = '\0';
-		log_message("cannot connect to PostgreSQL: %s", message);
-		pg_sink_disconnect(sink);
+	sink->connection = pg_sink_connect(sink);
+	if (sink->connection == NULL)
 		return false;
-	}
 	if (sink->connected_before)
 		metrics_count_db_reconnect();
 	sink->connected_before = true;
@@ -101,68 +198,153 @@ pg_sink_ensure_connected(PgSink *sink, bool *new_session)
 }
 
 /*
- * Classify a failed result (NULL: no result at all), log it, and leave no
- * transaction open.  A broken connection is dropped.
+ * Wait until the next result can be read without blocking.  After a stop
+ * request the statement gets PG_SINK_STOP_GRACE_MS to finish, is then
+ * cancelled, and if the server answers the cancel neither within as long
+ * again, the wait gives up (false; the caller drops the connection).
+ */
+static bool
+pg_sink_wait_for_result(PgSink *sink)
+{
+	PGconn	   *connection = sink->connection;
+	bool		cancel_sent = false;
+
+	while (PQisBusy(connection))
+	{
+		int64_t		stopping_for;
+
+		if (pg_sink_poll_socket(connection, true))
+		{
+			if (!PQconsumeInput(connection))
+				return true;	/* PQgetResult reports the broken connection */
+			continue;
+		}
+		stopping_for = pg_sink_stopping_for_ms(sink);
+		if (!cancel_sent && stopping_for >= PG_SINK_STOP_GRACE_MS)
+		{
+			PGcancel   *cancel = PQgetCancel(connection);
+			char		error[256] = "";
+
+			log_message("stopping: the statement still runs after %d ms; cancelling it "
+						"(what it did not commit is consumed again at the next start)",
+						PG_SINK_STOP_GRACE_MS);
+			if (cancel == NULL || !PQcancel(cancel, error, sizeof(error)))
+				log_message("cancel request failed: %s", error);
+			if (cancel != NULL)
+				PQfreeCancel(cancel);
+			cancel_sent = true;
+		}
+		else if (stopping_for >= 2 * PG_SINK_STOP_GRACE_MS)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Send a query with text parameters and wait for its result as
+ * pg_sink_wait_for_result does; NULL when the query could not be sent, or
+ * when the wait gave up (the connection is then dropped).  Every result
+ * after the first is discarded.
+ */
+static PGresult *
+pg_sink_exec(PgSink *sink, const char *sql, int parameter_count, const char *const *parameters)
+{
+	PGresult   *first = NULL;
+	PGresult   *result;
+
+	if (!PQsendQueryParams(sink->connection, sql, parameter_count, NULL, parameters,
+						   NULL, NULL, 0))
+		return NULL;
+	while (pg_sink_wait_for_result(sink))
+	{
+		result = PQgetResult(sink->connection);
+		if (result == NULL)
+			return first;
+		if (first == NULL)
+			first = result;
+		else
+			PQclear(result);
+	}
+	PQclear(first);
+	pg_sink_disconnect(sink);
+	return NULL;
+}
+
+/*
+ * Record why an operation failed (result NULL: libpq's own message) in
+ * last_error, and leave no transaction open: a broken connection is
+ * dropped, an open transaction rolled back.  The caller logs.
  */
 static PgSinkStatus
-pg_sink_failure(PgSink *sink, PGresult *result, const char *what)
+pg_sink_failure(PgSink *sink, PGresult *result, const char *operation)
 {
-	const char *sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
-	const char *message = result ? PQresultErrorMessage(result) : "";
-	PgSinkStatus status = PG_SINK_FAILED;
-	char		text[512];
-	size_t		length;
+	char		message[512];
 
-	if (message[0] == '\0')
-		message = PQerrorMessage(sink->connection);
-	snprintf(text, sizeof(text), "%s", message);
-	length = strlen(text);
-	while (length > 0 && text[length - 1] == '\n')
-		text[--length] = '\0';
+	if (result != NULL && PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) != NULL)
+	{
+		snprintf(message, sizeof(message), "%s: %s", operation,
+				 PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY));
+		pg_error_set(&sink->last_error, PQresultErrorField(result, PG_DIAG_SQLSTATE),
+					 message, PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL));
+	}
+	else
+	{
+		const char *libpq_message = sink->connection ? PQerrorMessage(sink->connection) : "";
 
-	if (sqlstate != NULL && strcmp(sqlstate, SQLSTATE_SERIALIZATION_FAILURE) == 0)
-		status = PG_SINK_FENCED;
-	log_message("%s failed%s: %s", what,
-				status == PG_SINK_FENCED ? " (fenced)" : "", text);
+		snprintf(message, sizeof(message), "%s: %s", operation,
+				 libpq_message[0] ? libpq_message : "connection lost");
+		pg_error_set(&sink->last_error, NULL, message, NULL);
+	}
 	if (result != NULL)
 		PQclear(result);
 
+	if (sink->connection == NULL)
+		return PG_SINK_FAILED;
 	if (PQstatus(sink->connection) != CONNECTION_OK)
 		pg_sink_disconnect(sink);
 	else if (PQtransactionStatus(sink->connection) != PQTRANS_IDLE)
 	{
-		PGresult   *rollback = PQexec(sink->connection, "ROLLBACK");
+		PGresult   *rollback = pg_sink_exec(sink, "ROLLBACK", 0, NULL);
 
 		if (PQresultStatus(rollback) != PGRES_COMMAND_OK)
 			pg_sink_disconnect(sink);
 		PQclear(rollback);
 	}
-	return status;
+	return sink->last_error.error_class == PG_ERROR_FENCED ? PG_SINK_FENCED : PG_SINK_FAILED;
 }
 
 PgSinkStatus
-pg_sink_read_offset(PgSink *sink, OwnedPartition *owned)
+pg_sink_fetch_offset(PgSink *sink, const char *topic, int32_t partition,
+					 bool *has_stored, int64_t *next_offset)
 {
 	char		partition_text[16];
 	const char *params[2];
 	PGresult   *result;
 
-	snprintf(partition_text, sizeof(partition_text), "%d", owned->partition);
-	params[0] = owned->topic;
+	snprintf(partition_text, sizeof(partition_text), "%d", partition);
+	params[0] = topic;
 	params[1] = partition_text;
-	result = PQexecParams(sink->connection,
-						  "SELECT next_offset FROM axs.feeder_offsets"
-						  " WHERE topic = $1 AND partition = $2",
-						  2, NULL, params, NULL, NULL, 0);
+	result = pg_sink_exec(sink, "SELECT next_offset FROM axs.feeder_offsets"
+						  " WHERE topic = $1 AND partition = $2", 2, params);
 	if (PQresultStatus(result) != PGRES_TUPLES_OK)
 		return pg_sink_failure(sink, result, "reading axs.feeder_offsets");
-	if (PQntuples(result) == 0)
-		partition_set_stored(owned, false, 0);
-	else
-		partition_set_stored(owned, true,
-							 strtoll(PQgetvalue(result, 0, 0), NULL, 10));
+	*has_stored = PQntuples(result) > 0;
+	*next_offset = *has_stored ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;
 	PQclear(result);
 	return PG_SINK_OK;
+}
+
+PgSinkStatus
+pg_sink_read_offset(PgSink *sink, OwnedPartition *owned)
+{
+	bool		has_stored;
+	int64_t		next_offset;
+	PgSinkStatus status = pg_sink_fetch_offset(sink, owned->topic, owned->partition,
+											   &has_stored, &next_offset);
+
+	if (status == PG_SINK_OK)
+		partition_set_stored(owned, has_stored, next_offset);
+	return status;
 }
 
 /* The two int4 advisory lock keys of a partition; stable across releases. */
@@ -198,7 +380,7 @@ pg_sink_advisory(PgSink *sink, const OwnedPartition *owned, const char *function
 	snprintf(sql, sizeof(sql), "SELECT %s($1::int4, $2::int4)", function);
 	params[0] = key1_text;
 	params[1] = key2_text;
-	return PQexecParams(sink->connection, sql, 2, NULL, params, NULL, NULL, 0);
+	return pg_sink_exec(sink, sql, 2, params);
 }
 
 PgSinkStatus
@@ -231,7 +413,13 @@ pg_sink_unlock_partition(PgSink *sink, OwnedPartition *owned)
 		return;					/* the session and its locks are gone */
 	result = pg_sink_advisory(sink, owned, "pg_advisory_unlock");
 	if (PQresultStatus(result) != PGRES_TUPLES_OK)
+	{
+		char		text[1024];
+
 		pg_sink_failure(sink, result, "pg_advisory_unlock");
+		pg_error_format(&sink->last_error, text, sizeof(text));
+		log_message("%s", text);
+	}
 	else
 		PQclear(result);
 }
@@ -401,8 +589,9 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 
 	if (pg_sink_session(sink) != batch->session)
 	{
-		log_message("the PostgreSQL session changed since the partition locks were taken; "
-					"not writing the batch");
+		pg_error_set(&sink->last_error, NULL,
+					 "the PostgreSQL session changed since the partition locks were taken; "
+					 "the batch was not sent", NULL);
 		return PG_SINK_FAILED;
 	}
 	slices = malloc(sizeof(CopySlice) * (size_t) (batch->inbox_copy_count + 1));
@@ -412,6 +601,7 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 		fprintf(stderr, "axs-feeder: out of memory\n");
 		abort();
 	}
+	sink->dead_letters_inserted = 0;
 	text_append(&sql, &sql_length, &sql_capacity,
 				sink->synchronous_commit ? "BEGIN;" : "BEGIN;SET LOCAL synchronous_commit = off;");
 	for (int i = 0; i < batch->inbox_copy_count; i++)
@@ -463,7 +653,7 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 	free(sql);
 
 	/* Read every result until NULL; the first failure decides. */
-	while ((result = PQgetResult(connection)) != NULL)
+	while (pg_sink_wait_for_result(sink) && (result = PQgetResult(connection)) != NULL)
 	{
 		ExecStatusType status = PQresultStatus(result);
 
@@ -480,10 +670,24 @@ pg_sink_write_batch(PgSink *sink, const Batch *batch)
 		else if (failed == NULL && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
 			failed = result;
 		else
+		{
+			if (status == PGRES_COMMAND_OK && strncmp(PQcmdStatus(result), "INSERT ", 7) == 0)
+				sink->dead_letters_inserted = atoi(PQcmdTuples(result));
 			PQclear(result);
+		}
 	}
 	free(slices);
 	free(copy_first);
+	if (PQisBusy(connection))
+	{
+		/* stopping, and the server answered neither the batch nor the cancel */
+		pg_sink_disconnect(sink);
+		PQclear(failed);
+		pg_error_set(&sink->last_error, NULL,
+					 "stopping: PostgreSQL did not answer the batch nor its cancel; "
+					 "connection closed", NULL);
+		return PG_SINK_FAILED;
+	}
 	if (failed != NULL)
 		return pg_sink_failure(sink, failed, "writing the batch");
 	if (!data_sent || copies_sent != copy_count)

@@ -7,25 +7,37 @@
  *		COMMIT), sent as one query string.
  *
  * Never retries by itself and never decides what to consume: it reports
- * what happened and the feeder chooses.  Not thread-safe: one thread at a
- * time (the writer while it writes a batch, the poll thread while the
- * writer is idle).
+ * what happened (last_error: PostgreSQL's SQLSTATE, message and detail,
+ * classified) and the feeder chooses.  Nothing it does outlives a stop
+ * request by more than a few seconds: connecting is asynchronous and gives
+ * up when asked to stop, and a statement still running PG_SINK_STOP_GRACE_MS
+ * after a stop request is cancelled (its batch is then left for the next
+ * run).  Not thread-safe: one thread at a time (the writer while it writes
+ * a batch, the poll thread while the writer is idle).
  */
 #ifndef AXS_FEEDER_PG_SINK_H
 #define AXS_FEEDER_PG_SINK_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include <libpq-fe.h>
 
 #include "batch.h"
 #include "partition_table.h"
+#include "pg_error.h"
+
+/* How long a statement may still run after a stop request before it is cancelled. */
+#define PG_SINK_STOP_GRACE_MS 2000
+
+/* Connection timeout when the conninfo sets no connect_timeout. */
+#define PG_SINK_DEFAULT_CONNECT_TIMEOUT_S 10
 
 typedef enum PgSinkStatus
 {
 	PG_SINK_OK,
 	PG_SINK_FENCED,				/* another feeder owns a partition (40001) */
-	PG_SINK_FAILED				/* connection or other error; already logged */
+	PG_SINK_FAILED				/* connection or other error, in last_error */
 } PgSinkStatus;
 
 typedef struct PgSink
@@ -35,15 +47,23 @@ typedef struct PgSink
 	PGconn	   *connection;		/* NULL while disconnected */
 	bool		connected_before;	/* later connections count as reconnects */
 	uint64_t	session;		/* increments at every new session (atomic) */
+	PgError		last_error;		/* why the last call failed */
+	volatile sig_atomic_t *running; /* 0 once a stop is asked */
+	int64_t		stop_seen_ms;	/* monotonic time the stop was first seen, or 0 */
+	int			dead_letters_inserted;	/* by the last batch written; the others
+										 * were stored already (a replay) */
 } PgSink;
 
-extern void pg_sink_init(PgSink *sink, const char *conninfo, bool synchronous_commit);
+extern void pg_sink_init(PgSink *sink, const char *conninfo, bool synchronous_commit,
+						 volatile sig_atomic_t *running);
 extern void pg_sink_close(PgSink *sink);
 
 /*
  * Make sure a healthy session exists, connecting once if needed.  Sets
  * *new_session when a new session was opened (advisory locks of the old
- * one are gone).  Returns false if PostgreSQL cannot be reached.
+ * one are gone).  Returns false (reason in last_error) if PostgreSQL
+ * cannot be reached, refuses the connection, or a stop was asked while
+ * connecting.
  */
 extern bool pg_sink_ensure_connected(PgSink *sink, bool *new_session);
 
@@ -58,6 +78,10 @@ extern PgSinkStatus pg_sink_read_offset(PgSink *sink, OwnedPartition *owned);
 
 /* pg_try_advisory_lock for owned (sets owned->lock_held on success). */
 extern PgSinkStatus pg_sink_lock_partition(PgSink *sink, OwnedPartition *owned);
+
+/* Read the stored offset of one partition without changing any bookkeeping. */
+extern PgSinkStatus pg_sink_fetch_offset(PgSink *sink, const char *topic, int32_t partition,
+										 bool *has_stored, int64_t *next_offset);
 
 /* Release the advisory lock of owned if held. */
 extern void pg_sink_unlock_partition(PgSink *sink, OwnedPartition *owned);

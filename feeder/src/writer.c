@@ -25,6 +25,7 @@ typedef struct FinishedBatch
 {
 	Batch	   *batch;
 	WriterOutcome outcome;
+	PgError		error;			/* valid for WRITER_FAILED and WRITER_FENCED */
 } FinishedBatch;
 
 struct Writer
@@ -43,23 +44,30 @@ struct Writer
 	bool		stopping;
 };
 
-/* Write one batch in its own transaction; runs without the mutex. */
+/*
+ * Write one batch in its own transaction; runs without the mutex.  On
+ * failure *error says why.
+ */
 static WriterOutcome
-writer_write(Writer *writer, Batch *batch)
+writer_write(Writer *writer, Batch *batch, PgError *error)
 {
 	bool		new_session;
 	PgSinkStatus status;
 
 	/* A new session lacks the locks; pg_sink_write_batch refuses it. */
 	if (!pg_sink_ensure_connected(writer->sink, &new_session))
+	{
+		*error = writer->sink->last_error;
 		return WRITER_FAILED;
+	}
 	status = pg_sink_write_batch(writer->sink, batch);
-	if (status == PG_SINK_FENCED)
-		return WRITER_FENCED;
 	if (status != PG_SINK_OK)
-		return WRITER_FAILED;
+	{
+		*error = writer->sink->last_error;
+		return status == PG_SINK_FENCED ? WRITER_FENCED : WRITER_FAILED;
+	}
 	metrics_count_batch((uint64_t) batch->inbox_row_count,
-						(uint64_t) batch->dead_letter_count,
+						(uint64_t) writer->sink->dead_letters_inserted,
 						(double) (clock_monotonic_ms() - batch->first_message_ms) / 1000.0);
 	return WRITER_WRITTEN;
 }
@@ -75,6 +83,7 @@ writer_main(void *argument)
 		Batch	   *batch;
 		bool		discard;
 		WriterOutcome outcome;
+		PgError		error;
 
 		while (writer->queue_count == 0 && !writer->stopping)
 			pthread_cond_wait(&writer->work_ready, &writer->mutex);
@@ -84,7 +93,8 @@ writer_main(void *argument)
 		discard = writer->failed;
 		pthread_mutex_unlock(&writer->mutex);
 
-		outcome = discard ? WRITER_DISCARDED : writer_write(writer, batch);
+		memset(&error, 0, sizeof(error));
+		outcome = discard ? WRITER_DISCARDED : writer_write(writer, batch, &error);
 
 		pthread_mutex_lock(&writer->mutex);
 		writer->queue_head = (writer->queue_head + 1) % WRITER_QUEUE_LENGTH;
@@ -96,6 +106,7 @@ writer_main(void *argument)
 		}
 		writer->finished[writer->finished_count].batch = batch;
 		writer->finished[writer->finished_count].outcome = outcome;
+		writer->finished[writer->finished_count].error = error;
 		writer->finished_count++;
 		if (outcome != WRITER_WRITTEN)
 			writer->failed = true;
@@ -160,7 +171,7 @@ writer_submit(Writer *writer, Batch *batch)
 }
 
 Batch *
-writer_take_finished(Writer *writer, WriterOutcome *outcome)
+writer_take_finished(Writer *writer, WriterOutcome *outcome, PgError *error)
 {
 	Batch	   *batch = NULL;
 
@@ -169,6 +180,8 @@ writer_take_finished(Writer *writer, WriterOutcome *outcome)
 	{
 		batch = writer->finished[0].batch;
 		*outcome = writer->finished[0].outcome;
+		if (error != NULL)
+			*error = writer->finished[0].error;
 		writer->finished_count--;
 		memmove(&writer->finished[0], &writer->finished[1],
 				sizeof(FinishedBatch) * (size_t) writer->finished_count);

@@ -25,7 +25,7 @@
 typedef enum WriterOutcome
 {
 	WRITER_WRITTEN,				/* committed */
-	WRITER_FAILED,				/* rolled back or unknown; already logged */
+	WRITER_FAILED,				/* rolled back or unknown; see its PgError */
 	WRITER_FENCED,				/* another feeder owns a partition (40001) */
 	WRITER_DISCARDED			/* queued behind a failure, never sent */
 } WriterOutcome;
@@ -45,10 +45,11 @@ extern void writer_stop(Writer *writer);
 extern void writer_submit(Writer *writer, Batch *batch);
 
 /*
- * Take back a finished batch, oldest first, with its outcome; NULL when
- * none is finished.  Never blocks.
+ * Take back a finished batch, oldest first, with its outcome and, for
+ * WRITER_FAILED and WRITER_FENCED, why (error, if not NULL); NULL when none
+ * is finished.  Never blocks.
  */
-extern Batch *writer_take_finished(Writer *writer, WriterOutcome *outcome);
+extern Batch *writer_take_finished(Writer *writer, WriterOutcome *outcome, PgError *error);
 
 /*
  * Wait until no batch is pending.  The writer then does not touch the

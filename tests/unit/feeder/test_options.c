@@ -1,7 +1,9 @@
 /*
  * test_options.c
  *		cmocka tests of axs-feeder option parsing: flags, AXS_* environment
- *		variables, precedence (flags win), -X properties and errors.
+ *		variables, precedence (flags win), -X properties and errors; empty
+ *		brokers, topics and groups refused at once; --max-batch-retries;
+ *		--offsets-for-time and the times it accepts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +27,7 @@ clear_environment(void)
 	unsetenv("AXS_BATCH_MS");
 	unsetenv("AXS_METRICS_PORT");
 	unsetenv("AXS_SYNCHRONOUS_COMMIT");
+	unsetenv("AXS_MAX_BATCH_RETRIES");
 }
 
 static OptionsResult
@@ -128,6 +131,180 @@ test_errors_and_help(void **state)
 	assert_non_null(strstr(options_usage(), "AXS_METRICS_PORT"));
 }
 
+/* Parse argv (NULL-terminated); the result, with the error kept in error. */
+static OptionsResult
+parse_list(char **argv, char *error)
+{
+	FeederOptions options;
+	OptionsResult result;
+	int			argc = 0;
+
+	while (argv[argc] != NULL)
+		argc++;
+	result = parse(&options, error, argc, argv);
+	options_free(&options);
+	return result;
+}
+
+static void
+test_empty_brokers_topic_group_refused(void **state)
+{
+	char	   *empty_brokers[] = {"axs-feeder", "--brokers", "", "--topic", "t", "--group", "g",
+	"--db", "x=y", NULL};
+	char	   *blank_brokers[] = {"axs-feeder", "--brokers", " , ", "--topic", "t", "--group", "g",
+	"--db", "x=y", NULL};
+	char	   *empty_topic[] = {"axs-feeder", "--brokers", "b:1", "--topic", "", "--group", "g",
+	"--db", "x=y", NULL};
+	char	   *commas_topic[] = {"axs-feeder", "--brokers", "b:1", "--topic", ", ,", "--group", "g",
+	"--db", "x=y", NULL};
+	char	   *empty_group[] = {"axs-feeder", "--brokers", "b:1", "--topic", "t", "--group", "",
+	"--db", "x=y", NULL};
+	char	   *blank_group[] = {"axs-feeder", "--brokers", "b:1", "--topic", "t", "--group", "  ",
+	"--db", "x=y", NULL};
+	char	   *no_flags[] = {"axs-feeder", "--db", "x=y", NULL};
+	char	   *topics_with_gap[] = {"axs-feeder", "--brokers", "b:1", "--topic", "a,,b", "--group", "g",
+	"--db", "", NULL};
+	FeederOptions options;
+	char		error[256];
+
+	(void) state;
+	clear_environment();
+	assert_int_equal(parse_list(empty_brokers, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "brokers must name at least one HOST:PORT"));
+	assert_int_equal(parse_list(blank_brokers, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "brokers"));
+	assert_int_equal(parse_list(empty_topic, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "topic must name at least one topic"));
+	assert_int_equal(parse_list(commas_topic, error), OPTIONS_ERROR);
+	assert_int_equal(parse_list(empty_group, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "group must not be empty"));
+	assert_int_equal(parse_list(blank_group, error), OPTIONS_ERROR);
+
+	/* the same through the environment: an empty variable is unset, a blank one refused */
+	setenv("AXS_BROKERS", "", 1);
+	setenv("AXS_TOPIC", "t", 1);
+	setenv("AXS_GROUP", "g", 1);
+	assert_int_equal(parse_list(no_flags, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "--brokers (or AXS_BROKERS) is required"));
+	setenv("AXS_BROKERS", " ", 1);
+	assert_int_equal(parse_list(no_flags, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "(from AXS_BROKERS)"));
+	setenv("AXS_BROKERS", "b:1", 1);
+	setenv("AXS_TOPIC", ",", 1);
+	assert_int_equal(parse_list(no_flags, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "(from AXS_TOPIC)"));
+	setenv("AXS_TOPIC", "t", 1);
+	setenv("AXS_GROUP", "", 1);
+	assert_int_equal(parse_list(no_flags, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "--group (or AXS_GROUP) is required"));
+	setenv("AXS_GROUP", "\t", 1);
+	assert_int_equal(parse_list(no_flags, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "(from AXS_GROUP)"));
+	setenv("AXS_GROUP", "g", 1);
+	assert_int_equal(parse_list(no_flags, error), OPTIONS_RUN);
+	clear_environment();
+
+	/* empty entries of a list are skipped; an empty --db means libpq's defaults */
+	assert_int_equal(parse(&options, error, 9, topics_with_gap), OPTIONS_RUN);
+	assert_int_equal(options.topic_count, 2);
+	assert_string_equal(options.topics[1], "b");
+	assert_string_equal(options.conninfo, "");
+	options_free(&options);
+}
+
+static void
+test_max_batch_retries(void **state)
+{
+	char	   *base[] = {"axs-feeder", "--brokers", "b:1", "--topic", "t", "--group", "g",
+	"--db", "x=y", NULL};
+	char	   *flag[] = {"axs-feeder", "--brokers", "b:1", "--topic", "t", "--group", "g",
+	"--db", "x=y", "--max-batch-retries", "0", NULL};
+	char	   *bad[] = {"axs-feeder", "--brokers", "b:1", "--topic", "t", "--group", "g",
+	"--db", "x=y", "--max-batch-retries", "-1", NULL};
+	FeederOptions options;
+	char		error[256];
+
+	(void) state;
+	clear_environment();
+	assert_int_equal(parse(&options, error, 9, base), OPTIONS_RUN);
+	assert_int_equal(options.max_batch_retries, FEEDER_DEFAULT_MAX_BATCH_RETRIES);
+	options_free(&options);
+	setenv("AXS_MAX_BATCH_RETRIES", "7", 1);
+	assert_int_equal(parse(&options, error, 9, base), OPTIONS_RUN);
+	assert_int_equal(options.max_batch_retries, 7);
+	options_free(&options);
+	assert_int_equal(parse(&options, error, 11, flag), OPTIONS_RUN);
+	assert_int_equal(options.max_batch_retries, 0);
+	options_free(&options);
+	assert_int_equal(parse_list(bad, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "max-batch-retries must be an integer from 0"));
+	clear_environment();
+}
+
+static void
+test_offsets_for_time(void **state)
+{
+	char	   *mode[] = {"axs-feeder", "--offsets-for-time", "2024-05-01T12:00:00Z",
+	"--brokers", "b:1", "--topic", "t", NULL};
+	char	   *no_brokers[] = {"axs-feeder", "--offsets-for-time", "0", "--topic", "t", NULL};
+	char	   *no_zone[] = {"axs-feeder", "--offsets-for-time", "2024-05-01 12:00:00",
+	"--brokers", "b:1", "--topic", "t", NULL};
+	FeederOptions options;
+	char		error[256];
+
+	(void) state;
+	clear_environment();
+	/* no --group nor --db needed */
+	assert_int_equal(parse(&options, error, 7, mode), OPTIONS_OFFSETS_FOR_TIME);
+	assert_int_equal(options.offsets_for_time_ms, INT64_C(1714564800000));
+	options_free(&options);
+	assert_int_equal(parse_list(no_brokers, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "--brokers"));
+	assert_int_equal(parse_list(no_zone, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "with a time zone"));
+}
+
+static void
+test_times(void **state)
+{
+	static const struct
+	{
+		const char *text;
+		int64_t		unix_ms;
+	}			good[] = {
+		{"0", 0},
+		{"1714564800123", INT64_C(1714564800123)},
+		{"2024-05-01T12:00:00Z", INT64_C(1714564800000)},
+		{"2024-05-01t12:00z", INT64_C(1714564800000)},
+		{"2024-05-01 12:00:00.5Z", INT64_C(1714564800500)},
+		{"2024-05-01T12:00:00.123456Z", INT64_C(1714564800123)},
+		{"2024-05-01 14:00:00+02", INT64_C(1714564800000)},
+		{"2024-05-01T14:30:00+0230", INT64_C(1714564800000)},
+		{"2024-05-01T07:00:00-05:00", INT64_C(1714564800000)},
+		{"2024-02-29T00:00:00Z", INT64_C(1709164800000)},
+	};
+	static const char *const bad[] = {
+		"", "yesterday", "-5", "2024-05-01", "2024-05-01T12:00:00", "2024-05-01T12:00:00 Z",
+		"2024-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2024-05-01T24:00:00Z",
+		"2024-05-01T12:60:00Z", "2024-05-01T12:00:00+1", "2024-05-01T12:00:00+02:00x",
+		"1969-12-31T23:59:59Z", "1970-01-01T00:30:00+01:00", "99999999999999999999",
+	};
+	int64_t		unix_ms;
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+	{
+		if (!options_parse_time(good[i].text, &unix_ms))
+			fail_msg("\"%s\" refused", good[i].text);
+		if (unix_ms != good[i].unix_ms)
+			fail_msg("\"%s\": %lld, expected %lld", good[i].text, (long long) unix_ms,
+					 (long long) good[i].unix_ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (options_parse_time(bad[i], &unix_ms))
+			fail_msg("\"%s\" accepted", bad[i]);
+}
+
 int
 main(void)
 {
@@ -135,6 +312,10 @@ main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_environment_and_precedence),
 		cmocka_unit_test(test_errors_and_help),
+		cmocka_unit_test(test_empty_brokers_topic_group_refused),
+		cmocka_unit_test(test_max_batch_retries),
+		cmocka_unit_test(test_offsets_for_time),
+		cmocka_unit_test(test_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

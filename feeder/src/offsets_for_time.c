@@ -1,0 +1,187 @@
+/*
+ * offsets_for_time.c
+ *		axs-feeder --offsets-for-time (see offsets_for_time.h).
+ *
+ * Kafka answers a time with the earliest offset whose timestamp is at or
+ * after it, or -1 when no message is that recent; the latter needs no
+ * replay.  Every Kafka call has a timeout, so the mode always ends.
+ */
+#include "offsets_for_time.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "consumer.h"
+#include "feeder.h"
+#include "log.h"
+
+#define KAFKA_TIMEOUT_MS 10000
+
+void
+offsets_for_time_format_time(char *out, size_t out_size, int64_t unix_ms)
+{
+	time_t		seconds = (time_t) (unix_ms / 1000);
+	struct tm	utc;
+	char		stamp[32];
+
+	gmtime_r(&seconds, &utc);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
+	snprintf(out, out_size, "%s.%03dZ", stamp, (int) (unix_ms % 1000));
+}
+
+/* topic as a SQL string literal (Kafka names hold no quote; doubled anyway) */
+static void
+quote_topic(char *out, size_t out_size, const char *topic)
+{
+	size_t		used = 0;
+
+	for (; *topic != '\0' && used + 3 < out_size; topic++)
+	{
+		if (*topic == '\'')
+			out[used++] = '\'';
+		out[used++] = *topic;
+	}
+	out[used] = '\0';
+}
+
+void
+offsets_for_time_format(char *out, size_t out_size, const char *topic, int32_t partition,
+						int64_t offset, int64_t end_offset, const char *time_text)
+{
+	char		quoted[512];
+
+	quote_topic(quoted, sizeof(quoted), topic);
+	if (offset >= 0)
+		snprintf(out, out_size,
+				 "-- %s[%d]: offset %" PRId64 " is the first at or after %s (end offset %" PRId64 ")\n"
+				 "SELECT * FROM axs.feeder_rewind('%s', %d, %" PRId64 ");\n",
+				 topic, partition, offset, time_text, end_offset, quoted, partition, offset);
+	else
+		snprintf(out, out_size,
+				 "-- %s[%d]: no message at or after %s (end offset %" PRId64 "): nothing to replay\n",
+				 topic, partition, time_text, end_offset);
+}
+
+/* Add every partition of topic to list, with offset = the time; false on error. */
+static bool
+add_partitions(rd_kafka_t *handle, const char *topic, int64_t unix_ms,
+			   rd_kafka_topic_partition_list_t *list)
+{
+	rd_kafka_topic_t *topic_handle = rd_kafka_topic_new(handle, topic, NULL);
+	const struct rd_kafka_metadata *metadata = NULL;
+	rd_kafka_resp_err_t error;
+	bool		ok = false;
+
+	if (topic_handle == NULL)
+	{
+		log_message("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+		return false;
+	}
+	error = rd_kafka_metadata(handle, 0, topic_handle, &metadata, KAFKA_TIMEOUT_MS);
+	if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_message("cannot read the partitions of %s: %s", topic, rd_kafka_err2str(error));
+	else if (metadata->topic_cnt != 1 || metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_message("cannot read the partitions of %s: %s", topic,
+					rd_kafka_err2str(metadata->topic_cnt == 1 ? metadata->topics[0].err :
+									 RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+	else
+	{
+		for (int i = 0; i < metadata->topics[0].partition_cnt; i++)
+			rd_kafka_topic_partition_list_add(list, topic,
+											  metadata->topics[0].partitions[i].id)->offset = unix_ms;
+		ok = true;
+	}
+	if (metadata != NULL)
+		rd_kafka_metadata_destroy(metadata);
+	rd_kafka_topic_destroy(topic_handle);
+	return ok;
+}
+
+static int
+compare_partitions(const void *a, const void *b)
+{
+	const rd_kafka_topic_partition_t *left = a;
+	const rd_kafka_topic_partition_t *right = b;
+	int			by_topic = strcmp(left->topic, right->topic);
+
+	if (by_topic != 0)
+		return by_topic;
+	return (left->partition > right->partition) - (left->partition < right->partition);
+}
+
+int
+offsets_for_time_run(const FeederOptions *options)
+{
+	rd_kafka_conf_t *conf = consumer_conf_new(options);
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_resp_err_t error;
+	rd_kafka_t *handle;
+	char		message[512];
+	char		time_text[40];
+	int			exit_status = FEEDER_EXIT_OK;
+
+	if (conf == NULL)
+		return FEEDER_EXIT_FATAL;
+	handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, message, sizeof(message));
+	if (handle == NULL)
+	{
+		log_message("cannot create the Kafka client: %s", message);
+		rd_kafka_conf_destroy(conf);
+		return FEEDER_EXIT_FATAL;
+	}
+	offsets_for_time_format_time(time_text, sizeof(time_text), options->offsets_for_time_ms);
+
+	list = rd_kafka_topic_partition_list_new(16);
+	for (int t = 0; t < options->topic_count; t++)
+		if (!add_partitions(handle, options->topics[t], options->offsets_for_time_ms, list))
+			exit_status = FEEDER_EXIT_FATAL;
+	if (exit_status == FEEDER_EXIT_OK)
+	{
+		qsort(list->elems, (size_t) list->cnt, sizeof(list->elems[0]), compare_partitions);
+		error = rd_kafka_offsets_for_times(handle, list, KAFKA_TIMEOUT_MS);
+		if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			log_message("Kafka could not look the time up: %s", rd_kafka_err2str(error));
+			exit_status = FEEDER_EXIT_FATAL;
+		}
+	}
+	if (exit_status == FEEDER_EXIT_OK)
+	{
+		printf("-- The first offset at or after %s in each partition, from Kafka at %s.\n"
+			   "-- axs.feeder_rewind moves a stored offset in either direction: where\n"
+			   "-- axs.feeder_offsets holds a smaller offset, running the call would skip messages.\n",
+			   time_text, options->brokers);
+		for (int i = 0; i < list->cnt; i++)
+		{
+			rd_kafka_topic_partition_t *partition = &list->elems[i];
+			int64_t		low = -1;
+			int64_t		high = -1;
+			char		lines[1024];
+
+			error = partition->err;
+			if (error == RD_KAFKA_RESP_ERR_NO_ERROR)
+				error = rd_kafka_query_watermark_offsets(handle, partition->topic,
+														 partition->partition, &low, &high,
+														 KAFKA_TIMEOUT_MS);
+			if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
+			{
+				log_message("%s[%d]: %s", partition->topic, partition->partition,
+							rd_kafka_err2str(error));
+				exit_status = FEEDER_EXIT_FATAL;
+				continue;
+			}
+			offsets_for_time_format(lines, sizeof(lines), partition->topic, partition->partition,
+									partition->offset, high, time_text);
+			fputs(lines, stdout);
+		}
+		fflush(stdout);
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	rd_kafka_destroy(handle);
+	return exit_status;
+}
