@@ -4,7 +4,11 @@
  *
  * Kafka answers a time with the earliest offset whose timestamp is at or
  * after it, or -1 when no message is that recent; the latter needs no
- * replay.  Every Kafka call has a timeout, so the mode always ends.
+ * replay.  A broker that cannot look offsets up by time answers -1 too
+ * (librdkafka's mock cluster, hence axs-broker, always does): so a -1 is
+ * believed only after the partition's last message was read and found
+ * older than the time.  Every Kafka call has a timeout, so the mode always
+ * ends.
  */
 #include "offsets_for_time.h"
 
@@ -16,6 +20,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "consumer.h"
 #include "feeder.h"
 #include "log.h"
@@ -102,6 +107,83 @@ add_partitions(rd_kafka_t *handle, const char *topic, int64_t unix_ms,
 	return ok;
 }
 
+/*
+ * For the partitions Kafka found no offset for (offset -1) that hold
+ * messages, read the last message; false (and a log line) if one is at or
+ * after the time, i.e. the broker did not look the time up.
+ */
+static bool
+check_no_recent_message(rd_kafka_t *handle, const rd_kafka_topic_partition_list_t *list,
+						const int64_t *high_watermarks, int64_t unix_ms, const char *time_text)
+{
+	rd_kafka_topic_partition_list_t *last = rd_kafka_topic_partition_list_new(list->cnt);
+	rd_kafka_resp_err_t error;
+	int64_t		deadline_ms;
+	int			remaining = 0;
+	bool		ok = true;
+
+	for (int i = 0; i < list->cnt; i++)
+		if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[i].offset < 0 &&
+			high_watermarks[i] > 0)
+		{
+			rd_kafka_topic_partition_list_add(last, list->elems[i].topic,
+											  list->elems[i].partition)->offset =
+				high_watermarks[i] - 1;
+			remaining++;
+		}
+	if (remaining == 0)
+	{
+		rd_kafka_topic_partition_list_destroy(last);
+		return true;
+	}
+	error = rd_kafka_assign(handle, last);
+	if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		log_message("cannot read the last messages: %s", rd_kafka_err2str(error));
+		rd_kafka_topic_partition_list_destroy(last);
+		return false;
+	}
+	deadline_ms = clock_monotonic_ms() + KAFKA_TIMEOUT_MS;
+	while (ok && remaining > 0 && clock_monotonic_ms() < deadline_ms)
+	{
+		rd_kafka_message_t *message = rd_kafka_consumer_poll(handle, 100);
+		rd_kafka_topic_partition_t *wanted;
+		int64_t		timestamp;
+
+		if (message == NULL)
+			continue;
+		wanted = message->err == RD_KAFKA_RESP_ERR_NO_ERROR ?
+			rd_kafka_topic_partition_list_find(last, rd_kafka_topic_name(message->rkt),
+											   message->partition) : NULL;
+		if (wanted != NULL && wanted->offset == message->offset)
+		{
+			timestamp = rd_kafka_message_timestamp(message, NULL);
+			if (timestamp >= unix_ms)
+			{
+				log_message("%s[%d]: Kafka found no message at or after %s, but its last "
+							"message (offset %" PRId64 ") has the timestamp %" PRId64 " ms: this "
+							"broker does not look offsets up by time (librdkafka's mock "
+							"cluster, axs-broker, does not); find the offset otherwise",
+							wanted->topic, wanted->partition, time_text, message->offset,
+							timestamp);
+				ok = false;
+			}
+			wanted->offset = -1;	/* seen */
+			remaining--;
+		}
+		rd_kafka_message_destroy(message);
+	}
+	if (ok && remaining > 0)
+	{
+		log_message("cannot read the last message of %d partition(s) within %d ms",
+					remaining, KAFKA_TIMEOUT_MS);
+		ok = false;
+	}
+	rd_kafka_assign(handle, NULL);
+	rd_kafka_topic_partition_list_destroy(last);
+	return ok;
+}
+
 static int
 compare_partitions(const void *a, const void *b)
 {
@@ -123,10 +205,19 @@ offsets_for_time_run(const FeederOptions *options)
 	rd_kafka_t *handle;
 	char		message[512];
 	char		time_text[40];
+	int64_t    *high_watermarks = NULL;
 	int			exit_status = FEEDER_EXIT_OK;
 
 	if (conf == NULL)
 		return FEEDER_EXIT_FATAL;
+	/* assign() wants a group; this one is never joined nor committed to */
+	if (rd_kafka_conf_set(conf, "group.id", "axs-feeder-offsets-for-time", message,
+						  sizeof(message)) != RD_KAFKA_CONF_OK)
+	{
+		log_message("group.id: %s", message);
+		rd_kafka_conf_destroy(conf);
+		return FEEDER_EXIT_FATAL;
+	}
 	handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, message, sizeof(message));
 	if (handle == NULL)
 	{
@@ -152,35 +243,48 @@ offsets_for_time_run(const FeederOptions *options)
 	}
 	if (exit_status == FEEDER_EXIT_OK)
 	{
+		high_watermarks = calloc((size_t) list->cnt + 1, sizeof(int64_t));
+		for (int i = 0; high_watermarks != NULL && i < list->cnt; i++)
+		{
+			rd_kafka_topic_partition_t *partition = &list->elems[i];
+			int64_t		low;
+
+			error = partition->err;
+			if (error == RD_KAFKA_RESP_ERR_NO_ERROR)
+				error = rd_kafka_query_watermark_offsets(handle, partition->topic,
+														 partition->partition, &low,
+														 &high_watermarks[i], KAFKA_TIMEOUT_MS);
+			if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
+			{
+				log_message("%s[%d]: %s", partition->topic, partition->partition,
+							rd_kafka_err2str(error));
+				exit_status = FEEDER_EXIT_FATAL;
+			}
+		}
+		if (high_watermarks == NULL ||
+			(exit_status == FEEDER_EXIT_OK &&
+			 !check_no_recent_message(handle, list, high_watermarks,
+									  options->offsets_for_time_ms, time_text)))
+			exit_status = FEEDER_EXIT_FATAL;
+	}
+	if (exit_status == FEEDER_EXIT_OK)
+	{
 		printf("-- The first offset at or after %s in each partition, from Kafka at %s.\n"
 			   "-- axs.feeder_rewind moves a stored offset in either direction: where\n"
 			   "-- axs.feeder_offsets holds a smaller offset, running the call would skip messages.\n",
 			   time_text, options->brokers);
 		for (int i = 0; i < list->cnt; i++)
 		{
-			rd_kafka_topic_partition_t *partition = &list->elems[i];
-			int64_t		low = -1;
-			int64_t		high = -1;
 			char		lines[1024];
 
-			error = partition->err;
-			if (error == RD_KAFKA_RESP_ERR_NO_ERROR)
-				error = rd_kafka_query_watermark_offsets(handle, partition->topic,
-														 partition->partition, &low, &high,
-														 KAFKA_TIMEOUT_MS);
-			if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
-			{
-				log_message("%s[%d]: %s", partition->topic, partition->partition,
-							rd_kafka_err2str(error));
-				exit_status = FEEDER_EXIT_FATAL;
-				continue;
-			}
-			offsets_for_time_format(lines, sizeof(lines), partition->topic, partition->partition,
-									partition->offset, high, time_text);
+			offsets_for_time_format(lines, sizeof(lines), list->elems[i].topic,
+									list->elems[i].partition, list->elems[i].offset,
+									high_watermarks[i], time_text);
 			fputs(lines, stdout);
 		}
 		fflush(stdout);
 	}
+	free(high_watermarks);
 	rd_kafka_topic_partition_list_destroy(list);
 	rd_kafka_destroy(handle);
 	return exit_status;
