@@ -199,9 +199,8 @@ feeder_load_offsets(Feeder *feeder, const rd_kafka_topic_partition_list_t *list)
 			{
 				/* Wait for an older feeder's session to let go of the lock. */
 				pg_error_set(&feeder->sink.last_error, NULL,
-							 "the advisory lock is held by another session (an older feeder?)",
-							 NULL);
-				what = owned->topic;
+							 "held by another session (an older feeder?)", NULL);
+				what = "taking a partition's advisory lock";
 			}
 		}
 		if (what == NULL)
@@ -382,17 +381,24 @@ feeder_resync(Feeder *feeder)
 }
 
 /*
- * While nothing is being written: compare every owned partition's stored
- * offset with the one the next batch expects, and resynchronise if another
- * one is stored (an operator's axs.feeder_rewind, most likely).
+ * While nothing is being written (no batch pending or being filled, a
+ * session open): compare every owned partition's stored offset with the
+ * one the next batch expects, and resynchronise if another one is stored
+ * (an operator's axs.feeder_rewind, most likely).  Never waits for the
+ * writer nor connects: a busy or disconnected feeder finds out at its next
+ * batch.
  */
 static void
 feeder_check_stored_offsets(Feeder *feeder)
 {
 	int			i;
 
+	if (feeder->owned.count == 0 || feeder->batch->message_count > 0 ||
+		!writer_idle(feeder->writer))
+		return;
 	feeder_quiesce(feeder);
-	if (feeder->resync_needed || feeder->batch->message_count > 0 || !feeder_connect(feeder))
+	if (feeder->resync_needed || feeder->sink.connection == NULL ||
+		PQstatus(feeder->sink.connection) != CONNECTION_OK)
 		return;
 	for (i = 0; i < feeder->owned.count; i++)
 	{
@@ -695,8 +701,7 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 		}
 		if (now_ms >= next_offsets_check_ms)
 		{
-			if (feeder.batch->message_count == 0)
-				feeder_check_stored_offsets(&feeder);
+			feeder_check_stored_offsets(&feeder);
 			next_offsets_check_ms = now_ms + OFFSETS_CHECK_INTERVAL_MS;
 		}
 	}

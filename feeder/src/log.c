@@ -19,7 +19,7 @@ log_set_program(const char *program)
 void
 log_message(const char *format,...)
 {
-	char		line[1024];
+	char		line[2048];
 	char		stamp[32];
 	struct timespec now;
 	struct tm	utc;

@@ -200,6 +200,17 @@ writer_wait_idle(Writer *writer)
 }
 
 bool
+writer_idle(Writer *writer)
+{
+	bool		idle;
+
+	pthread_mutex_lock(&writer->mutex);
+	idle = writer->queue_count == 0;
+	pthread_mutex_unlock(&writer->mutex);
+	return idle;
+}
+
+bool
 writer_failed(Writer *writer)
 {
 	bool		failed;

@@ -57,6 +57,9 @@ extern Batch *writer_take_finished(Writer *writer, WriterOutcome *outcome, PgErr
  */
 extern void writer_wait_idle(Writer *writer);
 
+/* true when no batch is pending (never blocks). */
+extern bool writer_idle(Writer *writer);
+
 /* true after a batch failed, until writer_clear_failure. */
 extern bool writer_failed(Writer *writer);
 
