@@ -2,7 +2,8 @@
  * loadgen_main.c
  *		axs-loadgen: produce the exchange workload (workload.c) into a Kafka
  *		topic, or write it as JSON lines, at a given rate, with a progress
- *		line every second and a summary at the end.
+ *		line every second and a summary at the end, which counts the
+ *		rejections the workload intends (overdrafts).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,13 +39,22 @@ static const char usage_text[] =
 "  --duplicates PCT   share of re-sent duplicates, same id same content (default 0)\n"
 "  --seed S           random seed (default 1)\n"
 "  --first-id ID      first event id; ids increase from here (default 1)\n"
+"  --key KEYING       market or account: how messages are keyed (default market)\n"
+"  --intended FILE    write the ids of the intended rejections, one a line\n"
 "  --output FILE      write JSON lines to FILE ('-' = stdout) instead of producing\n"
 "  -X key=value       librdkafka producer property (repeatable)\n"
 "  --help\n"
 "\n"
-"Message key = the account (a trade: its buyer), so an account's events stay\n"
-"ordered in one partition.  Orders freeze, then trade or unfreeze; some\n"
-"withdrawals overdraw on purpose (the ledger rejects them).\n";
+"Orders freeze, then trade or unfreeze; some withdrawals overdraw on purpose:\n"
+"the ledger rejects them, and they are the only rejections intended.\n"
+"\n"
+"--key market (as a matching engine publishes): an order's funding deposit,\n"
+"freezes, trade and unfreezes are keyed by its market (BTC-USDT), so they stay\n"
+"in order in one partition; deposits, withdrawals and transfers by the account.\n"
+"In any order of the partitions, only the overdrafts are rejected.\n"
+"--key account: every event by its account (a trade by its buyer).  The same\n"
+"events, but a trade can overtake the seller's freeze in another partition and\n"
+"be rejected insufficient_frozen: ordering artefacts, not intended rejections.\n";
 
 static volatile sig_atomic_t running = 1;
 
@@ -148,35 +158,14 @@ create_producer(const char *brokers, char **properties, int property_count,
 	return producer;
 }
 
-/* The message key: the account in decimal. */
-static size_t
-format_key(int64_t account, char key[24])
-{
-	char		digits[20];
-	size_t		length = 0;
-	uint64_t	rest = (uint64_t) account;
-
-	do
-	{
-		digits[length++] = (char) ('0' + rest % 10);
-		rest /= 10;
-	} while (rest != 0);
-	for (size_t i = 0; i < length; i++)
-		key[i] = digits[length - 1 - i];
-	return length;
-}
-
 /* Produce one message, waiting while librdkafka's queue is full. */
 static bool
 produce_message(rd_kafka_t *producer, rd_kafka_topic_t *topic,
 				const WorkloadMessage *message)
 {
-	char		key[24];
-	size_t		key_length = format_key(message->key, key);
-
 	while (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
 							(void *) message->text, message->length,
-							key, key_length, NULL) != 0)
+							message->key, message->key_length, NULL) != 0)
 	{
 		rd_kafka_resp_err_t error = rd_kafka_last_error();
 
@@ -216,6 +205,8 @@ main(int argc, char **argv)
 		{"duplicates", required_argument, NULL, 'd'},
 		{"seed", required_argument, NULL, 's'},
 		{"first-id", required_argument, NULL, 'i'},
+		{"key", required_argument, NULL, 'k'},
+		{"intended", required_argument, NULL, 'I'},
 		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -227,6 +218,8 @@ main(int argc, char **argv)
 	const char *brokers = NULL;
 	const char *topic_name = NULL;
 	const char *output_path = NULL;
+	const char *intended_path = NULL;
+	FILE	   *intended = NULL;
 	char	   *properties[64];
 	int			property_count = 0;
 	int64_t		events = 100000;
@@ -285,6 +278,12 @@ main(int argc, char **argv)
 			case 'i':
 				ok = parse_int64(optarg, 1, &config.first_id);
 				break;
+			case 'k':
+				ok = workload_keying_parse(optarg, &config.keying);
+				break;
+			case 'I':
+				intended_path = optarg;
+				break;
 			case 'o':
 				output_path = optarg;
 				break;
@@ -335,6 +334,16 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "axs-loadgen: %s\n", error);
 		return 2;
+	}
+	if (intended_path != NULL)
+	{
+		intended = fopen(intended_path, "w");
+		if (intended == NULL)
+		{
+			fprintf(stderr, "axs-loadgen: cannot open %s: %s\n", intended_path, strerror(errno));
+			workload_free(workload);
+			return 1;
+		}
 	}
 	if (output_path != NULL)
 	{
@@ -405,7 +414,11 @@ main(int argc, char **argv)
 		else if (message.kind == WORKLOAD_DUPLICATE)
 			counts.duplicates++;
 		else if (message.kind == WORKLOAD_OVERDRAFT)
+		{
 			counts.overdrafts++;
+			if (intended != NULL)
+				fprintf(intended, "%" PRId64 "\n", message.id);
+		}
 
 		if ((i & 1023) == 0 && clock_monotonic_ms() >= next_progress_ms)
 		{
@@ -429,6 +442,11 @@ main(int argc, char **argv)
 		rd_kafka_topic_destroy(topic);
 		rd_kafka_destroy(producer);
 	}
+	if (intended != NULL && (ferror(intended) || fclose(intended) != 0))
+	{
+		log_message("cannot write %s", intended_path);
+		exit_status = 1;
+	}
 	if (output != NULL && output != stdout)
 		fclose(output);
 	else if (output == stdout)
@@ -436,10 +454,11 @@ main(int argc, char **argv)
 
 	log_progress(&counts, started_ms, events);
 	log_message("summary: produced %" PRIu64 ", malformed %" PRIu64 ", duplicates %" PRIu64
-				", overdrafts %" PRIu64 ", delivery failures %" PRIu64
-				", ids %" PRId64 "..%" PRId64,
+				", overdrafts %" PRIu64 " (the rejections intended), delivery failures %" PRIu64
+				", ids %" PRId64 "..%" PRId64 ", keyed by %s",
 				counts.produced, counts.malformed, counts.duplicates, counts.overdrafts,
-				counts.delivery_failures, config.first_id, workload_last_id(workload));
+				counts.delivery_failures, config.first_id, workload_last_id(workload),
+				workload_keying_name(config.keying));
 	if (counts.delivery_failures > 0)
 		exit_status = 1;
 	workload_free(workload);

@@ -2,13 +2,28 @@
  * workload.c
  *		Exchange workload generator (see workload.h).
  *
- * The generator keeps a model of every balance so that the events it calls
- * valid are valid when applied in key order: an order freezes only what is
- * available, a trade moves only what was frozen, a withdrawal takes at most
- * what is available.  Accounts are funded (deposit) just before they first
- * need a currency.  A trade is keyed by its buyer, so it can overtake the
- * seller's freeze when the two accounts land in different partitions; the
- * ledger then rejects it, as a real exchange feed would see.
+ * Kafka keeps messages in order only within a partition, and the feeder
+ * applies partitions in whatever order they arrive.  A real exchange feed is
+ * designed for that: the matching engine sequences each market, so an
+ * order's freeze, its trades and its unfreeze are keyed by the market and
+ * stay in order; a trade rejected insufficient_frozen because its own
+ * order's freeze had not arrived would be a settlement failure, not
+ * something a feed shows.  Wallet events (deposits, withdrawals, transfers)
+ * are keyed by the account.
+ *
+ * So the generator models every balance per stream (a market, or the
+ * account's wallet): a debit is generated only against what earlier events
+ * of its own stream credited.  The ledger's balance is the sum over the
+ * streams, each of which never goes negative in its own order, so in any
+ * interleaving of the streams every debit finds its funds: an order's
+ * funding deposit is made in the order's market, a withdrawal or a transfer
+ * spends only wallet deposits, and what a transfer credits to its receiver
+ * (in the sender's stream) is never relied on.  The only rejections are the
+ * overdrafts, which withdraw more than the account was ever credited plus a
+ * margin no credit that overtakes them can cover.
+ *
+ * Keyed by account instead (WORKLOAD_KEY_ACCOUNT), the same events lose that
+ * guarantee: a trade keyed by its buyer can overtake the seller's freeze.
  */
 #include "workload.h"
 
@@ -28,6 +43,16 @@
 /* Zipf exponent of account popularity: a few hot accounts, a long tail. */
 #define ACCOUNT_SKEW 0.99
 
+/*
+ * An overdraft withdraws this much more than the account was ever credited:
+ * credits generated after it but applied before it (in another partition)
+ * would have to add up to it, millions of events of one account.
+ */
+#define OVERDRAFT_MARGIN INT64_C(1000000000000)
+
+/* The stream of wallet events; stream m (1..currencies-1) is market m/quote. */
+#define STREAM_WALLET 0
+
 static const char *const currency_names[] = {
 	"USDT", "BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "DOT", "LTC", "TRX",
 	"AVAX", "LINK", "ATOM", "XLM", "NEAR", "APT"
@@ -43,6 +68,7 @@ typedef struct Balance
 typedef struct PendingEvent
 {
 	AxsEvent	event;
+	int			stream;			/* STREAM_WALLET or a market */
 	bool		overdraft;
 } PendingEvent;
 
@@ -52,7 +78,8 @@ struct Workload
 	uint64_t	random_state;
 	int64_t		next_id;
 	char		(*currency_codes)[AXS_CURRENCY_CODE_MAX + 1];
-	Balance    *balances;		/* accounts x currencies, account 1 first */
+	Balance    *streams;		/* per account STREAM_SLOTS, account 1 first */
+	int64_t    *credited;		/* accounts x currencies: all credits ever */
 	double	   *account_cdf;	/* Zipf CDF over trader ranks */
 	int64_t    *cdf_guide;		/* [j]: first rank whose CDF reaches j/trader_count */
 	int64_t		trader_count;
@@ -114,10 +141,31 @@ copy_code(char *dest, const char *code)
 	memcpy(dest, code, AXS_CURRENCY_CODE_MAX + 1);
 }
 
+/*
+ * Balances an account holds per stream: the quote currency in its wallet
+ * and in every market, each base currency in its wallet and its own market.
+ */
+#define STREAM_SLOTS(currencies) (3 * (currencies) - 2)
+
+/* The part of account's balance in currency that stream's events hold. */
 static Balance *
-balance_of(Workload *workload, int64_t account, int currency)
+stream_balance(Workload *workload, int64_t account, int currency, int stream)
 {
-	return &workload->balances[(account - 1) * workload->config.currencies + currency];
+	int			currencies = workload->config.currencies;
+	int64_t		slot;
+
+	if (currency == 0)
+		slot = stream;
+	else
+		slot = currencies + 2 * (currency - 1) + (stream == STREAM_WALLET ? 0 : 1);
+	return &workload->streams[(account - 1) * STREAM_SLOTS(currencies) + slot];
+}
+
+/* Note a credit of the ledger balance (whatever its stream). */
+static void
+note_credit(Workload *workload, int64_t account, int currency, int64_t amount)
+{
+	workload->credited[(account - 1) * workload->config.currencies + currency] += amount;
 }
 
 Workload *
@@ -152,11 +200,14 @@ workload_new(const WorkloadConfig *config, char *error, size_t error_size)
 	workload->trader_count = config->accounts - 1;
 	workload->currency_codes = calloc((size_t) config->currencies,
 									  sizeof(*workload->currency_codes));
-	workload->balances = calloc((size_t) (config->accounts * config->currencies),
-								sizeof(Balance));
+	workload->streams = calloc((size_t) (config->accounts * STREAM_SLOTS(config->currencies)),
+							   sizeof(Balance));
+	workload->credited = calloc((size_t) (config->accounts * config->currencies),
+								sizeof(int64_t));
 	workload->account_cdf = calloc((size_t) workload->trader_count, sizeof(double));
 	workload->cdf_guide = calloc((size_t) workload->trader_count, sizeof(int64_t));
-	if (workload->currency_codes == NULL || workload->balances == NULL ||
+	if (workload->currency_codes == NULL || workload->streams == NULL ||
+		workload->credited == NULL ||
 		workload->account_cdf == NULL || workload->cdf_guide == NULL)
 		goto out_of_memory;
 
@@ -199,10 +250,29 @@ workload_free(Workload *workload)
 	if (workload == NULL)
 		return;
 	free(workload->currency_codes);
-	free(workload->balances);
+	free(workload->streams);
+	free(workload->credited);
 	free(workload->account_cdf);
 	free(workload->cdf_guide);
 	free(workload);
+}
+
+bool
+workload_keying_parse(const char *text, WorkloadKeying *keying)
+{
+	if (strcmp(text, "market") == 0)
+		*keying = WORKLOAD_KEY_MARKET;
+	else if (strcmp(text, "account") == 0)
+		*keying = WORKLOAD_KEY_ACCOUNT;
+	else
+		return false;
+	return true;
+}
+
+const char *
+workload_keying_name(WorkloadKeying keying)
+{
+	return keying == WORKLOAD_KEY_ACCOUNT ? "account" : "market";
 }
 
 int64_t
@@ -212,7 +282,7 @@ workload_last_id(const Workload *workload)
 }
 
 static PendingEvent *
-push_event(Workload *workload, AxsEventKind kind)
+push_event(Workload *workload, AxsEventKind kind, int stream)
 {
 	PendingEvent *pending = &workload->pending[(workload->pending_head + workload->pending_count)
 											   % PENDING_CAPACITY];
@@ -220,16 +290,20 @@ push_event(Workload *workload, AxsEventKind kind)
 	workload->pending_count++;
 	memset(pending, 0, sizeof(*pending));
 	pending->event.kind = kind;
+	pending->stream = stream;
 	return pending;
 }
 
-/* Queue a deposit, withdraw, freeze or unfreeze and apply it to the model. */
+/*
+ * Queue a deposit, withdraw, freeze or unfreeze in stream and apply it to
+ * that stream's part of the balance.
+ */
 static void
 push_amount(Workload *workload, AxsEventKind kind, int64_t account, int currency,
-			int64_t amount)
+			int stream, int64_t amount)
 {
-	PendingEvent *pending = push_event(workload, kind);
-	Balance    *balance = balance_of(workload, account, currency);
+	PendingEvent *pending = push_event(workload, kind, stream);
+	Balance    *balance = stream_balance(workload, account, currency, stream);
 
 	pending->event.u.amount.account = account;
 	copy_code(pending->event.u.amount.currency, workload->currency_codes[currency]);
@@ -238,6 +312,7 @@ push_amount(Workload *workload, AxsEventKind kind, int64_t account, int currency
 	{
 		case AXS_KIND_DEPOSIT:
 			balance->available += amount;
+			note_credit(workload, account, currency, amount);
 			break;
 		case AXS_KIND_WITHDRAW:
 			balance->available -= amount;
@@ -255,18 +330,25 @@ push_amount(Workload *workload, AxsEventKind kind, int64_t account, int currency
 	}
 }
 
-/* Deposit enough for account to have at least needed available. */
+/*
+ * Deposit, in stream, enough for account to have at least needed available
+ * there: the funding travels with what spends it.
+ */
 static void
-ensure_available(Workload *workload, int64_t account, int currency, int64_t needed)
+ensure_available(Workload *workload, int64_t account, int currency, int stream,
+				 int64_t needed)
 {
-	Balance    *balance = balance_of(workload, account, currency);
+	Balance    *balance = stream_balance(workload, account, currency, stream);
 
 	if (balance->available < needed)
-		push_amount(workload, AXS_KIND_DEPOSIT, account, currency,
+		push_amount(workload, AXS_KIND_DEPOSIT, account, currency, stream,
 					needed - balance->available + 1000 + random_below(workload, 100000));
 }
 
-/* An order: both sides freeze, then it fills fully, partly or not at all. */
+/*
+ * An order in market base/quote: both sides freeze, then it fills fully,
+ * partly or not at all.  Every event of it is in the market's stream.
+ */
 static void
 step_order(Workload *workload)
 {
@@ -278,13 +360,14 @@ step_order(Workload *workload)
 	int64_t		quote_amount = base_amount * price;
 	double		outcome = random_unit(workload);
 	int64_t		filled_base;
+	int			market = base;	/* market m trades currency m against the quote */
 
 	while (seller == buyer)
 		seller = 2 + random_below(workload, workload->trader_count);
-	ensure_available(workload, buyer, 0, quote_amount);
-	ensure_available(workload, seller, base, base_amount);
-	push_amount(workload, AXS_KIND_FREEZE, buyer, 0, quote_amount);
-	push_amount(workload, AXS_KIND_FREEZE, seller, base, base_amount);
+	ensure_available(workload, buyer, 0, market, quote_amount);
+	ensure_available(workload, seller, base, market, base_amount);
+	push_amount(workload, AXS_KIND_FREEZE, buyer, 0, market, quote_amount);
+	push_amount(workload, AXS_KIND_FREEZE, seller, base, market, base_amount);
 
 	if (outcome < 0.70)
 		filled_base = base_amount;
@@ -295,7 +378,7 @@ step_order(Workload *workload)
 
 	if (filled_base > 0)
 	{
-		PendingEvent *pending = push_event(workload, AXS_KIND_TRADE);
+		PendingEvent *pending = push_event(workload, AXS_KIND_TRADE, market);
 		AxsTradeEvent *trade = &pending->event.u.trade;
 		int64_t		filled_quote = filled_base * price;
 
@@ -309,43 +392,54 @@ step_order(Workload *workload)
 		trade->seller_fee = filled_quote / 1000;
 		trade->fee_account = WORKLOAD_FEE_ACCOUNT;
 
-		balance_of(workload, buyer, 0)->frozen -= filled_quote;
-		balance_of(workload, buyer, base)->available += filled_base - trade->buyer_fee;
-		balance_of(workload, seller, base)->frozen -= filled_base;
-		balance_of(workload, seller, 0)->available += filled_quote - trade->seller_fee;
-		balance_of(workload, WORKLOAD_FEE_ACCOUNT, base)->available += trade->buyer_fee;
-		balance_of(workload, WORKLOAD_FEE_ACCOUNT, 0)->available += trade->seller_fee;
+		stream_balance(workload, buyer, 0, market)->frozen -= filled_quote;
+		stream_balance(workload, buyer, base, market)->available += filled_base - trade->buyer_fee;
+		stream_balance(workload, seller, base, market)->frozen -= filled_base;
+		stream_balance(workload, seller, 0, market)->available += filled_quote - trade->seller_fee;
+		stream_balance(workload, WORKLOAD_FEE_ACCOUNT, base, market)->available += trade->buyer_fee;
+		stream_balance(workload, WORKLOAD_FEE_ACCOUNT, 0, market)->available += trade->seller_fee;
+		note_credit(workload, buyer, base, filled_base - trade->buyer_fee);
+		note_credit(workload, seller, 0, filled_quote - trade->seller_fee);
+		note_credit(workload, WORKLOAD_FEE_ACCOUNT, base, trade->buyer_fee);
+		note_credit(workload, WORKLOAD_FEE_ACCOUNT, 0, trade->seller_fee);
 	}
 	if (filled_base < base_amount)
 	{
-		push_amount(workload, AXS_KIND_UNFREEZE, buyer, 0,
+		push_amount(workload, AXS_KIND_UNFREEZE, buyer, 0, market,
 					(base_amount - filled_base) * price);
-		push_amount(workload, AXS_KIND_UNFREEZE, seller, base, base_amount - filled_base);
+		push_amount(workload, AXS_KIND_UNFREEZE, seller, base, market,
+					base_amount - filled_base);
 	}
 }
 
+/*
+ * A withdrawal from the wallet: of wallet deposits only, or, as an
+ * overdraft, of more than the account was ever credited in any stream.
+ */
 static void
 step_withdraw(Workload *workload, bool overdraft)
 {
 	int64_t		account = random_trader(workload);
 	int			currency = (int) random_below(workload, workload->config.currencies);
-	Balance    *balance = balance_of(workload, account, currency);
+	Balance    *balance = stream_balance(workload, account, currency, STREAM_WALLET);
 
 	if (overdraft)
 	{
-		PendingEvent *pending = push_event(workload, AXS_KIND_WITHDRAW);
+		PendingEvent *pending = push_event(workload, AXS_KIND_WITHDRAW, STREAM_WALLET);
 
 		/* Not applied to the model: the ledger rejects it. */
 		pending->overdraft = true;
 		pending->event.u.amount.account = account;
 		copy_code(pending->event.u.amount.currency, workload->currency_codes[currency]);
-		pending->event.u.amount.amount = balance->available + 1 + random_below(workload, 1000);
+		pending->event.u.amount.amount =
+			workload->credited[(account - 1) * workload->config.currencies + currency] +
+			OVERDRAFT_MARGIN + 1 + random_below(workload, 1000);
 	}
 	else if (balance->available > 0)
-		push_amount(workload, AXS_KIND_WITHDRAW, account, currency,
+		push_amount(workload, AXS_KIND_WITHDRAW, account, currency, STREAM_WALLET,
 					1 + random_below(workload, balance->available / 2 + 1));
 	else
-		push_amount(workload, AXS_KIND_DEPOSIT, account, currency,
+		push_amount(workload, AXS_KIND_DEPOSIT, account, currency, STREAM_WALLET,
 					1000 + random_below(workload, 100000));
 }
 
@@ -355,23 +449,24 @@ step_transfer(Workload *workload)
 	int64_t		from = random_trader(workload);
 	int64_t		to = random_trader(workload);
 	int			currency = (int) random_below(workload, workload->config.currencies);
-	Balance    *balance = balance_of(workload, from, currency);
+	Balance    *balance = stream_balance(workload, from, currency, STREAM_WALLET);
 	PendingEvent *pending;
 	int64_t		amount;
 
 	while (to == from)
 		to = 2 + random_below(workload, workload->trader_count);
-	ensure_available(workload, from, currency, 1);
+	ensure_available(workload, from, currency, STREAM_WALLET, 1);
 	amount = 1 + random_below(workload, balance->available / 4 + 1);
 	if (amount > balance->available)
 		amount = balance->available;
-	pending = push_event(workload, AXS_KIND_TRANSFER);
+	pending = push_event(workload, AXS_KIND_TRANSFER, STREAM_WALLET);
 	pending->event.u.transfer.from_account = from;
 	pending->event.u.transfer.to_account = to;
 	copy_code(pending->event.u.transfer.currency, workload->currency_codes[currency]);
 	pending->event.u.transfer.amount = amount;
 	balance->available -= amount;
-	balance_of(workload, to, currency)->available += amount;
+	/* Credited in the sender's stream, which the receiver never spends from. */
+	note_credit(workload, to, currency, amount);
 }
 
 /* Queue the events of one user action. */
@@ -383,9 +478,13 @@ workload_step(Workload *workload)
 	if (choice < 0.55)
 		step_order(workload);
 	else if (choice < 0.70)
-		push_amount(workload, AXS_KIND_DEPOSIT, random_trader(workload),
-					(int) random_below(workload, workload->config.currencies),
+	{
+		int64_t		account = random_trader(workload);
+		int			currency = (int) random_below(workload, workload->config.currencies);
+
+		push_amount(workload, AXS_KIND_DEPOSIT, account, currency, STREAM_WALLET,
 					1000 + random_below(workload, 100000));
+	}
 	else if (choice < 0.82)
 		step_withdraw(workload, false);
 	else if (choice < 0.94)
@@ -394,8 +493,9 @@ workload_step(Workload *workload)
 		step_withdraw(workload, true);
 }
 
+/* The account an event is keyed by when keying by account. */
 static int64_t
-event_key(const AxsEvent *event)
+event_account(const AxsEvent *event)
 {
 	switch (event->kind)
 	{
@@ -411,13 +511,34 @@ event_key(const AxsEvent *event)
 }
 
 static void
+format_account_key(WorkloadMessage *message, int64_t account)
+{
+	message->key_length = (size_t) snprintf(message->key, sizeof(message->key),
+											"%lld", (long long) account);
+}
+
+/* The key: the market of a market stream's event, else the account. */
+static void
+format_key(const Workload *workload, const PendingEvent *pending,
+		   WorkloadMessage *message)
+{
+	if (workload->config.keying == WORKLOAD_KEY_MARKET && pending->stream != STREAM_WALLET)
+		message->key_length = (size_t) snprintf(message->key, sizeof(message->key), "%s-%s",
+												workload->currency_codes[pending->stream],
+												workload->currency_codes[0]);
+	else
+		format_account_key(message, event_account(&pending->event));
+}
+
+static void
 emit_malformed(Workload *workload, WorkloadMessage *message)
 {
 	int64_t		account = random_trader(workload);
 	int			length;
 
 	message->kind = WORKLOAD_MALFORMED;
-	message->key = account;
+	message->id = 0;
+	format_account_key(message, account);
 	switch (random_below(workload, 5))
 	{
 		case 0:					/* truncated JSON */
@@ -479,7 +600,8 @@ workload_next(Workload *workload, WorkloadMessage *message)
 
 	pending->event.id = workload->next_id++;
 	message->kind = pending->overdraft ? WORKLOAD_OVERDRAFT : WORKLOAD_VALID;
-	message->key = event_key(&pending->event);
+	message->id = pending->event.id;
+	format_key(workload, pending, message);
 	message->length = axs_event_to_json(&pending->event, message->text,
 										sizeof(message->text));
 

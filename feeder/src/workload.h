@@ -17,8 +17,31 @@
 
 #define WORKLOAD_MESSAGE_MAX 1024
 
+/* A key is a market ("BTC-USDT": two currency codes) or an account number. */
+#define WORKLOAD_KEY_MAX 40
+
 /* The account fees are paid to; traders are accounts 2..accounts. */
 #define WORKLOAD_FEE_ACCOUNT 1
+
+/*
+ * How messages are keyed, so which of them Kafka keeps in order.
+ *
+ * WORKLOAD_KEY_MARKET, as a matching engine publishes: an order's funding
+ * deposit, freeze, trades and unfreeze carry its market ("BTC-USDT"), so
+ * they stay in order in one partition; wallet events (deposits, withdrawals,
+ * transfers) carry the account.  Applied in any interleaving of the keys
+ * that keeps each key's order, the only rejections are the overdrafts.
+ *
+ * WORKLOAD_KEY_ACCOUNT keys every event by its account (a trade by its
+ * buyer).  The events are the same, but a trade can overtake the seller's
+ * freeze, and an order can be decided before the credit that funds it: the
+ * ledger then rejects events the workload meant to be valid.
+ */
+typedef enum WorkloadKeying
+{
+	WORKLOAD_KEY_MARKET = 0,
+	WORKLOAD_KEY_ACCOUNT
+} WorkloadKeying;
 
 typedef struct WorkloadConfig
 {
@@ -28,12 +51,14 @@ typedef struct WorkloadConfig
 	double		duplicate_percent;
 	uint64_t	seed;
 	int64_t		first_id;
+	WorkloadKeying keying;
 } WorkloadConfig;
 
 typedef enum WorkloadMessageKind
 {
 	WORKLOAD_VALID,				/* a new, well-formed event */
-	WORKLOAD_OVERDRAFT,			/* well-formed, but withdraws more than available */
+	WORKLOAD_OVERDRAFT,			/* well-formed, but withdraws more than was ever
+								 * credited: the only rejection intended */
 	WORKLOAD_DUPLICATE,			/* an earlier message re-sent unchanged */
 	WORKLOAD_MALFORMED			/* not a valid event */
 } WorkloadMessageKind;
@@ -41,7 +66,9 @@ typedef enum WorkloadMessageKind
 typedef struct WorkloadMessage
 {
 	WorkloadMessageKind kind;
-	int64_t		key;			/* account whose order this message keeps */
+	int64_t		id;				/* the event id (a malformed message: 0 or its id) */
+	char		key[WORKLOAD_KEY_MAX];	/* not terminated: key_length bytes */
+	size_t		key_length;
 	size_t		length;
 	char		text[WORKLOAD_MESSAGE_MAX];
 } WorkloadMessage;
@@ -54,6 +81,10 @@ extern Workload *workload_new(const WorkloadConfig *config, char *error,
 extern void workload_free(Workload *workload);
 
 extern void workload_next(Workload *workload, WorkloadMessage *message);
+
+/* "market" or "account"; false if text names no keying. */
+extern bool workload_keying_parse(const char *text, WorkloadKeying *keying);
+extern const char *workload_keying_name(WorkloadKeying keying);
 
 /* The last id used so far (first_id - 1 if none). */
 extern int64_t workload_last_id(const Workload *workload);
