@@ -15,8 +15,15 @@
 #	     events produced at AXS_DEMO_RATE per second (with some malformed
 #	     messages and re-sent duplicates), a progress line every 2 s;
 #	  4. a summary: elapsed time, end-to-end events/s, applied / rejected /
-#	     duplicate / dead-lettered counts, axs.verify() ("verify:
-#	     consistent"), and the balances of the 5 most active accounts.
+#	     duplicate / dead-lettered counts, the rejections the loadgen
+#	     intended (its overdrafts) against the others, axs.verify()
+#	     ("verify: consistent"), and the balances of the 5 most active
+#	     accounts.
+#
+#	Keyed by market (the default), an order's events stay in order in one
+#	partition: the demo fails if a trade or an unfreeze is rejected
+#	insufficient_frozen or if the unintended rejections reach 0.1% of the
+#	events.  Keyed by account, it shows the ordering artefacts and says why.
 #
 #	Everything it started is stopped in the EXIT trap: the loadgen, the
 #	feeder (SIGTERM), the broker, the cluster.  Exits non-zero if anything
@@ -30,6 +37,7 @@
 #	                     partitions (default 16: 300k events are ~3 MiB per
 #	                     partition, within retention even if the feeder lags)
 #	AXS_DEMO_PARTITIONS  partitions of the topic (default 16)
+#	AXS_DEMO_KEY         market (default) or account: axs-loadgen --key
 
 set -euo pipefail
 
@@ -64,10 +72,15 @@ BIN=$TOP/feeder
 EVENTS=${AXS_DEMO_EVENTS:-300000}
 RATE=${AXS_DEMO_RATE:-50000}
 PARTITIONS=${AXS_DEMO_PARTITIONS:-16}
+KEY=${AXS_DEMO_KEY:-market}
 TOPIC=axs.events
 PSQL=(/usr/lib/postgresql/15/bin/psql -X -v ON_ERROR_STOP=1)
 q() { "${PSQL[@]}" -q -At "$@"; }
 
+case "$KEY" in
+	market|account) ;;
+	*) echo "demo: AXS_DEMO_KEY must be market or account, not \"$KEY\"" >&2; exit 2 ;;
+esac
 for program in axs-broker axs-feeder axs-loadgen; do
 	[ -x "$BIN/$program" ] || { echo "demo: $BIN/$program is missing; run \"make demo\"" >&2; exit 1; }
 done
@@ -130,11 +143,12 @@ for _ in $(seq 300); do grep -q "assigned $TOPIC" "$DIR/feeder.log" && break; sl
 grep -q "assigned $TOPIC" "$DIR/feeder.log" || fail "axs-feeder got no partitions within 30 s (see $DIR/feeder.log)"
 echo "axs-feeder (pid $FEEDER_PID) consuming $TOPIC as group axs-demo"
 
-echo "axs-loadgen: $EVENTS events at $RATE/s (0.5% malformed, 1% re-sent duplicates)"
+echo "axs-loadgen: $EVENTS events at $RATE/s (0.5% malformed, 1% re-sent duplicates), keyed by $KEY"
 echo
 started=$(now_ms)
 "$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --events "$EVENTS" --rate "$RATE" \
-	--malformed 0.5 --duplicates 1 -X linger.ms=5 2>"$DIR/loadgen.log" &
+	--malformed 0.5 --duplicates 1 --key "$KEY" --intended "$DIR/intended.ids" \
+	-X linger.ms=5 2>"$DIR/loadgen.log" &
 LOADGEN_PID=$!
 
 # Inbox rows are counted as ingested minus dead letters: the applier
@@ -204,6 +218,39 @@ q -c "SELECT '         dead letters: ' || string_agg(format('%s %s', n, reason),
 	fail "applied + rejected + id conflicts + duplicates + dead letters <> $EVENTS produced"
 malformed=$(sed -n 's/.*summary: .*malformed \([0-9]*\),.*/\1/p' "$DIR/loadgen.log")
 [ "$dead" = "$malformed" ] || fail "$dead dead letters, but the loadgen produced $malformed malformed messages"
+
+# The loadgen's intended rejections (its overdrafts, by id) against the rest.
+IFS='|' read -r intended intended_rejected intended_missed unintended frozen_settlements < <(q \
+	-c 'CREATE TEMP TABLE intended (id bigint PRIMARY KEY)' \
+	-c "\\copy intended FROM '$DIR/intended.ids'" \
+	-c "SELECT (SELECT count(*) FROM intended),
+		count(*) FILTER (WHERE i.id IS NOT NULL AND e.reason_code <> 0),
+		(SELECT count(*) FROM intended AS i2 WHERE NOT EXISTS
+			(SELECT 1 FROM axs.event_log AS e2 WHERE e2.id = i2.id AND e2.reason_code <> 0)),
+		count(*) FILTER (WHERE i.id IS NULL AND e.reason_code <> 0),
+		count(*) FILTER (WHERE r.reason = 'insufficient_frozen'
+			AND axs.event_json(e.id, e.payload) ->> 'kind' IN ('trade', 'unfreeze'))
+	  FROM axs.event_log AS e
+	  JOIN axs.reasons AS r ON r.code = e.reason_code
+	  LEFT JOIN intended AS i ON i.id = e.id")
+unintended_percent=$(awk -v u="$unintended" -v n="$EVENTS" 'BEGIN { printf "%.3f", 100 * u / n }')
+echo "intended $intended_rejected of $rejected rejections intended by the loadgen (its $intended overdrafts; $intended_missed of them not rejected);" \
+	"$unintended unintended ($unintended_percent% of the events), $frozen_settlements trades/unfreezes rejected insufficient_frozen"
+[ "$intended_missed" = 0 ] || fail "$intended_missed overdrafts the loadgen intended to be rejected were not"
+if [ "$KEY" = market ]; then
+	[ "$frozen_settlements" = 0 ] ||
+		fail "keyed by market, $frozen_settlements trades or unfreezes were rejected insufficient_frozen"
+	[ $((unintended * 1000)) -lt "$EVENTS" ] ||
+		fail "keyed by market, $unintended unintended rejections: 0.1% of $EVENTS events or more"
+	echo "keying:  by market: each order's funding deposit, freezes, trade and unfreezes share one key"
+	echo "         (BTC-USDT, ...), so one partition keeps them in order; the only rejections are the overdrafts"
+else
+	echo "keying:  by account: the $unintended unintended rejections are ordering artefacts, not ledger errors."
+	echo "         A trade is keyed by its buyer, so it can reach the ledger before the seller's freeze (another"
+	echo "         partition: insufficient_frozen), and an order can be decided before the credit that funded"
+	echo "         it (insufficient_available, then its trade insufficient_frozen).  Kafka orders messages only"
+	echo "         within a partition: key an order's events by its market (AXS_DEMO_KEY=market, the default)."
+fi
 
 mismatches=$(q -c 'SELECT count(*) FROM axs.verify()')
 if [ "$mismatches" = 0 ]; then
