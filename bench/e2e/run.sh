@@ -16,7 +16,11 @@
 #	     sustained rate; latency = recorded_at - queued_at of the applied
 #	     events of this run (p50, p99, max), computed in SQL.  Both clocks
 #	     are this machine's.
-#	  3. the feeder's peak resident memory (VmHWM of /proc/PID/status).
+#	  3. the feeder's peak resident memory (VmHWM of /proc/PID/status), and
+#	     the rejections of both runs: those the loadgen intended (its
+#	     overdrafts, axs-loadgen --intended) against the others, and the
+#	     trades and unfreezes rejected insufficient_frozen (none when keyed
+#	     by market, the default; AXS_BENCH_E2E_KEY=account to compare).
 #	Prints a table on stdout and appends it to bench/results/<UTC>.txt (or
 #	to AXS_BENCH_RESULTS_FILE).
 #
@@ -62,7 +66,8 @@
 # (WAL written and checkpointed before measuring, default 1024; 0 = none),
 # AXS_BENCH_E2E_TIMEOUT (240 s per phase), AXS_BENCH_E2E_BIN (programs,
 # default feeder/), AXS_BENCH_E2E_HARNESS_NICE (the CPU priority of
-# axs-broker and axs-loadgen, default 10; 0 = the ledger's).
+# axs-broker and axs-loadgen, default 10; 0 = the ledger's),
+# AXS_BENCH_E2E_KEY (axs-loadgen --key: market, the default, or account).
 
 set -euo pipefail
 
@@ -78,6 +83,7 @@ LATENCY_LINGER_MS=${AXS_BENCH_E2E_LATENCY_LINGER_MS:-5}
 WARM_WAL_MB=${AXS_BENCH_E2E_WARM_WAL_MB:-1024}
 PRODUCER_ARGS=${AXS_BENCH_E2E_PRODUCER_ARGS:-}
 HARNESS_NICE=${AXS_BENCH_E2E_HARNESS_NICE:-10}
+KEY=${AXS_BENCH_E2E_KEY:-market}
 BIN=${AXS_BENCH_E2E_BIN:-$TOP/feeder}
 DIR=$TOP/.scratch/bench_e2e
 TOPIC=axs.events
@@ -92,11 +98,12 @@ LOADGEN_PID=
 
 # What must fit in a partition's 5 MiB (~47,000 messages of ~110 bytes) is
 # the feeder's lag, not the whole run: the loadgen is throttled to what the
-# pipeline drains.  The hottest partition gets ~10% of the events (the
-# loadgen keys by account and the workload is skewed), so 32 partitions
-# leave room for a total lag of ~400,000 messages; runs at the defaults lag
-# by at most ~45,000.  More partitions cost the broker CPU and barely add
-# room (the hot account's partition stays hot).
+# pipeline drains.  Keyed by market (the loadgen's default), the hottest
+# partition gets a market's events, ~20% of them with the 4 default markets
+# (keyed by account: ~10%, the hot account's), so 32 partitions leave room
+# for a total lag of ~200,000 messages; runs at the defaults lag by at most
+# ~45,000 (measured keyed by account).  More partitions cost the broker CPU
+# and add no room (a market's partition stays hot).
 PARTITIONS=${AXS_BENCH_E2E_PARTITIONS:-32}
 LATENCY_PARTITIONS=${AXS_BENCH_E2E_LATENCY_PARTITIONS:-4}
 
@@ -222,7 +229,8 @@ run_phase()
 	target=$(( $(stored) + events ))
 	# shellcheck disable=SC2086
 	harness "$BIN/axs-loadgen" --brokers "$BROKER" --topic "$topic" --events "$events" --rate "$rate" \
-		--first-id "$first_id" --seed "$first_id" -X linger.ms="$linger" $PRODUCER_ARGS 2>"$DIR/loadgen.log" &
+		--first-id "$first_id" --seed "$first_id" --key "$KEY" --intended "$DIR/intended-$first_id.ids" \
+		-X linger.ms="$linger" $PRODUCER_ARGS 2>"$DIR/loadgen.log" &
 	LOADGEN_PID=$!
 	wait "$LOADGEN_PID" || die "axs-loadgen failed"
 	LOADGEN_PID=
@@ -268,11 +276,20 @@ stop_feeder
 hwm_kb=$feeder_hwm_kb
 verify=$(q -c 'SELECT count(*) FROM axs.verify()')
 dead=$(q -c 'SELECT count(*) FROM axs.dead_letters')
+cat "$DIR"/intended-*.ids >"$DIR/intended.ids"
+IFS='|' read -r rejected intended_rejected unintended frozen_settlements < <(q \
+	-c 'CREATE TEMP TABLE intended (id bigint PRIMARY KEY)' \
+	-c "\\copy intended FROM '$DIR/intended.ids'" \
+	-c "SELECT count(*), count(i.id), count(*) FILTER (WHERE i.id IS NULL),
+		count(*) FILTER (WHERE e.reason_code = (SELECT code FROM axs.reasons WHERE reason = 'insufficient_frozen')
+			AND axs.event_json(e.id, e.payload) ->> 'kind' IN ('trade', 'unfreeze'))
+	  FROM axs.event_log AS e LEFT JOIN intended AS i ON i.id = e.id
+	 WHERE e.reason_code <> 0")
 
 mkdir -p "$(dirname "$RESULTS")"
 {
 	echo "== e2e benchmark (loadgen -> axs-broker -> axs-feeder -> inbox -> applier), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, fsync=on synchronous_commit=on (the feeder's batches: off unless its args say --synchronous-commit on)"
-	echo "sustained: $TOPIC:$PARTITIONS, rate ${RATE}, linger.ms $LINGER_MS, feeder args ${FEEDER_ARGS:-none}; half load: $LATENCY_TOPIC:$LATENCY_PARTITIONS, linger.ms $LATENCY_LINGER_MS, feeder args ${LATENCY_FEEDER_ARGS:-none}; producer args ${PRODUCER_ARGS:-none}; broker and loadgen at nice $HARNESS_NICE; load now: $(uptime | sed 's/.*load average/load average/')"
+	echo "sustained: $TOPIC:$PARTITIONS, keyed by $KEY, rate ${RATE}, linger.ms $LINGER_MS, feeder args ${FEEDER_ARGS:-none}; half load: $LATENCY_TOPIC:$LATENCY_PARTITIONS, linger.ms $LATENCY_LINGER_MS, feeder args ${LATENCY_FEEDER_ARGS:-none}; producer args ${PRODUCER_ARGS:-none}; broker and loadgen at nice $HARNESS_NICE; load now: $(uptime | sed 's/.*load average/load average/')"
 	printf '%-44s %12s\n' "measure" "value"
 	printf '%-44s %12s\n' "sustained: events decided" "$s_events"
 	printf '%-44s %12s\n' "sustained: seconds (first produce -> applied)" "$s_seconds"
@@ -284,6 +301,8 @@ mkdir -p "$(dirname "$RESULTS")"
 	printf '%-44s %12s\n' "half load: latency max (ms)" "$l_max"
 	printf '%-44s %12s\n' "feeder VmHWM (MB)" "$(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }')"
 	printf '%-44s %12s\n' "dead letters / axs.verify() rows" "$dead / $verify"
+	printf '%-44s %12s\n' "rejected (intended / others)" "$rejected ($intended_rejected / $unintended)"
+	printf '%-44s %12s\n' "trades+unfreezes rejected insufficient_frozen" "$frozen_settlements"
 } | tee -a "$RESULTS"
 echo "results appended to $RESULTS" >&2
 [ "$verify" = 0 ] || die "axs.verify() found $verify discrepancies"
