@@ -220,21 +220,10 @@ malformed=$(sed -n 's/.*summary: .*malformed \([0-9]*\),.*/\1/p' "$DIR/loadgen.l
 [ "$dead" = "$malformed" ] || fail "$dead dead letters, but the loadgen produced $malformed malformed messages"
 
 # The loadgen's intended rejections (its overdrafts, by id) against the rest.
-IFS='|' read -r intended intended_rejected intended_missed unintended frozen_settlements < <(q \
-	-c 'CREATE TEMP TABLE intended (id bigint PRIMARY KEY)' \
-	-c "\\copy intended FROM '$DIR/intended.ids'" \
-	-c "SELECT (SELECT count(*) FROM intended),
-		count(*) FILTER (WHERE i.id IS NOT NULL AND e.reason_code <> 0),
-		(SELECT count(*) FROM intended AS i2 WHERE NOT EXISTS
-			(SELECT 1 FROM axs.event_log AS e2 WHERE e2.id = i2.id AND e2.reason_code <> 0)),
-		count(*) FILTER (WHERE i.id IS NULL AND e.reason_code <> 0),
-		count(*) FILTER (WHERE r.reason = 'insufficient_frozen'
-			AND axs.event_json(e.id, e.payload) ->> 'kind' IN ('trade', 'unfreeze'))
-	  FROM axs.event_log AS e
-	  JOIN axs.reasons AS r ON r.code = e.reason_code
-	  LEFT JOIN intended AS i ON i.id = e.id")
+IFS='|' read -r rejected_total intended intended_rejected intended_missed unintended frozen_settlements < <(
+	q -F '|' -f "$TOP/scripts/rejections.sql" <"$DIR/intended.ids")
 unintended_percent=$(awk -v u="$unintended" -v n="$EVENTS" 'BEGIN { printf "%.3f", 100 * u / n }')
-echo "intended $intended_rejected of $rejected rejections intended by the loadgen (its $intended overdrafts; $intended_missed of them not rejected);" \
+echo "intended $intended_rejected of $rejected_total rejections intended by the loadgen (its $intended overdrafts; $intended_missed of them not rejected);" \
 	"$unintended unintended ($unintended_percent% of the events), $frozen_settlements trades/unfreezes rejected insufficient_frozen"
 [ "$intended_missed" = 0 ] || fail "$intended_missed overdrafts the loadgen intended to be rejected were not"
 if [ "$KEY" = market ]; then

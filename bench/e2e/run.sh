@@ -277,14 +277,8 @@ hwm_kb=$feeder_hwm_kb
 verify=$(q -c 'SELECT count(*) FROM axs.verify()')
 dead=$(q -c 'SELECT count(*) FROM axs.dead_letters')
 cat "$DIR"/intended-*.ids >"$DIR/intended.ids"
-IFS='|' read -r rejected intended_rejected unintended frozen_settlements < <(q \
-	-c 'CREATE TEMP TABLE intended (id bigint PRIMARY KEY)' \
-	-c "\\copy intended FROM '$DIR/intended.ids'" \
-	-c "SELECT count(*), count(i.id), count(*) FILTER (WHERE i.id IS NULL),
-		count(*) FILTER (WHERE e.reason_code = (SELECT code FROM axs.reasons WHERE reason = 'insufficient_frozen')
-			AND axs.event_json(e.id, e.payload) ->> 'kind' IN ('trade', 'unfreeze'))
-	  FROM axs.event_log AS e LEFT JOIN intended AS i ON i.id = e.id
-	 WHERE e.reason_code <> 0")
+IFS='|' read -r rejected _ intended_rejected _ unintended frozen_settlements < <(
+	q -F '|' -f "$TOP/scripts/rejections.sql" <"$DIR/intended.ids")
 
 mkdir -p "$(dirname "$RESULTS")"
 {
@@ -302,7 +296,7 @@ mkdir -p "$(dirname "$RESULTS")"
 	printf '%-44s %12s\n' "feeder VmHWM (MB)" "$(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }')"
 	printf '%-44s %12s\n' "dead letters / axs.verify() rows" "$dead / $verify"
 	printf '%-44s %12s\n' "rejected (intended / others)" "$rejected ($intended_rejected / $unintended)"
-	printf '%-44s %12s\n' "trades+unfreezes rejected insufficient_frozen" "$frozen_settlements"
+	printf '%-44s %12s\n' "trades+unfreezes insufficient_frozen" "$frozen_settlements"
 } | tee -a "$RESULTS"
 echo "results appended to $RESULTS" >&2
 [ "$verify" = 0 ] || die "axs.verify() found $verify discrepancies"
