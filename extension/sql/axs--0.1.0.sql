@@ -320,7 +320,8 @@ CREATE FUNCTION axs.applier_stats(
 	OUT events_duplicate bigint, OUT last_batch_size bigint, OUT last_batch_ms double precision,
 	OUT last_batch_at timestamptz, OUT started_at timestamptz, OUT published_watermark bigint,
 	OUT blocked_by integer, OUT blocked_since timestamptz,
-	OUT fence_intruder integer, OUT fence_intruder_since timestamptz)
+	OUT fence_intruder integer, OUT fence_intruder_since timestamptz,
+	OUT settlements_short_frozen bigint)
 AS 'MODULE_PATHNAME', 'axs_applier_stats' LANGUAGE C STRICT SET search_path = pg_catalog, pg_temp;
 
 ---------------------------------------------------------------------------
@@ -520,7 +521,8 @@ CREATE VIEW axs.applier_status AS
 		   s.blocked_by,
 		   s.blocked_since,
 		   s.fence_intruder,
-		   s.fence_intruder_since
+		   s.fence_intruder_since,
+		   s.settlements_short_frozen
 	FROM axs.applier_stats() AS s,
 		 axs.applier_state AS st,
 		 LATERAL (SELECT pg_catalog.count(*) AS queue_depth, pg_catalog.min(i.queued_at) AS oldest_queued_at

@@ -56,6 +56,8 @@ q -c "SELECT '# rejected: ' || coalesce(string_agg(format('%s %s', n, reason), '
 	GROUP BY r.reason) AS x"
 
 check_eq "no trade or unfreeze rejected insufficient_frozen (keyed by $KEY)" 0 "$frozen_settlements"
+check_eq "axs.applier_status.settlements_short_frozen counts them as the log does" "$frozen_settlements" \
+	"$(q -c 'SELECT settlements_short_frozen FROM axs.applier_status')"
 check "the loadgen intended some rejections" "$([ "$intended" -gt 0 ] && echo ok || echo "none in $DIR/intended.ids")"
 check_eq "every intended rejection (overdraft) rejected insufficient_available" "$intended 0" "$intended_rejected $intended_missed"
 check "unintended rejections under 0.1% of $EVENTS events" \
