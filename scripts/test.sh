@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 #
 # test.sh
-#	Run every axs test suite in order, report PASS/FAIL per suite and end
-#	with the line "N passed, M failed".  Exits non-zero if any suite failed.
+#	Run every axs test suite in order, report PASS/FAIL/SKIP per suite and
+#	end with the line "N passed, M failed, K skipped".  Exits non-zero if
+#	any suite failed, and also if any was skipped, unless
+#	AXS_TEST_ALLOW_SKIP=1 outside CI.
 #
-# Suites: unit (cmocka, feeder), regress (pg_regress through PGXS
-# installcheck), pgtap (pg_prove), then each executable tests/e2e/*.sh.
-# A suite whose files do not exist yet is skipped, not failed.  It expects
-# the extension to be built and installed already ("make test" does both).
+# Suites: unit (cmocka), unit/feeder (the feeder's cmocka tests), regress
+# (pg_regress through PGXS installcheck), pgtap (pg_prove), then each
+# tests/e2e/*.sh.  A suite whose files do not exist is skipped and counted
+# as such; an e2e script that is not executable fails.  It expects the
+# extension to be built and installed already ("make test" does both).
 # It owns the scratch cluster .scratch/regress and always stops it; e2e
 # scripts own their clusters (contract in tests/README.md).
 
@@ -19,18 +22,23 @@ usage()
 Usage: scripts/test.sh [SUITE...]
 
 Runs the axs test suites in order and prints PASS, FAIL or SKIP for each,
-then a last line "N passed, M failed".  Exit status 1 if any suite failed.
+then a last line "N passed, M failed, K skipped".  Exit status 1 if any
+suite failed or was skipped (a skipped suite is a test that did not run).
 Usually run through "make test", which builds and installs first.
 
 Suites (default: all, in this order):
-  unit      make -C tests/unit test; make -C feeder test (if that target exists)
+  unit      make -C tests/unit test, then make -C feeder test (suite
+            unit/feeder)
   regress   pg_regress via "make -C extension installcheck" on the scratch
             cluster .scratch/regress (axs preloaded)
   pgtap     pg_prove tests/pgtap/*.sql in database axs_tap on the same cluster
-  e2e       every executable tests/e2e/*.sh in name order, each with TOP set
+  e2e       every tests/e2e/*.sh but lib*.sh, in name order, each with TOP
+            set; one that is not executable fails
 
 Environment:
-  AXS_E2E_TIMEOUT   seconds one e2e script may run (default 600)
+  AXS_E2E_TIMEOUT       seconds one e2e script may run (default 600)
+  AXS_TEST_ALLOW_SKIP   1: a skipped suite does not fail the run (ignored
+                        when CI=true: in CI every suite must run)
 EOF
 }
 
@@ -48,6 +56,7 @@ unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGDATA PGSERVICE PGOPTIONS PGPA
 SKIPPED=77
 passed=0
 failed=0
+skipped=0
 summary=()
 regress_cluster_started=0
 
@@ -97,6 +106,7 @@ run_suite()
 	if [ "$rc" -eq "$SKIPPED" ]; then
 		echo "--- $name: SKIP"
 		summary+=("SKIP  $name")
+		skipped=$((skipped + 1))
 	elif [ "$rc" -eq 0 ]; then
 		echo "--- $name: PASS ($((SECONDS - start)) s)"
 		summary+=("PASS  $name ($((SECONDS - start)) s)")
@@ -117,21 +127,21 @@ skip()
 
 suite_unit()
 {
-	local ran=0 rc=0
-	if [ -f tests/unit/Makefile ]; then
-		make -C tests/unit test || rc=1
-		ran=1
-	else
-		echo "SKIP: not present (tests/unit/Makefile)"
-	fi
-	if has_target feeder test; then
-		make -C feeder test || rc=1
-		ran=1
-	else
-		echo "SKIP: not present (a test target in feeder/Makefile)"
-	fi
-	[ "$ran" = 1 ] || return "$SKIPPED"
-	return "$rc"
+	[ -f tests/unit/Makefile ] || skip "tests/unit/Makefile"
+	make -C tests/unit test
+}
+
+suite_unit_feeder()
+{
+	has_target feeder test || skip "a test target in feeder/Makefile"
+	make -C feeder test
+}
+
+# An e2e script without the execute bit: a failure, not a silent gap.
+suite_not_executable()
+{
+	echo "$1 is not executable: chmod +x it (tests/README.md, contract for an e2e script)"
+	return 1
 }
 
 # Start the shared cluster of regress and pgtap once, from fresh data.
@@ -260,6 +270,7 @@ for suite in "${suites[@]}"; do
 	case "$suite" in
 		unit)
 			run_suite unit suite_unit
+			run_suite unit/feeder suite_unit_feeder
 			;;
 		regress|pgtap)
 			if { [ "$suite" = regress ] && compgen -G "$TOP/sql/*.sql" >/dev/null; } ||
@@ -274,16 +285,15 @@ for suite in "${suites[@]}"; do
 				[ -f "$script" ] || continue
 				# lib*.sh are helpers the scripts source, not tests.
 				case "$(basename "$script")" in lib*) continue ;; esac
+				found=1
 				if [ ! -x "$script" ]; then
-					echo
-					echo "=== e2e/$(basename "$script"): not executable, ignored (chmod +x to run it)"
+					run_suite "e2e/$(basename "$script")" suite_not_executable "tests/e2e/$(basename "$script")"
 					continue
 				fi
-				found=1
 				run_suite "e2e/$(basename "$script")" suite_e2e_script "$script"
 			done
 			if [ "$found" = 0 ]; then
-				run_suite e2e skip "executable tests/e2e/*.sh"
+				run_suite e2e skip "tests/e2e/*.sh"
 			fi
 			;;
 	esac
@@ -294,5 +304,20 @@ cleanup
 echo
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+status=0
+[ "$failed" -eq 0 ] || status=1
+# A skipped suite is a test that did not run: it fails the run, unless the
+# caller allows it outside CI (CI=true, as CI sets it, always fails).
+if [ "$skipped" -gt 0 ]; then
+	if [ "${CI:-}" = true ]; then
+		echo "test.sh: $skipped suite(s) skipped; CI=true: every suite must run"
+		status=1
+	elif [ "${AXS_TEST_ALLOW_SKIP:-0}" = 1 ]; then
+		echo "test.sh: $skipped suite(s) skipped (allowed by AXS_TEST_ALLOW_SKIP=1)"
+	else
+		echo "test.sh: $skipped suite(s) skipped; set AXS_TEST_ALLOW_SKIP=1 to allow that outside CI"
+		status=1
+	fi
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"
