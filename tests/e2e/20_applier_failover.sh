@@ -33,12 +33,16 @@ ledger_start_cluster "$DIR/submitted"
 
 # The deterministic workload, installed in both databases.
 ledger_install_workload
-# fence lock: objsubid 2 is how PostgreSQL marks a two-key advisory lock
-q -c "SELECT count(*) FROM pg_locks WHERE $FENCE_LOCK" >/dev/null
 
 wait_for 10 "SELECT pid IS NOT NULL AND fence_held FROM axs.applier_status" ||
 	die "the preloaded applier did not take the fence within 10 s"
 first_pid=$(q -c 'SELECT pid FROM axs.applier_status')
+# Every check below finds the fence through FENCE_LOCK (objsubid 2 is how
+# PostgreSQL marks a two-key advisory lock): it must match the holder's lock.
+check "FENCE_LOCK finds exactly one lock in pg_locks, held by the preloaded applier ($first_pid)" \
+	"$(q -c "SELECT CASE WHEN count(*) = 1 AND min(pid) = $first_pid THEN 'ok'
+	                ELSE format('%s locks, holders %s', count(*), string_agg(pid::text, ',')) END
+	           FROM pg_locks WHERE $FENCE_LOCK")"
 second_pid=$(q -c 'SELECT axs.start_applier()')
 echo "# preloaded applier pid $first_pid holds the fence; started a second applier, pid $second_pid"
 wait_for 5 "SELECT standbys >= 1 FROM axs.applier_status" ||

@@ -70,7 +70,14 @@ wait_for()
 CURRENCIES_SQL="SELECT axs.create_currency('USDT', 6), axs.create_currency('BTC', 8),
 	axs.create_currency('ETH', 8), axs.create_currency('SOL', 8), axs.create_currency('XRP', 6)"
 
-# cluster_setup: a fresh cluster in $DIR, axs installed in database postgres.
+# The login role every feeder connects as: a member of axs_feeder and of
+# nothing else, as README's Privileges section sets a feeder up, so that its
+# grants (COPY into axs.inbox and axs.dead_letters, reading axs.feeder_offsets,
+# axs.feeder_advance) are what the feeder runs on.
+FEEDER_ROLE=feeder_login
+
+# cluster_setup: a fresh cluster in $DIR, axs installed in database postgres,
+# the role FEEDER_ROLE created.
 cluster_setup()
 {
 	"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
@@ -78,8 +85,14 @@ cluster_setup()
 	"$TOP/scripts/cluster.sh" start "$DIR" >/dev/null 2>&1 || die "the cluster did not start"
 	# shellcheck disable=SC1091
 	. "$DIR/env"
-	q -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs' -c "$CURRENCIES_SQL" >/dev/null
-	FEEDER_DB="host=$PGHOST port=$PGPORT user=postgres dbname=postgres"
+	q -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs' -c "$CURRENCIES_SQL" \
+		-c "CREATE ROLE $FEEDER_ROLE LOGIN IN ROLE axs_feeder" >/dev/null
+	check_eq "the feeder's role $FEEDER_ROLE is a plain login role, a member of axs_feeder only" \
+		"f|f|axs_feeder" "$(q -c "SELECT r.rolsuper, r.rolbypassrls, string_agg(g.rolname, ',')
+		                      FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid
+		                      JOIN pg_roles g ON g.oid = m.roleid
+		                     WHERE r.rolname = '$FEEDER_ROLE' GROUP BY 1, 2")"
+	FEEDER_DB="host=$PGHOST port=$PGPORT user=$FEEDER_ROLE dbname=postgres"
 }
 
 # start_broker TOPIC:PARTITIONS...: sets BROKER and BROKER_PID.
@@ -111,13 +124,19 @@ start_feeder()
 	echo "# axs-feeder $name started (pid $FEEDER_PID)"
 }
 
-# stop_feeder PID: SIGTERM, wait; its exit status goes into STOP_STATUS.
+# stop_feeder PID: SIGTERM, wait; its exit status goes into STOP_STATUS, or
+# "not running" if it had already exited (its own exit status would then say
+# nothing about how it stops).
 # (Not in a $(...) subshell: only this shell can wait for its children.)
 stop_feeder()
 {
 	local pid=$1
 	STOP_STATUS=0
-	kill -TERM "$pid" 2>/dev/null || true
+	if ! kill -TERM "$pid" 2>/dev/null; then
+		STOP_STATUS="not running"
+		wait "$pid" 2>/dev/null || true
+		return
+	fi
 	wait "$pid" || STOP_STATUS=$?
 }
 
@@ -203,6 +222,9 @@ SQL
 check_exactly_once()
 {
 	local topic=$1 produced=$2 malformed=$3 valid=$4 valid_ids=$5 got
+	check_eq "the running feeders' sessions are all $FEEDER_ROLE's" "$FEEDER_ROLE" \
+		"$(q -c "SELECT coalesce(string_agg(DISTINCT usename, ','), 'no feeder session')
+		           FROM pg_stat_activity WHERE application_name = 'axs-feeder'")"
 	check_eq "stored offsets of $topic sum to the messages produced" "$produced" "$(stored_sum "$topic")"
 	check_eq "axs.inbox holds one row per valid message (duplicates included)" "$valid" \
 		"$(q -c 'SELECT count(*) FROM axs.inbox')"
