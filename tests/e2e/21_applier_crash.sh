@@ -96,6 +96,11 @@ ledger_check_verify
 
 ledger_check_same_as_ref
 
+echo "# the reference model: the $EVENTS events as JSON, decided again in the crashed applier's queue order"
+q -c "SELECT event FROM e2e_events(1, $EVENTS) ORDER BY n" >"$DIR/events.json"
+model_check "the reference model (ledger_model.py, README's rules) agrees on every outcome, id conflict and balance" \
+	--events "$DIR/events.json" --exact-conflicts
+
 # The same events applied synchronously with axs.apply, in order, in a
 # third database: the first PREFIX events, whose outcomes must be the ones
 # the crashed applier recorded.

@@ -64,20 +64,50 @@ check "segment 1's relfrozenxid moved on, as a TRUNCATE's would (no anti-wraparo
 	                THEN 'ok' ELSE 'relfrozenxid ' || relfrozenxid || ', relpages ' || relpages END
 	           FROM pg_class WHERE oid = 'axs.inbox_1'::regclass")"
 
-echo "# segment 2 is locked by another session while the watermark enters segment 3"
+# The locking session: a psql reading its commands from a named pipe, so
+# that it holds its lock until the script writes COMMIT, however long the
+# steps in between take.
+lock_segment_2()
+{
+	rm -f "$DIR/locker.fifo"
+	mkfifo "$DIR/locker.fifo"
+	psql -X -q -At -v ON_ERROR_STOP=1 <"$DIR/locker.fifo" >"$DIR/locker.out" 2>&1 &
+	locker=$!
+	exec 7>"$DIR/locker.fifo"	# closed at exit: psql then ends, rolling back
+	echo "BEGIN; LOCK TABLE axs.inbox_2 IN ACCESS SHARE MODE;" >&7
+	wait_for 10 "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'axs.inbox_2'::regclass AND granted
+	              AND pid <> pg_backend_pid()" || die "the locking session did not get its lock: $(cat "$DIR/locker.out")"
+}
+
+unlock_segment_2()
+{
+	local status=0
+	echo "COMMIT;" >&7
+	exec 7>&-
+	wait "$locker" || status=$?
+	[ "$status" = 0 ] || die "the locking session failed (exit status $status): $(cat "$DIR/locker.out")"
+}
+
+# Each janitor is a worker of its own, started after the batch that entered
+# a new segment.  The one started on entering segment 3 looks only at
+# segment 2; the lock is held until that janitor is certainly done: the one
+# started after it (entering segment 4) has emptied segment 3, and no
+# janitor is running any more.
+echo "# segment 2 is locked by another session while the watermark enters segments 3 and 4"
 q -c "SELECT relfilenode FROM pg_class WHERE oid = 'axs.inbox_2'::regclass" >"$DIR/segment_2_file"
-psql -X -q -At -c "BEGIN" -c "LOCK TABLE axs.inbox_2 IN ACCESS SHARE MODE" -c "SELECT pg_sleep(3)" \
-	-c "COMMIT" >/dev/null &
-locker=$!
-wait_for 5 "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'axs.inbox_2'::regclass AND granted
-              AND pid <> pg_backend_pid()" || die "the locking session did not get its lock"
+lock_segment_2
 queue_in_segment 3 3
-wait "$locker"
+queue_in_segment 4 4
+check "entering segment 4 empties segment 3 (while segment 2 is locked)" \
+	"$(emptied 3 && echo ok || echo "$(segment_bytes 3) bytes left")"
+wait_for 10 "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'axs inbox janitor'" ||
+	die "a janitor is still running 10 s after segment 3 was emptied"
+unlock_segment_2
 check "the locked segment 2 was left as it was" \
 	"$([ "$(segment_bytes 2)" -gt 0 ] && echo ok || echo "segment 2 is empty")"
 
-echo "# the watermark enters segments 4 to 7: each time only the segment just left is emptied"
-for segment in 4 5 6 7; do
+echo "# the watermark enters segments 5 to 7: each time only the segment just left is emptied"
+for segment in 5 6 7; do
 	queue_in_segment "$segment" "$segment"
 	check "entering segment $segment empties segment $((segment - 1))" \
 		"$(emptied $((segment - 1)) && echo ok || echo "$(segment_bytes $((segment - 1))) bytes left")"

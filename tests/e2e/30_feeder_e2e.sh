@@ -95,6 +95,8 @@ q -c "SELECT 'applier: ' || format('watermark %s, applied %s, rejected %s, dupli
 	watermark, events_applied, events_rejected, events_duplicate, queue_depth) FROM axs.applier_status"
 
 check_exactly_once "$TOPIC" "$PRODUCED" "$EXP_MALFORMED" "$EXP_VALID" "$EXP_VALID_IDS"
+model_check "the reference model (ledger_model.py, README's rules) agrees on every message, outcome, id conflict and balance" \
+	--events "$DIR/produced.values" --exact-conflicts --dead-letters "$(q -c 'SELECT count(*) FROM axs.dead_letters')"
 
 echo "# the hand-written messages"
 check_eq "duplicate 50000001 (other key order and spacing) and reused id 50000002 recorded once each" \

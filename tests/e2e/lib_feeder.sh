@@ -18,6 +18,8 @@ BROKER=
 FEEDER_PIDS=()
 # shellcheck source=tests/e2e/lib_check.sh
 . "$TOP/tests/e2e/lib_check.sh"
+# shellcheck source=tests/e2e/lib_model.sh
+. "$TOP/tests/e2e/lib_model.sh"
 
 # check_eq DESCRIPTION EXPECTED ACTUAL
 check_eq()

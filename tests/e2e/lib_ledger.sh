@@ -20,6 +20,8 @@ WAIT_FOR_INTERVAL=${WAIT_FOR_INTERVAL:-0.1}
 
 # shellcheck source=tests/e2e/lib_check.sh
 . "$TOP/tests/e2e/lib_check.sh"
+# shellcheck source=tests/e2e/lib_model.sh
+. "$TOP/tests/e2e/lib_model.sh"
 
 # server_log_tail: the last 40 lines of the cluster's server log.
 server_log_tail()
