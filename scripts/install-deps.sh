@@ -22,7 +22,7 @@ Installs whatever is missing of the Debian packages axs needs:
   build-essential pkg-config postgresql-15 postgresql-server-dev-15
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl (pg_prove)
   librdkafka-dev libcmocka-dev libpq-dev libjson-c-dev libmicrohttpd-dev
-  kcat procps iproute2
+  kcat procps iproute2 python3 (the e2e drills' reference model)
 
 Runs apt-get (as root, non-interactive, "apt-get update" only when something
 is missing) and prints what it installs.  Afterwards stops Debian's own
@@ -47,6 +47,7 @@ packages=(
 	kcat
 	procps
 	iproute2
+	python3
 )
 
 check_only=0

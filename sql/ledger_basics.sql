@@ -4,6 +4,9 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS axs CASCADE;
 CREATE EXTENSION axs;
 RESET client_min_messages;
+-- the users the cases act as, each a member of one axs group only
+CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
+SET ROLE regress_axs_admin;
 SELECT axs.create_currency('BTC', 8) AS btc, axs.create_currency('USDT', 6) AS usdt;
 SELECT code, scale FROM axs.currencies ORDER BY id;
 
@@ -12,6 +15,7 @@ SELECT axs.create_currency('BTC', 8);
 SELECT axs.create_currency('no spaces', 2);
 SELECT axs.create_currency('ETH', 19);
 
+SET ROLE regress_axs_app;
 SELECT * FROM axs.deposit(1, 42, 'USDT', 1000);
 SELECT * FROM axs.balance(42, 'USDT');
 SELECT * FROM axs.withdraw(2, 42, 'USDT', 300);
@@ -39,3 +43,5 @@ SELECT * FROM axs.balances(42);
 SELECT * FROM axs.balances(45);
 
 SELECT * FROM axs.verify();
+RESET ROLE;
+DROP ROLE regress_axs_admin, regress_axs_app;

@@ -4,7 +4,11 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS axs CASCADE;
 CREATE EXTENSION axs;
 RESET client_min_messages;
+-- the users the cases act as, each a member of one axs group only
+CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
+SET ROLE regress_axs_admin;
 SELECT axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
+SET ROLE regress_axs_app;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 
@@ -109,3 +113,5 @@ SELECT * FROM axs.apply('{"id":101,"kind":"deposit","account":42,"currency":"USD
 SELECT * FROM axs.apply('{"id":102,"kind":"deposit","account":42,"currency":"USDT","amount":1.5e1}');
 SELECT * FROM axs.apply('{"id":103,"kind":"deposit","account":42,"currency":"USDT","amount":12E+1}');
 SELECT * FROM axs.balances(42);
+RESET ROLE;
+DROP ROLE regress_axs_admin, regress_axs_app;

@@ -3,10 +3,16 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS axs CASCADE;
 CREATE EXTENSION axs;
 RESET client_min_messages;
+-- the users the cases act as, each a member of one axs group only
+CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app; CREATE ROLE regress_axs_reader IN ROLE axs_reader;
+SET ROLE regress_axs_admin;
 SELECT axs.create_currency('BTC', 8) IS NOT NULL AS btc, axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
+SET ROLE regress_axs_app;
 SELECT (axs.deposit(1, 42, 'USDT', 100)).status, (axs.deposit(2, 42, 'BTC', 3)).status;
 SELECT (axs.withdraw(3, 42, 'BTC', 4)).reason;
 
+-- the read side as a dashboard sees it
+SET ROLE regress_axs_reader;
 -- zeros for pairs that do not exist
 SELECT * FROM axs.balance(42, 'USDT');
 SELECT * FROM axs.balance(42, 'BTC');
@@ -24,10 +30,17 @@ SELECT id, kind, status, reason, event, queue_position, recorded_at IS NOT NULL 
 FROM axs.events ORDER BY id;
 
 -- verify: consistent, then a balance corrupted behind the ledger's back
+-- (by the superuser: no axs role may write a balance)
 SELECT * FROM axs.verify();
+RESET ROLE;
 UPDATE axs.balances SET available = available + 1 WHERE account = 42
 	AND currency = (SELECT id FROM axs.currencies WHERE code = 'BTC');
+SET ROLE regress_axs_reader;
 SELECT * FROM axs.verify();
+RESET ROLE;
 UPDATE axs.balances SET available = available - 1 WHERE account = 42
 	AND currency = (SELECT id FROM axs.currencies WHERE code = 'BTC');
+SET ROLE regress_axs_reader;
 SELECT * FROM axs.verify();
+RESET ROLE;
+DROP ROLE regress_axs_admin, regress_axs_app, regress_axs_reader;

@@ -4,7 +4,11 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS axs CASCADE;
 CREATE EXTENSION axs;
 RESET client_min_messages;
+-- the users the cases act as, each a member of one axs group only
+CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
+SET ROLE regress_axs_admin;
 SELECT axs.create_currency('BTC', 8) IS NOT NULL AS btc, axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
+SET ROLE regress_axs_app;
 SELECT (axs.deposit(1, 42, 'USDT', 100)).status;
 SELECT (axs.freeze(2, 42, 'USDT', 40)).status;
 
@@ -42,3 +46,5 @@ SELECT * FROM axs.event_status(10);
 SELECT * FROM axs.balances(42);
 
 SELECT * FROM axs.verify();
+RESET ROLE;
+DROP ROLE regress_axs_admin, regress_axs_app;

@@ -4,7 +4,11 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS axs CASCADE;
 CREATE EXTENSION axs;
 RESET client_min_messages;
+-- the users the cases act as, each a member of one axs group only
+CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
+SET ROLE regress_axs_admin;
 SELECT axs.create_currency('BTC', 8) IS NOT NULL AS btc, axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
+SET ROLE regress_axs_app;
 
 -- buyer 42 has quote, seller 43 has base
 SELECT (axs.deposit(1, 42, 'USDT', 100000)).status;
@@ -40,3 +44,5 @@ SELECT * FROM axs.balances(51);
 SELECT * FROM axs.balances(50);
 
 SELECT * FROM axs.verify();
+RESET ROLE;
+DROP ROLE regress_axs_admin, regress_axs_app;

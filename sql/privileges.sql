@@ -11,7 +11,14 @@ RESET client_min_messages;
 CREATE ROLE regress_axs_app IN ROLE axs_app;
 CREATE ROLE regress_axs_reader IN ROLE axs_reader;
 CREATE ROLE regress_axs_feeder IN ROLE axs_feeder;
+CREATE ROLE regress_axs_admin IN ROLE axs_admin;
+SET ROLE regress_axs_admin;
 SELECT axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
+-- an admin registers currencies and applies events, but writes no table either
+SELECT * FROM axs.deposit(100, 41, 'USDT', 5);
+UPDATE axs.balances SET available = 1000000 WHERE account = 41;
+UPDATE axs.currencies SET scale = 2;
+RESET ROLE;
 
 SET ROLE regress_axs_app;
 SELECT * FROM axs.deposit(1, 42, 'USDT', 100);
@@ -70,3 +77,4 @@ SELECT * FROM axs.verify();
 DROP ROLE regress_axs_app;
 DROP ROLE regress_axs_reader;
 DROP ROLE regress_axs_feeder;
+DROP ROLE regress_axs_admin;

@@ -96,12 +96,20 @@ SELECT is((SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c
 	'gist'::name, 'the applier''s outcome blocks are found by id range through a GiST index');
 
 ---------------------------------------------------------------------------
--- Balances after a scripted sequence
+-- Balances after a scripted sequence, each step by the user it stands for:
+-- an admin registers currencies, an application applies events, a
+-- dashboard reads.  Each role is a member of one axs group only.
 ---------------------------------------------------------------------------
 
+CREATE ROLE regress_tap_admin IN ROLE axs_admin;
+CREATE ROLE regress_tap_app IN ROLE axs_app;
+CREATE ROLE regress_tap_reader IN ROLE axs_reader;
+
+SET ROLE regress_tap_admin;
 SELECT lives_ok($$SELECT axs.create_currency('TBTC', 8), axs.create_currency('TUSD', 2)$$,
 	'create currencies TBTC and TUSD');
 
+SET ROLE regress_tap_app;
 CREATE TEMP TABLE tap_outcomes (step integer PRIMARY KEY, status text, reason text);
 INSERT INTO tap_outcomes
 SELECT step, (r).status, (r).reason FROM (VALUES
@@ -128,6 +136,8 @@ SELECT results_eq(
 			 (11, 'rejected', 'id_reused'), (12, 'rejected', 'insufficient_frozen'),
 			 (13, 'rejected', 'unknown_currency')$$,
 	'outcome of each step of the scripted sequence');
+
+SET ROLE regress_tap_reader;
 
 -- 101: 10000 TUSD, freeze 6000, pays 4500 from frozen for 150 TBTC (fee 3 to 900),
 --      unfreeze 1500 -> available 5500, withdraw 5000 -> 500; frozen 0.
@@ -166,6 +176,7 @@ SELECT is((SELECT event FROM axs.events WHERE id = 9006),
 SELECT is_empty($$SELECT * FROM axs.verify()$$, 'axs.verify() is empty after the sequence');
 
 -- a queued event is pending (no applier runs in this database)
+SET ROLE regress_tap_app;
 SELECT ok(axs.submit('{"id":9020,"kind":"deposit","account":101,"currency":"TUSD","amount":5}') > 0,
 	'axs.submit returns a queue position');
 SELECT results_eq($$SELECT status FROM axs.event_status(9020)$$, $$VALUES ('pending'::text)$$,
@@ -204,8 +215,11 @@ SELECT is((SELECT count(*) FROM axs.event_log WHERE id < 9000), 0::bigint,
 	'malformed events recorded nothing');
 
 ---------------------------------------------------------------------------
--- axs.verify() catches a balance corrupted behind the extension's back
+-- axs.verify() catches a balance corrupted behind the extension's back (by
+-- the superuser: no axs role may write a balance)
 ---------------------------------------------------------------------------
+
+RESET ROLE;
 
 UPDATE axs.balances SET available = available + 7
  WHERE account = 103 AND currency = (SELECT id FROM axs.currencies WHERE code = 'TUSD');
@@ -241,7 +255,6 @@ SELECT is_empty($$SELECT * FROM axs.verify()$$, 'axs.verify() is empty again onc
 -- Privileges: a member of axs_app acts only through the functions
 ---------------------------------------------------------------------------
 
-CREATE ROLE regress_tap_app IN ROLE axs_app;
 SET ROLE regress_tap_app;
 SELECT is(current_user, 'regress_tap_app'::name, 'now acting as regress_tap_app (member of axs_app)');
 
