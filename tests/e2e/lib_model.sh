@@ -42,6 +42,6 @@ model_check()
 	q -c 'SELECT id, count(*) FROM axs.id_conflicts GROUP BY id ORDER BY id' >"$out/conflicts"
 	python3 "$TOP/tests/e2e/ledger_model.py" --currencies "$out/currencies" --decided "$out/decided" \
 		--balances "$out/balances" --chosen "$out/chosen" "${args[@]}" >"$out/report" 2>&1 || rc=$?
-	grep '^# ' "$out/report" || true
+	grep '^# model:' "$out/report" || true
 	check "$description" "$([ "$rc" = 0 ] && echo ok || grep -v '^# model:' "$out/report")"
 }
