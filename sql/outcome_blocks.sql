@@ -7,8 +7,14 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS axs CASCADE;
 CREATE EXTENSION axs;
 RESET client_min_messages;
+-- the users the cases act as, each a member of one axs group only
+CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
+SET ROLE regress_axs_admin;
 SELECT axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
+RESET ROLE;
 SELECT axs.start_applier() > 0 AS started;
+-- an application submits, applies and reads from here on
+SET ROLE regress_axs_app;
 
 -- 3,000 even ids in one batch: deposits, and withdrawals of which every
 -- tenth overdraws
@@ -99,4 +105,7 @@ SELECT axs.decided_reason(6001) AS lowest, axs.decided_reason(461168601842738790
 	   axs.decided_reason(9223372036854775807) AS highest, axs.decided_reason(6003) AS unknown;
 
 -- stop the applier so the database can be dropped
+RESET ROLE;
 SELECT pg_terminate_backend(pid) FROM axs.applier_status WHERE pid IS NOT NULL;
+RESET ROLE;
+DROP ROLE regress_axs_admin, regress_axs_app;

@@ -4,15 +4,22 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS axs CASCADE;
 CREATE EXTENSION axs;
 RESET client_min_messages;
+-- the users the cases act as, each a member of one axs group only
+CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
+SET ROLE regress_axs_admin;
 SELECT axs.create_currency('BTC', 8) IS NOT NULL AS btc, axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 
--- bad input is refused at submit time and queues nothing
+-- an application submits; bad input is refused at submit time and queues nothing
+SET ROLE regress_axs_app;
 SELECT axs.submit('{"id":1,"kind":"deposit","account":42,"currency":"USDT","amount":0}');
 SELECT axs.submit_many('[{"id":1,"kind":"deposit","account":42,"currency":"USDT","amount":5},{"id":2,"kind":"deposit"}]');
 SELECT axs.submit_many('{"id":1}');
+-- (only the superuser reads the inbox itself)
+RESET ROLE;
 SELECT count(*) AS queued FROM axs.inbox;
+SET ROLE regress_axs_app;
 
 -- queued events are pending until applied (seen here before commit)
 BEGIN;
@@ -21,8 +28,10 @@ SELECT * FROM axs.event_status(1);
 SELECT id, kind, status FROM axs.events;
 COMMIT;
 
--- start an applier for this database and wait for it
+-- start an applier for this database (the superuser's act) and wait for it
+RESET ROLE;
 SELECT axs.start_applier() > 0 AS started;
+SET ROLE regress_axs_app;
 SELECT axs.wait(:position, 10000) AS applied_in_time;
 SELECT * FROM axs.event_status(1);
 SELECT * FROM axs.balance(42, 'USDT');
@@ -50,6 +59,7 @@ SELECT * FROM axs.verify();
 
 -- the applier remembers where balance rows live: a rewrite of the table
 -- moves them, and a synchronous change between batches replaces them
+RESET ROLE;
 VACUUM FULL axs.balances;
 SELECT axs.submit('{"id":9,"kind":"deposit","account":42,"currency":"USDT","amount":5}') AS position \gset
 SELECT axs.wait(:position, 10000) AS applied_in_time;
@@ -247,3 +257,5 @@ SELECT axs.wait(:position, 10000) AS reached;
 
 -- stop the applier so the database can be dropped
 SELECT pg_terminate_backend(pid) FROM axs.applier_status WHERE pid IS NOT NULL;
+RESET ROLE;
+DROP ROLE regress_axs_admin, regress_axs_app;
