@@ -23,6 +23,7 @@ agree, 1 when they do not, 2 on bad input.
 """
 
 import argparse
+import decimal
 import json
 import re
 import sys
@@ -30,6 +31,7 @@ import sys
 INT64_MIN = -(2 ** 63)
 INT64_MAX = 2 ** 63 - 1
 MAX_LEGS = 16
+MAX_LEVEL = 32         # the event object is level 1
 CODE = re.compile(r"[A-Za-z0-9_.-]{1,16}\Z")
 ACCOUNT_KINDS = ("deposit", "withdraw", "freeze", "unfreeze")
 
@@ -44,7 +46,11 @@ def integer(event, field, required=True, default=None):
             raise Malformed("missing field %s" % field)
         return default
     value = event[field]
-    # JSON true/false are not integers; 1.0 or 1e3 are not either
+    # A number is read as PostgreSQL's numeric reads it: an integer once its
+    # exponent is applied if no fractional digit is left (1e2 is 100, 1.5e1
+    # is 15; 1.50e1 is 15.0 and 100.0 are not integers).  true is not one.
+    if isinstance(value, decimal.Decimal) and value.is_finite() and value.as_tuple().exponent >= 0:
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise Malformed("field %s is not an integer" % field)
     if value < INT64_MIN or value > INT64_MAX:
@@ -74,14 +80,31 @@ def only_fields(event, allowed):
             raise Malformed("unexpected field %s" % field)
 
 
+def check_values(value, level):
+    """No value deeper than MAX_LEVEL, no NUL in a key or a string."""
+    if level > MAX_LEVEL:
+        raise Malformed("a value nested deeper than %d levels" % MAX_LEVEL)
+    if isinstance(value, str) and "\x00" in value:
+        raise Malformed("NUL in a string")
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if "\x00" in key:
+                raise Malformed("NUL in a key")
+            check_values(child, level + 1)
+    elif isinstance(value, list):
+        for child in value:
+            check_values(child, level + 1)
+
+
 def parse(line):
     """The canonical content of a message (a hashable tuple), or Malformed."""
     try:
-        event = json.loads(line)
-    except ValueError as error:
+        event = json.loads(line, parse_float=decimal.Decimal)
+    except (ValueError, RecursionError) as error:
         raise Malformed("not JSON: %s" % error)
     if not isinstance(event, dict):
         raise Malformed("not a JSON object")
+    check_values(event, 1)
     event_id = positive(event, "id")
     kind = event.get("kind")
     if not isinstance(kind, str):
@@ -100,6 +123,8 @@ def parse(line):
         only_fields(event, ("id", "kind", "buyer", "seller", "base", "quote", "base_amount",
                             "quote_amount", "buyer_fee", "seller_fee", "fee_account"))
         buyer, seller = positive(event, "buyer"), positive(event, "seller")
+        if buyer == seller:
+            raise Malformed("trade with buyer = seller")
         base, quote = code(event, "base"), code(event, "quote")
         if base == quote:
             raise Malformed("trade with base = quote")
