@@ -178,10 +178,10 @@ wait_all_advanced()
 }
 
 # --- a. kill -9 of the feeder mid-stream ------------------------------------
-# An open-ended stream at 2500/s; feeder a is killed once it has stored 5000
+# An open-ended stream at 1500/s; feeder a is killed once it has stored 5000
 # messages, feeder b resumes from the stored offsets and writes to every
 # partition, then the stream is stopped.
-drill_begin kill9 2500 311 open
+drill_begin kill9 1500 311 open
 wait_stored_at_least 5000 30 || die "nothing stored 30 s after the loadgen started"
 killed=ok
 kill -KILL "$FEEDER_A" 2>/dev/null || killed="feeder a was not running"
