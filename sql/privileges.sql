@@ -62,7 +62,6 @@ SELECT axs.feeder_advance('trades', 1, NULL, 40);
 SET ROLE regress_axs_feeder;
 SELECT * FROM axs.feeder_rewind('trades', 0, 0);
 RESET ROLE;
-CREATE ROLE regress_axs_admin IN ROLE axs_admin;
 SET ROLE regress_axs_admin;
 SELECT * FROM axs.feeder_rewind('trades', 0, 3);
 SELECT * FROM axs.feeder_rewind('trades', NULL, 0) ORDER BY rewound_partition;
@@ -70,7 +69,6 @@ SELECT * FROM axs.feeder_rewind('trades', 7, 0);
 SELECT * FROM axs.feeder_rewind('trades', 0, -1);
 RESET ROLE;
 SELECT topic, partition, next_offset FROM axs.feeder_offsets ORDER BY partition;
-DROP ROLE regress_axs_admin;
 
 SELECT * FROM axs.balance(42, 'USDT');
 SELECT * FROM axs.verify();
