@@ -206,6 +206,11 @@ drill_end
 # axs_inbox_truncate_applied at takeover), which would erase the pre-crash
 # inbox rows this drill counts to prove that nothing was written twice.
 export AXS_PG_CONF="axs.applier_enabled = off"
+# The feeder can only follow the server back to the port it had: while the
+# server is down, another cluster on this machine (others test too) would
+# take that port if it were the lowest free one, where every cluster looks
+# first.  This one's port comes from far above.
+export AXS_PG_FIRST_PORT=55900
 # 20000 events at 5000/s: a 4 s stream; "mid-stream" = the stored offsets
 # were below the produced total just before the crash.
 drill_begin pgcrash 5000 312
@@ -234,7 +239,7 @@ loadgen_finish
 wait_stored "$TOPIC" "$EVENTS" 60 || die "stored offsets sum to $(stored_sum "$TOPIC"), expected $EVENTS"
 echo "# feeder done; enable the applier (ALTER SYSTEM SET axs.applier_enabled = on)"
 q -c 'ALTER SYSTEM SET axs.applier_enabled = on' -c 'SELECT pg_reload_conf()' >/dev/null
-unset AXS_PG_CONF
+unset AXS_PG_CONF AXS_PG_FIRST_PORT
 drill_end
 
 # --- c. rebalance: a second feeder joins, the first leaves with SIGTERM ----

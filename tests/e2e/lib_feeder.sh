@@ -78,6 +78,17 @@ CURRENCIES_SQL="SELECT axs.create_currency('USDT', 6), axs.create_currency('BTC'
 # axs.feeder_advance) are what the feeder runs on.
 FEEDER_ROLE=feeder_login
 
+# check_feeder_role ROLE: ROLE is no superuser, bypasses no row security and
+# is a member of axs_feeder and of no other role.
+check_feeder_role()
+{
+	check_eq "the feeder's role $1 is a plain login role, a member of axs_feeder only" \
+		"f|f|axs_feeder" "$(q -c "SELECT r.rolsuper, r.rolbypassrls, string_agg(g.rolname, ',')
+		                      FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid
+		                      JOIN pg_roles g ON g.oid = m.roleid
+		                     WHERE r.rolname = '$1' GROUP BY 1, 2")"
+}
+
 # cluster_setup: a fresh cluster in $DIR, axs installed in database postgres,
 # the role FEEDER_ROLE created.
 cluster_setup()
@@ -89,11 +100,7 @@ cluster_setup()
 	. "$DIR/env"
 	q -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs' -c "$CURRENCIES_SQL" \
 		-c "CREATE ROLE $FEEDER_ROLE LOGIN IN ROLE axs_feeder" >/dev/null
-	check_eq "the feeder's role $FEEDER_ROLE is a plain login role, a member of axs_feeder only" \
-		"f|f|axs_feeder" "$(q -c "SELECT r.rolsuper, r.rolbypassrls, string_agg(g.rolname, ',')
-		                      FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid
-		                      JOIN pg_roles g ON g.oid = m.roleid
-		                     WHERE r.rolname = '$FEEDER_ROLE' GROUP BY 1, 2")"
+	check_feeder_role "$FEEDER_ROLE"
 	FEEDER_DB="host=$PGHOST port=$PGPORT user=$FEEDER_ROLE dbname=postgres"
 }
 
@@ -223,8 +230,11 @@ SQL
 # offsets, the inbox, the dead letters and the log account for every message.
 check_exactly_once()
 {
-	local topic=$1 produced=$2 malformed=$3 valid=$4 valid_ids=$5 got
-	check_eq "the running feeders' sessions are all $FEEDER_ROLE's" "$FEEDER_ROLE" \
+	local topic=$1 produced=$2 malformed=$3 valid=$4 valid_ids=$5 got user
+	# the role FEEDER_DB connects as (a script may set up its own)
+	user=$(sed -n 's/.*user=\([^ ]*\).*/\1/p' <<<"$FEEDER_DB")
+	[ "$user" = "$FEEDER_ROLE" ] || check_feeder_role "$user"
+	check_eq "the running feeders' sessions are all ${user:-?}'s" "${user:-?}" \
 		"$(q -c "SELECT coalesce(string_agg(DISTINCT usename, ','), 'no feeder session')
 		           FROM pg_stat_activity WHERE application_name = 'axs-feeder'")"
 	check_eq "stored offsets of $topic sum to the messages produced" "$produced" "$(stored_sum "$topic")"
