@@ -10,6 +10,8 @@ SET ROLE regress_axs_admin;
 SELECT axs.create_currency('BTC', 8) IS NOT NULL AS btc, axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
+-- turn the applier off and wait until it has released the fence
+\set disable_applier 'ALTER SYSTEM SET axs.applier_enabled = off; SELECT pg_reload_conf() AS reloaded; DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN NOT (SELECT fence_held FROM axs.applier_status); PERFORM pg_sleep(0.1); END LOOP; END $$;'
 
 -- an application submits; bad input is refused at submit time and queues nothing
 SET ROLE regress_axs_app;
@@ -186,16 +188,7 @@ SELECT * FROM axs.balance(78, 'USDT');
 -- a takeover with a backlog over five segments: the applier first truncates
 -- the applied segments, and none of those the backlog is in (account 79:
 -- three deposits of 1, each in a segment of its own, then a withdrawal of 3)
-ALTER SYSTEM SET axs.applier_enabled = off;
-SELECT pg_reload_conf();
-DO $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN NOT (SELECT fence_held FROM axs.applier_status);
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-END
-$$;
+:disable_applier
 SELECT fence_held FROM axs.applier_status;
 SELECT setval('axs.inbox_position_seq', ((:position >> 18) + 1) << 18) IS NOT NULL AS next_segment;
 SELECT axs.submit('{"id":5109,"kind":"deposit","account":79,"currency":"USDT","amount":1}') AS base \gset
@@ -239,16 +232,7 @@ SELECT axs.wait(axs.submit('{"id":5200,"kind":"deposit","account":79,"currency":
 ROLLBACK;
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 -- a timeout when a handed-out position is not applied in time
-ALTER SYSTEM SET axs.applier_enabled = off;
-SELECT pg_reload_conf();
-DO $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN NOT (SELECT fence_held FROM axs.applier_status);
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-END
-$$;
+:disable_applier
 SELECT axs.submit('{"id":5201,"kind":"deposit","account":79,"currency":"USDT","amount":1}') AS position \gset
 SELECT axs.wait(:position, 200) AS reached;
 ALTER SYSTEM RESET axs.applier_enabled;
