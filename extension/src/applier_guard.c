@@ -317,16 +317,56 @@ handle_blockers(Oid relid, Blocker *blockers, int *nblockers, AxsBlockerReport r
 		report(blockers[oldest].pid, blockers[oldest].since);
 }
 
+/*
+ * A prepared transaction that holds relid has no session to end: say so,
+ * naming it, once per block timeout while it blocks the applier.
+ */
+static void
+warn_about_prepared_blockers(Oid relid, TimestampTz *last_warning)
+{
+	char		query[768];
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (*last_warning != 0 &&
+		TimestampDifferenceMilliseconds(*last_warning, now) < axs_applier_block_timeout_ms)
+		return;
+	snprintf(query, sizeof(query),
+			 "SELECT DISTINCT p.gid, p.owner::pg_catalog.text, p.prepared::pg_catalog.text "
+			 "FROM pg_catalog.pg_locks AS l "
+			 "JOIN pg_catalog.pg_locks AS x ON x.virtualtransaction OPERATOR(pg_catalog.=) l.virtualtransaction "
+			 "AND x.locktype OPERATOR(pg_catalog.=) 'transactionid' "
+			 "JOIN pg_catalog.pg_prepared_xacts AS p ON p.transaction OPERATOR(pg_catalog.=) x.transactionid "
+			 "WHERE l.pid IS NULL AND l.locktype OPERATOR(pg_catalog.=) 'relation' "
+			 "AND l.database OPERATOR(pg_catalog.=) %u AND l.relation OPERATOR(pg_catalog.=) %u "
+			 "AND l.granted AND l.mode OPERATOR(pg_catalog.<>) 'AccessShareLock'",
+			 MyDatabaseId, relid);
+	run_lock_query(query);
+	for (uint64 row = 0; row < SPI_processed; row++)
+		ereport(WARNING,
+				(errmsg("axs applier is blocked by prepared transaction \"%s\" (owner \"%s\", prepared at %s)",
+						result_text(row, 1), result_text(row, 2), result_text(row, 3)),
+				 errdetail("It holds a lock on axs.balances; a prepared transaction has no session to end."),
+				 errhint("COMMIT PREPARED or ROLLBACK PREPARED it; queued events wait until then.")));
+	if (SPI_processed > 0)
+		*last_warning = now;
+	SPI_freetuptable(SPI_tuptable);
+}
+
 void
 axs_guard_lock_balances(Oid balances, AxsBlockerReport report)
 {
 	Blocker		blockers[MAX_BLOCKERS];
 	int			nblockers = 0;
 	bool		reported = false;
+	TimestampTz waiting_since = GetCurrentTimestamp();
+	TimestampTz prepared_warning = 0;
 
 	while (!try_lock_for(balances, LOCK_TRY_MS))
 	{
 		handle_blockers(balances, blockers, &nblockers, report);
+		if (nblockers == 0 &&
+			TimestampDifferenceMilliseconds(waiting_since, GetCurrentTimestamp()) >= axs_applier_block_timeout_ms)
+			warn_about_prepared_blockers(balances, &prepared_warning);
 		reported = true;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 LOCK_PAUSE_MS, PG_WAIT_EXTENSION);

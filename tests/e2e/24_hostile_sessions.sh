@@ -12,7 +12,8 @@
 #	  until axs.applier_block_timeout_ms: meanwhile synchronous calls on other
 #	  accounts go through, axs.applier_status shows blocked_by, then the
 #	  session is terminated with the reason in its error; a caller whose
-#	  statement runs on is cancelled instead.
+#	  statement runs on is cancelled instead; a prepared transaction, which
+#	  has no session to end, is named in the server log.
 #
 # It owns the cluster .scratch/e2e_hostile_sessions.
 
@@ -142,6 +143,16 @@ check "its error says the applier cancelled it and why" \
 check "the session itself lives on (cancelled, not terminated)" \
 	"$(q -c "SELECT CASE WHEN count(*) = 1 THEN 'ok' ELSE 'terminated' END FROM pg_stat_activity WHERE pid = $busy_pid")"
 release
+
+echo "# 5. a prepared transaction that holds the lock has no session to end: the applier names it"
+q -c 'BEGIN' -c "SELECT axs.deposit(103, 15, 'USDT', 5)" -c "PREPARE TRANSACTION 'regress_blocker'" >/dev/null
+position=$(q -c "SELECT axs.submit('{\"id\":5,\"kind\":\"deposit\",\"account\":16,\"currency\":\"USDT\",\"amount\":7}')")
+check "the server log names the prepared transaction after the block timeout" \
+	"$(for _ in $(seq 100); do grep -q 'axs applier is blocked by prepared transaction "regress_blocker"' "$DIR/log/postgres.log" && break; sleep 0.1; done
+	   grep -q 'axs applier is blocked by prepared transaction "regress_blocker"' "$DIR/log/postgres.log" && echo ok || echo 'no WARNING')"
+q -c "ROLLBACK PREPARED 'regress_blocker'" >/dev/null
+check "once it is rolled back, the batch is applied" \
+	"$(wait_for 10 "SELECT axs.wait($position, 100)" && echo ok || q -c 'SELECT * FROM axs.applier_status')"
 
 ledger_check_verify
 ledger_finish
