@@ -302,8 +302,10 @@ $$;
 -- Inbox append guard and applier control
 ---------------------------------------------------------------------------
 
+-- SECURITY DEFINER: it reads the position sequence, which the feeder's role
+-- may use but not read.
 CREATE FUNCTION axs.inbox_append_guard() RETURNS trigger
-AS 'MODULE_PATHNAME', 'axs_inbox_append_guard' LANGUAGE C SET search_path = pg_catalog, pg_temp;
+AS 'MODULE_PATHNAME', 'axs_inbox_append_guard' LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE TRIGGER inbox_append_guard BEFORE INSERT ON axs.inbox
 	FOR EACH STATEMENT EXECUTE FUNCTION axs.inbox_append_guard();

@@ -350,21 +350,6 @@ inbox_append_locktag(LOCKTAG *tag)
 						 AXS_LOCK_SQL_UNREACHABLE);
 }
 
-/* The last position axs.inbox_position_seq has handed out, 0 if none. */
-static int64
-last_position_issued(void)
-{
-	LOCAL_FCINFO(fcinfo, 1);
-	Datum		last;
-
-	/* not through SQL: the feeder's role may use the sequence, not read it */
-	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = ObjectIdGetDatum(axs_table_oid("inbox_position_seq"));
-	fcinfo->args[0].isnull = false;
-	last = pg_sequence_last_value(fcinfo);
-	return fcinfo->isnull ? 0 : DatumGetInt64(last);
-}
-
 Datum
 axs_inbox_append_guard(PG_FUNCTION_ARGS)
 {
@@ -376,7 +361,9 @@ axs_inbox_append_guard(PG_FUNCTION_ARGS)
 	if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK)
 	{
 		/* every position handed out so far went to transactions that have ended */
-		own_first_position = last_position_issued() + 1;
+		SPI_connect();
+		own_first_position = axs_inbox_positions_issued() + 1;
+		SPI_finish();
 	}
 	axs_applier_wake_at_commit();
 	return PointerGetDatum(NULL);
@@ -503,7 +490,7 @@ start_first_watermark(void)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	oldest = query_int64("SELECT pg_catalog.min(position) FROM axs.inbox", -1);
 	if (oldest < 0)
-		oldest = last_position_issued() + 1;
+		oldest = axs_inbox_positions_issued() + 1;
 	SPI_execute(psprintf("UPDATE axs.applier_state SET watermark = %lld",
 						 (long long) (oldest - 1)), false, 0);
 }
@@ -1347,7 +1334,9 @@ axs_wait(PG_FUNCTION_ARGS)
 						(long long) position),
 				 errdetail("The applier sees a queued event only once the transaction that queued it commits."),
 				 errhint("Commit first, then call axs.wait in a later transaction.")));
-	issued = last_position_issued();
+	SPI_connect();
+	issued = axs_inbox_positions_issued();
+	SPI_finish();
 	if (position > issued)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

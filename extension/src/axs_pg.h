@@ -120,6 +120,7 @@ axs_inbox_segment(int64 position)
 
 extern int	axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInboxRows *parts);
 extern void axs_inbox_truncate_applied(int64 watermark, int64 previous_watermark);
+extern int64 axs_inbox_positions_issued(void);
 extern bool axs_inbox_start_janitor(int64 watermark, int64 previous_watermark);
 
 /*

@@ -396,9 +396,12 @@ segment_lap_end(int64 position)
 	return ((position >> AXS_INBOX_SEGMENT_BITS) + 1) << AXS_INBOX_SEGMENT_BITS;
 }
 
-/* The last position the inbox sequence has handed out (0 if none yet). */
-static int64
-positions_issued(void)
+/*
+ * The last position the inbox sequence has handed out (0 if none yet).
+ * Needs SPI and the right to read the sequence.
+ */
+int64
+axs_inbox_positions_issued(void)
 {
 	bool		isnull;
 	bool		called;
@@ -446,7 +449,7 @@ axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan, AxsInbox
 	 * then read the whole inbox, whose plan locks every segment (a janitor
 	 * would find its segment busy).
 	 */
-	if (positions_issued() < ((((watermark + 1) >> AXS_INBOX_SEGMENT_BITS) + 2) << AXS_INBOX_SEGMENT_BITS))
+	if (axs_inbox_positions_issued() < ((((watermark + 1) >> AXS_INBOX_SEGMENT_BITS) + 2) << AXS_INBOX_SEGMENT_BITS))
 		return 0;
 	arguments[0] = Int64GetDatum(watermark);
 	arguments[1] = Int32GetDatum(limit);
@@ -623,7 +626,7 @@ truncate_segment_if_applied(int segment, int64 watermark)
 	{
 		/* under the lock nobody appends: then look at what was handed out */
 		if (ConditionalLockRelationOid(segment_oid(segment, ""), AccessExclusiveLock) &&
-			!segment_may_hold_unapplied(segment, watermark, positions_issued()))
+			!segment_may_hold_unapplied(segment, watermark, axs_inbox_positions_issued()))
 		{
 			instr_time	elapsed;
 			bool		in_place = empty_segment_in_place(segment);
@@ -714,7 +717,7 @@ axs_inbox_truncate_applied(int64 watermark, int64 previous_watermark)
 			return;
 	}
 	axs_begin_work("axs: looking for applied inbox segments");
-	issued = positions_issued();
+	issued = axs_inbox_positions_issued();
 	if (issued < watermark)
 	{
 		/* the sequence was set back: what it hands out next is undecidable */

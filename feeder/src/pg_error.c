@@ -103,8 +103,9 @@ is_sqlstate_character(char c)
 }
 
 /*
- * Find "<severity>:  XXXXX: " in a verbose report; the severity word may
- * be translated, the two spaces and the code are not.
+ * Find "<severity>:  <SQLSTATE>: " in a verbose report (the SQLSTATE is
+ * five characters); the severity word may be translated, the two spaces
+ * and the code are not.
  */
 static const char *
 find_sqlstate(const char *text)
