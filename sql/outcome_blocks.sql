@@ -44,6 +44,7 @@ SELECT * FROM axs.event_status(21);
 -- the odd ids in between are new, although each lies inside a block's id
 -- range; the even ids come again, some with the same content (duplicates)
 -- and some with other content (id_reused), all in one batch
+SELECT decided_total AS decided_before, duplicates_total AS duplicates_before FROM axs.applier_state \gset
 SELECT axs.submit_many(jsonb_agg(e ORDER BY n)) AS position
 FROM (SELECT i AS n, jsonb_build_object('id', 2 * i - 1, 'kind', 'deposit', 'account', 100, 'currency', 'USDT',
 										'amount', 1) AS e
@@ -61,6 +62,9 @@ SELECT * FROM axs.balance(100, 'USDT');
 SELECT count(*) AS id_conflicts FROM axs.id_conflicts;
 SELECT count(*) AS logged, count(DISTINCT id) AS distinct_ids FROM axs.event_log;
 SELECT s.events_duplicate AS duplicates FROM axs.applier_stats() AS s WHERE s.fence_held;
+-- the durable counts (axs.applier_state) moved by the same batch
+SELECT decided_total - :decided_before AS decided, duplicates_total - :duplicates_before AS duplicates
+FROM axs.applier_state;
 
 -- the synchronous API sees the applier's outcomes: the same content gets
 -- the logged outcome, other content is rejected as id_reused, and nothing

@@ -188,6 +188,7 @@ SELECT * FROM axs.balance(78, 'USDT');
 -- a takeover with a backlog over five segments: the applier first truncates
 -- the applied segments, and none of those the backlog is in (account 79:
 -- three deposits of 1, each in a segment of its own, then a withdrawal of 3)
+SELECT decided_total AS decided_before FROM axs.applier_state \gset
 :disable_applier
 SELECT fence_held FROM axs.applier_status;
 SELECT setval('axs.inbox_position_seq', ((:position >> 18) + 1) << 18) IS NOT NULL AS next_segment;
@@ -223,6 +224,8 @@ SELECT count(*) AS rows_in_segment_0, min(ctid) AS first_row FROM axs.inbox_0;
 SELECT pid IS NOT NULL AS running, fence_held, batches >= 2 AS batches, events_applied, events_rejected,
 	   events_duplicate, queue_depth, watermark = :position AS caught_up
 FROM axs.applier_status;
+-- the durable count goes on across the takeover: 5109 to 5115
+SELECT decided_total - :decided_before AS decided_since_before_the_takeover FROM axs.applier_status;
 
 -- a position not handed out yet is an error, not a wait
 SELECT axs.wait(:position + 1000, 200) AS reached;

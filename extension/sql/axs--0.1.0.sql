@@ -163,6 +163,11 @@ CREATE TABLE axs.applier_state (
 	singleton	boolean PRIMARY KEY DEFAULT true CHECK (singleton),
 	watermark	bigint NOT NULL DEFAULT 0,	-- every position <= watermark is decided
 	epoch		bigint NOT NULL DEFAULT 0,
+	-- inbox rows decided (every outcome, duplicates and dead letters
+	-- included) and, of them, re-sent duplicates: committed with each
+	-- batch, so they survive restarts, takeovers and segment truncations
+	decided_total bigint NOT NULL DEFAULT 0,
+	duplicates_total bigint NOT NULL DEFAULT 0,
 	updated_at	timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO axs.applier_state DEFAULT VALUES;
@@ -524,7 +529,9 @@ CREATE VIEW axs.applier_status AS
 		   s.blocked_since,
 		   s.fence_intruder,
 		   s.fence_intruder_since,
-		   s.settlements_short_frozen
+		   s.settlements_short_frozen,
+		   st.decided_total,
+		   st.duplicates_total
 	FROM axs.applier_stats() AS s,
 		 axs.applier_state AS st,
 		 LATERAL (SELECT pg_catalog.count(*) AS queue_depth, pg_catalog.min(i.queued_at) AS oldest_queued_at

@@ -376,7 +376,7 @@ prepare_plans(void)
 	Oid			logged_types[1] = {INT8ARRAYOID};
 	Oid			conflict_types[5] = {INT8ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID,
 	TIMESTAMPTZARRAYOID, TIMESTAMPTZOID};
-	Oid			advance_types[3] = {INT8OID, INT8OID, INT8OID};
+	Oid			advance_types[5] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
 	Oid			dead_letter_types[3] = {INT8ARRAYOID, BYTEAARRAYOID, TEXTARRAYOID};
 
 	if (read_batch_plan != NULL)
@@ -404,9 +404,12 @@ prepare_plans(void)
 											"ON CONFLICT DO NOTHING",
 											3, dead_letter_types);
 	advance_plan = axs_prepare_kept(
-								"UPDATE axs.applier_state SET watermark = $1, updated_at = pg_catalog.now() "
+								"UPDATE axs.applier_state SET watermark = $1, "
+								"decided_total = decided_total OPERATOR(pg_catalog.+) $4, "
+								"duplicates_total = duplicates_total OPERATOR(pg_catalog.+) $5, "
+								"updated_at = pg_catalog.now() "
 								"WHERE epoch OPERATOR(pg_catalog.=) $2 AND watermark OPERATOR(pg_catalog.=) $3",
-								3, advance_types);
+								5, advance_types);
 }
 
 /* Run one SQL statement with no arguments, returning the int8 of row 1 col 1 (or default). */
@@ -1069,11 +1072,13 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("axs applier lost its fence; abandoning the batch")));
 	{
-		Datum		arguments[3];
+		Datum		arguments[5];
 
 		arguments[0] = Int64GetDatum(new_watermark);
 		arguments[1] = Int64GetDatum(epoch);
 		arguments[2] = Int64GetDatum(*watermark);
+		arguments[3] = Int64GetDatum(count);
+		arguments[4] = Int64GetDatum(counts.duplicates);
 		ret = SPI_execute_plan(advance_plan, arguments, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE || SPI_processed != 1)
 			ereport(ERROR,

@@ -48,13 +48,8 @@ hold()
 	local role=$1 number=${#holders[@]}; shift
 	holder_log=$DIR/holder-$number.log
 	holder_release=$DIR/release-$number
-	rm -f "$holder_release"
-	{
-		printf '%s\n' "$@"
-		while [ ! -e "$holder_release" ]; do sleep 0.1; done
-		echo 'SELECT 1 AS still_connected;'
-	} | psql -X -U "$role" -v ON_ERROR_STOP=0 >"$holder_log" 2>&1 &
-	holders+=($!)
+	hold_session "$holder_release" "$holder_log" -U "$role" -v ON_ERROR_STOP=0 -- "$@"
+	holders+=("$HELD_PID")
 }
 
 # release: let the last session held end, and wait for it.

@@ -37,13 +37,9 @@ wait_for 10 "SELECT fence_held FROM axs.applier_status" || die "no applier took 
 epoch_before=$(q -c 'SELECT epoch FROM axs.applier_state')
 
 echo "# a session takes ROW EXCLUSIVE on axs.balances and holds it until released"
-{
-	echo 'BEGIN;'
-	echo 'LOCK TABLE axs.balances IN ROW EXCLUSIVE MODE;'
-	while [ ! -e "$DIR/release" ]; do sleep 0.1; done
-	echo 'COMMIT;'
-} | psql -X -q >"$DIR/holder.log" 2>&1 &
-holder_pid=$!
+hold_session "$DIR/release" "$DIR/holder.log" -q -v ON_ERROR_STOP=1 -- \
+	'BEGIN;' 'LOCK TABLE axs.balances IN ROW EXCLUSIVE MODE;'
+holder_pid=$HELD_PID
 wait_for 10 "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'axs.balances'::regclass AND mode = 'RowExclusiveLock' AND granted" ||
 	die "the holder did not get its lock"
 

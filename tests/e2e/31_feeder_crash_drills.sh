@@ -10,10 +10,13 @@
 #	from its summary.  "Mid-stream" = the loadgen was still producing when
 #	the fault hit.
 #	  a. kill -9 of the feeder mid-stream, then a new feeder in its place;
-#	  b. PostgreSQL crashes (scripts/cluster.sh stop-immediate) mid-stream and
-#	     comes back; the same feeder reconnects with backoff by itself (its
-#	     last batches, committed without waiting for the WAL flush, may be
-#	     lost with the crash: it consumes them again);
+#	  b. PostgreSQL crashes (scripts/cluster.sh stop-immediate) mid-stream,
+#	     with the applier running and the inbox janitor in the middle of
+#	     emptying a segment, and comes back; the same feeder reconnects with
+#	     backoff by itself (its last batches, committed without waiting for
+#	     the WAL flush, may be lost with the crash: it consumes them again);
+#	     the rest of the stream crosses into another segment, which the
+#	     janitor empties too;
 #	  c. two feeders in one group: the second joins mid-stream (rebalance);
 #	     once it holds partition locks and has written, the first is stopped
 #	     with SIGTERM (must exit 0) and the second takes every partition,
@@ -21,11 +24,13 @@
 #	  d. a zombie: a second feeder in another consumer group consumes the
 #	     same topic; the partition locks hold it off until the first stops
 #	     mid-stream, then it finishes from the stored offsets.
-#	After each: exactly once (stored offsets sum = produced; one inbox row
-#	per valid message, one dead letter per malformed one; every valid id
-#	exactly once in axs.event_log; the logged ids are the valid ids produced,
-#	classified by the extension's decoder), axs.verify() empty, and the
-#	reference model (ledger_model.py) agrees on every outcome and balance.
+#	After each, counting only what survives a crash and the janitor's
+#	truncations: exactly once (stored offsets sum = produced; the applier's
+#	durable count of decided inbox rows = the valid messages, one dead
+#	letter per malformed one; every valid id exactly once in axs.event_log;
+#	the logged ids are the valid ids produced, classified by the extension's
+#	decoder), axs.verify() empty, and the reference model (ledger_model.py)
+#	agrees on every outcome, id conflict, re-sent duplicate and balance.
 #
 # It owns the clusters .scratch/31_feeder/{kill9,pgcrash,rebalance,zombie}, their
 # brokers and feeders, stopped in the EXIT trap.
@@ -44,7 +49,8 @@ DIR=$SCRATCH/kill9
 
 # shellcheck source=tests/e2e/lib_feeder.sh
 . "$TOP/tests/e2e/lib_feeder.sh"
-trap feeder_cleanup EXIT
+# drill b's row-lock holder waits for DIR/release
+trap 'touch "$DIR/release" 2>/dev/null; feeder_cleanup' EXIT
 
 # wait_log FILE PATTERN SECONDS: until FILE has a line matching PATTERN.
 wait_log()
@@ -70,7 +76,8 @@ wait_stored_at_least()
 }
 
 # drill_begin NAME RATE SEED [open]: cluster, broker, one feeder ("a"),
-# feeder a assigned, then the loadgen in the background (LOADGEN_PID): EVENTS
+# feeder a assigned, the function named by BEFORE_STREAM if set, then the
+# loadgen in the background (LOADGEN_PID): EVENTS
 # messages, whose expected classification is made while the group's first
 # join delay runs; or, with "open", a stream that runs until stop_stream.
 drill_begin()
@@ -95,6 +102,7 @@ drill_begin()
 		expect_produced "$EVENTS"
 	fi
 	wait_log "$DIR/feeder-a.log" "assigned $TOPIC" 30 || die "feeder a got no partitions within 30 s"
+	[ -z "${BEFORE_STREAM:-}" ] || "$BEFORE_STREAM"
 	"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --rate "$rate" --events "$events" \
 		"${LOADGEN_ARGS[@]}" -X linger.ms=5 2>"$DIR/loadgen.log" &
 	LOADGEN_PID=$!
@@ -200,26 +208,58 @@ wait_all_advanced "$snapshot" 40 || die "feeder b did not write to all $PARTITIO
 stop_stream
 drill_end
 
-# --- b. PostgreSQL crash mid-stream ----------------------------------------
-# The applier is off until the feeder has finished: a restarted applier
-# truncates inbox segments whose rows are all applied (inbox.c,
-# axs_inbox_truncate_applied at takeover), which would erase the pre-crash
-# inbox rows this drill counts to prove that nothing was written twice.
-export AXS_PG_CONF="axs.applier_enabled = off"
+# --- b. PostgreSQL crash mid-stream, in the middle of a janitor truncation --
+# The applier runs, and the stream crosses inbox segments: the position
+# sequence starts 4000 before the end of segment 0, so once the applier's
+# watermark enters segment 1 the janitor empties segment 0 (inbox.c).  A
+# session holds segment 0's pg_class row FOR UPDATE: the janitor gives the
+# segment's blocks back, then waits for that row to record the emptied
+# segment's statistics, its transaction still open (the janitor's
+# lock_timeout is axs.applier_block_timeout_ms, raised here so that it
+# waits rather than gives up).  PostgreSQL crashes there
+# (scripts/cluster.sh stop-immediate) while the loadgen still produces, and
+# comes back; the same feeder reconnects with backoff by itself.  Once
+# back, the sequence is moved to 1000 before the end of segment 1, so the
+# rest of the stream crosses into segment 2 and segment 1 is emptied too.
+# The checks of drill_end count only what survives truncation.
+export AXS_PG_CONF="axs.applier_block_timeout_ms = 600000"
 # The feeder can only follow the server back to the port it had: while the
 # server is down, another cluster on this machine (others test too) would
 # take that port if it were the lowest free one, where every cluster looks
 # first.  This one's port comes from far above.
 export AXS_PG_FIRST_PORT=55900
-# 20000 events at 5000/s: a 4 s stream; "mid-stream" = the stored offsets
-# were below the produced total just before the crash.
-drill_begin pgcrash 5000 312
-wait_stored_at_least 5000 30 || die "nothing stored 30 s after the loadgen started"
+SEGMENT=262144	# positions per inbox segment (2^18)
+# a session that holds segment 0's pg_class row until DIR/release exists
+hold_segment_0_row()
+{
+	q -c "SELECT setval('axs.inbox_position_seq', $SEGMENT - 4000)" >/dev/null
+	hold_session "$DIR/release" "$DIR/holder.log" -q -- \
+		'BEGIN;' "SELECT oid FROM pg_class WHERE oid = 'axs.inbox_0'::regclass FOR UPDATE;"
+	HOLDER_PID=$HELD_PID
+	wait_for 10 "SELECT count(*) = 1 FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE '%FOR UPDATE%'" ||
+		die "the session holding segment 0's pg_class row did not start: $(cat "$DIR/holder.log")"
+}
+# 20000 events at 2500/s: an 8 s stream.  Segment 0 is applied after about
+# 1.6 s; "mid-stream" = the stored offsets were below the produced total
+# just before the crash.
+BEFORE_STREAM=hold_segment_0_row
+drill_begin pgcrash 2500 312
+BEFORE_STREAM=
+JANITOR_WAITING="SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'axs inbox janitor'
+	AND query = 'axs: truncating an applied inbox segment' AND wait_event_type = 'Lock'"
+wait_for 30 "$JANITOR_WAITING" ||
+	die "the janitor did not reach segment 0's pg_class row within 30 s: $(q -c "SELECT watermark FROM axs.applier_state")"
+segment_0_file=$(q -c "SELECT current_setting('data_directory') || '/' || pg_relation_filepath('axs.inbox_0')")
+bytes_at_crash=$(stat -c %s "$segment_0_file")
 before_crash=$(stored_sum "$TOPIC")
 "$TOP/scripts/cluster.sh" stop-immediate "$DIR" >/dev/null 2>&1
 at_crash=$(q -c 'SELECT 1' 2>/dev/null || echo down)
+touch "$DIR/release"
+wait "$HOLDER_PID" 2>/dev/null || true	# its session died with the server
 check "PostgreSQL crashed mid-stream (stored $before_crash of $EVENTS just before; loadgen $(loadgen_running && echo 'still producing' || echo finished))" \
 	"$([ "$at_crash" = down ] && [[ "$before_crash" =~ ^[0-9]+$ ]] && [ "$before_crash" -lt "$EVENTS" ] && echo ok || echo "server: $at_crash, stored $before_crash of $EVENTS just before the crash")"
+check "the crash hit the janitor inside its truncation of segment 0: blocks given back ($bytes_at_crash bytes left), transaction not committed" \
+	"$([ "$bytes_at_crash" = 0 ] && echo ok || echo "segment 0 still had $bytes_at_crash bytes")"
 sleep 2
 port_before=$PGPORT
 "$TOP/scripts/cluster.sh" start "$DIR" >/dev/null 2>&1 || die "the cluster did not restart"
@@ -227,18 +267,23 @@ port_before=$PGPORT
 . "$DIR/env"
 [ "$PGPORT" = "$port_before" ] || die "the cluster came back on port $PGPORT instead of $port_before; the feeder cannot follow"
 grep -q 'automatic recovery in progress' "$DIR/log/postgres.log" || die "no crash recovery in the server log"
+q -c "SELECT setval('axs.inbox_position_seq', greatest(last_value, 2 * $SEGMENT - 1000)) FROM axs.inbox_position_seq" >/dev/null
 wait_log "$DIR/feeder-a.log" "resuming at offset" 30 || die "the feeder did not resync after the crash within 30 s"
 echo "# feeder log: $(grep -c 'failed\|cannot connect' "$DIR/feeder-a.log") failed attempts, then $(grep -c 'resuming at offset' "$DIR/feeder-a.log") partitions resumed"
 # The feeder commits its batches with synchronous_commit off (pg_sink.c), so
 # the crash may take the last ones, rows and offsets together; it then
-# consumes those messages again, and the checks below prove none is lost.
+# consumes those messages again, and drill_end proves none is lost.
 resumed_sum=$(grep -h 'resuming at offset' "$DIR/feeder-a.log" | tail -n "$PARTITIONS" | awk '{ s += $NF } END { print s + 0 }')
 echo "# the resumed offsets sum to $resumed_sum; the stored offsets read just before the crash summed to $before_crash"
 check "the feeder kept running through the crash" "$(kill -0 "$FEEDER_A" 2>/dev/null && echo ok || echo 'it exited')"
 loadgen_finish
 wait_stored "$TOPIC" "$EVENTS" 60 || die "stored offsets sum to $(stored_sum "$TOPIC"), expected $EVENTS"
-echo "# feeder done; enable the applier (ALTER SYSTEM SET axs.applier_enabled = on)"
-q -c 'ALTER SYSTEM SET axs.applier_enabled = on' -c 'SELECT pg_reload_conf()' >/dev/null
+wait_drained 60 || die "the applier did not drain: $(q -c 'SELECT * FROM axs.applier_status')"
+check_eq "segment 0, whose truncation the crash interrupted, holds no row after recovery" 0 \
+	"$(q -c 'SELECT count(*) FROM axs.inbox_0')"
+check "after the crash the rest of the stream crossed into segment 2 and the janitor emptied segment 1" \
+	"$(sed -n '/automatic recovery in progress/,$p' "$DIR/log/postgres.log" | grep -q 'axs: truncated inbox segment 1 ' && echo ok ||
+		echo "no 'truncated inbox segment 1' after the recovery; segment 2 holds $(q -c 'SELECT count(*) FROM axs.inbox_2') rows")"
 unset AXS_PG_CONF AXS_PG_FIRST_PORT
 drill_end
 

@@ -234,6 +234,9 @@ def main():
                         help="id|event JSON: the ledger's rendering of ids sent with several contents")
     parser.add_argument("--conflicts", help="id|count of axs.id_conflicts: compared when given "
                         "(each message reached the queue exactly once)")
+    parser.add_argument("--duplicates", type=int,
+                        help="re-sent same-content copies the applier counted: compared when given "
+                        "(each message reached the queue exactly once)")
     parser.add_argument("--dead-letters", type=int,
                         help="axs.dead_letters rows: must equal the malformed messages")
     parser.add_argument("--limit", type=int, default=10, help="disagreements shown per kind")
@@ -265,6 +268,7 @@ def main():
     balances = {}
     outcomes = {"applied": 0}
     expected_conflicts = {}
+    expected_duplicates = 0
     decided_ids = set()
     last_position = None
     for position, event_id, ledger_outcome in read_rows(args.decided, 3):
@@ -293,6 +297,7 @@ def main():
                         % (event_id, len(candidates), chosen.get(event_id, "not given")))
                 continue
         expected_conflicts[event_id] = sum(n for c, n in candidates.items() if c != content)
+        expected_duplicates += candidates[content] - 1
         model_outcome = decide(content, balances, currencies)
         outcomes[model_outcome] = outcomes.get(model_outcome, 0) + 1
         if model_outcome != ledger_outcome:
@@ -308,6 +313,9 @@ def main():
             if recorded.get(event_id, 0) != expected_conflicts.get(event_id, 0):
                 problem("conflicts", "id %d: %d messages with other content, %d rows in axs.id_conflicts"
                         % (event_id, expected_conflicts.get(event_id, 0), recorded.get(event_id, 0)))
+    if args.duplicates is not None and args.duplicates != expected_duplicates:
+        problem("duplicates", "%d re-sent copies of decided events, the applier counted %d"
+                % (expected_duplicates, args.duplicates))
     if args.dead_letters is not None and args.dead_letters != malformed:
         problem("malformed", "%d malformed messages, %d dead letters" % (malformed, args.dead_letters))
 
@@ -321,10 +329,11 @@ def main():
             problem("balance", "account %d %s: the model has available %d frozen %d, axs.balances %d %d"
                     % (key + model + actual))
 
-    print("# model: %d messages, %d malformed, %d distinct valid ids; %d decided in queue order: %s; "
-          "%d balances" % (messages, malformed, len(contents), len(decided_ids),
-                           ", ".join("%s %d" % kv for kv in sorted(outcomes.items())),
-                           len([k for k, v in balances.items() if v != (0, 0)])))
+    print("# model: %d messages, %d malformed, %d distinct valid ids, %d re-sent copies; "
+          "%d decided in queue order: %s; %d balances"
+          % (messages, malformed, len(contents), expected_duplicates, len(decided_ids),
+             ", ".join("%s %d" % kv for kv in sorted(outcomes.items())),
+             len([k for k, v in balances.items() if v != (0, 0)])))
     shown = {}
     for kind, text in problems:
         shown[kind] = shown.get(kind, 0) + 1

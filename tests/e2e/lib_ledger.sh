@@ -16,7 +16,6 @@
 
 submitter_pid=
 racer_pid=
-WAIT_FOR_INTERVAL=${WAIT_FOR_INTERVAL:-0.1}
 
 # shellcheck source=tests/e2e/lib_check.sh
 . "$TOP/tests/e2e/lib_check.sh"
@@ -36,19 +35,6 @@ die()
 	echo "FAIL - $*"
 	server_log_tail
 	exit 1
-}
-
-# wait_for SECONDS SQL: poll (every WAIT_FOR_INTERVAL s) until SQL returns t;
-# false on timeout.
-wait_for()
-{
-	local limit=$1 sql=$2 deadline
-	deadline=$((SECONDS + limit))
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		[ "$(psql -X -At -c "$sql" 2>/dev/null || true)" = t ] && return 0
-		sleep "$WAIT_FOR_INTERVAL"
-	done
-	return 1
 }
 
 # ledger_cleanup: the EXIT trap; kills the background processes if any, stops the cluster.

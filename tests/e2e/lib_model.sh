@@ -15,7 +15,8 @@
 # conflicts and balances, run the model with MODEL_ARGs (at least one
 # --events FILE; --dead-letters N when every malformed message is a dead
 # letter; --exact-conflicts when every message reached the queue exactly
-# once, so that axs.id_conflicts must hold each other-content copy once),
+# once, so that axs.id_conflicts must hold each other-content copy once and
+# axs.applier_state.duplicates_total each re-sent same-content copy once),
 # and check that it agrees.
 model_check()
 {
@@ -23,7 +24,7 @@ model_check()
 	shift
 	for arg in "$@"; do
 		if [ "$arg" = --exact-conflicts ]; then
-			args+=(--conflicts "$out/conflicts")
+			args+=(--conflicts "$out/conflicts" --duplicates "$(q -c 'SELECT duplicates_total FROM axs.applier_state')")
 		else
 			args+=("$arg")
 		fi

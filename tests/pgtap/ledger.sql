@@ -75,7 +75,7 @@ SELECT columns_are('axs', 'applier_status',
 	ARRAY['pid', 'fence_held', 'standbys', 'epoch', 'batches', 'events_applied', 'events_rejected',
 		  'events_duplicate', 'last_batch_size', 'last_batch_ms', 'last_batch_at', 'watermark',
 		  'queue_depth', 'lag_seconds', 'started_at', 'blocked_by', 'blocked_since', 'fence_intruder',
-		  'fence_intruder_since', 'settlements_short_frozen'],
+		  'fence_intruder_since', 'settlements_short_frozen', 'decided_total', 'duplicates_total'],
 	'axs.applier_status has the documented columns');
 
 SELECT has_table('axs', 'balances', 'table axs.balances exists');
