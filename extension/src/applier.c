@@ -412,57 +412,6 @@ prepare_plans(void)
 								5, advance_types);
 }
 
-/* Run one SQL statement with no arguments, returning the int8 of row 1 col 1 (or default). */
-static int64
-query_int64(const char *query, int64 default_value)
-{
-	bool		isnull;
-	Datum		value;
-	int			ret = SPI_execute(query, false, 0);
-
-	if (ret < 0)
-		elog(ERROR, "\"%s\" failed: %s", query, SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-		return default_value;
-	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? default_value : DatumGetInt64(value);
-}
-
-void
-axs_begin_work(const char *activity)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
-}
-
-/*
- * Settings of every axs worker's session: names resolve in pg_catalog only
- * (it runs as a superuser and must not call what a role put in public or in
- * a schema named like the superuser), and no lock wait is unbounded.
- */
-void
-axs_worker_session_settings(void)
-{
-	char		lock_timeout[32];
-
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-	snprintf(lock_timeout, sizeof(lock_timeout), "%d", Max(axs_applier_block_timeout_ms, 1000));
-	SetConfigOption("lock_timeout", lock_timeout, PGC_SUSET, PGC_S_OVERRIDE);
-}
-
-void
-axs_end_work(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
-
 /* Whether the axs extension exists in this database. */
 static bool
 extension_present(void)
@@ -470,7 +419,7 @@ extension_present(void)
 	bool		present;
 
 	axs_begin_work("axs applier: looking for the extension");
-	present = query_int64("SELECT pg_catalog.count(*) FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'axs'", 0) > 0;
+	present = axs_query_int64("SELECT pg_catalog.count(*) FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'axs'", 0) > 0;
 	axs_end_work();
 	return present;
 }
@@ -491,7 +440,7 @@ start_first_watermark(void)
 
 	inbox_append_locktag(&tag);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	oldest = query_int64("SELECT pg_catalog.min(position) FROM axs.inbox", -1);
+	oldest = axs_query_int64("SELECT pg_catalog.min(position) FROM axs.inbox", -1);
 	if (oldest < 0)
 		oldest = axs_inbox_positions_issued() + 1;
 	SPI_execute(psprintf("UPDATE axs.applier_state SET watermark = %lld",
@@ -512,11 +461,11 @@ take_fence(int64 *epoch, int64 *watermark)
 		return false;
 
 	axs_begin_work("axs applier: taking over");
-	*epoch = query_int64("UPDATE axs.applier_state SET epoch = epoch OPERATOR(pg_catalog.+) 1, "
+	*epoch = axs_query_int64("UPDATE axs.applier_state SET epoch = epoch OPERATOR(pg_catalog.+) 1, "
 						 "updated_at = pg_catalog.now() RETURNING epoch", -1);
 	if (*epoch == 1)
 		start_first_watermark();
-	*watermark = query_int64("SELECT watermark FROM axs.applier_state", 0);
+	*watermark = axs_query_int64("SELECT watermark FROM axs.applier_state", 0);
 	axs_end_work();
 	if (*epoch < 0)
 		elog(ERROR, "axs.applier_state has no row; reinstall the extension");
@@ -630,23 +579,9 @@ still_current_epoch(int64 epoch)
 	int64		stored;
 
 	axs_begin_work("axs applier: checking the epoch");
-	stored = query_int64("SELECT epoch FROM axs.applier_state", -1);
+	stored = axs_query_int64("SELECT epoch FROM axs.applier_state", -1);
 	axs_end_work();
 	return stored == epoch;
-}
-
-static Datum
-build_array(Datum *values, bool *nulls, int count, Oid element_type)
-{
-	int16		length;
-	bool		byval;
-	char		align;
-	int			dims[1] = {count};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(element_type, &length, &byval, &align);
-	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs,
-											  element_type, length, byval, align));
 }
 
 /* Whether a queued payload has exactly the bytes of another (logged or queued) one. */
@@ -732,7 +667,7 @@ sort_out_logged_ids(QueuedEvent *events, int count, batch_ids_hash *first_by_id)
 				in_range[nin_range++] = Int64GetDatum(ids[i]);
 		if (nin_range > 0)
 		{
-			argument = build_array(in_range, NULL, nin_range, INT8OID);
+			argument = axs_build_array(in_range, nin_range, INT8OID);
 			ret = SPI_execute_snapshot(logged_events_plan, &argument, NULL, GetLatestSnapshot(),
 									   InvalidSnapshot, true, false, 0);
 			if (ret != SPI_OK_SELECT)
@@ -820,9 +755,9 @@ record_dead_letters(QueuedEvent *events, int count, int ndead)
 		reasons[n] = CStringGetTextDatum(events[i].invalid);
 		n++;
 	}
-	arguments[0] = build_array(positions, NULL, n, INT8OID);
-	arguments[1] = build_array(payloads, NULL, n, BYTEAOID);
-	arguments[2] = build_array(reasons, NULL, n, TEXTOID);
+	arguments[0] = axs_build_array(positions, n, INT8OID);
+	arguments[1] = axs_build_array(payloads, n, BYTEAOID);
+	arguments[2] = axs_build_array(reasons, n, TEXTOID);
 	ret = SPI_execute_plan(record_dead_letters_plan, arguments, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "recording dead letters failed: %s", SPI_result_code_string(ret));
@@ -1056,10 +991,10 @@ apply_batch(int64 epoch, int64 *watermark, MemoryContext batch_context)
 			queued[n] = events[i].queued_at;
 			n++;
 		}
-		arguments[0] = build_array(positions, NULL, n, INT8OID);
-		arguments[1] = build_array(ids, NULL, n, INT8OID);
-		arguments[2] = build_array(payloads, NULL, n, BYTEAOID);
-		arguments[3] = build_array(queued, NULL, n, TIMESTAMPTZOID);
+		arguments[0] = axs_build_array(positions, n, INT8OID);
+		arguments[1] = axs_build_array(ids, n, INT8OID);
+		arguments[2] = axs_build_array(payloads, n, BYTEAOID);
+		arguments[3] = axs_build_array(queued, n, TIMESTAMPTZOID);
 		arguments[4] = TimestampTzGetDatum(GetCurrentTimestamp());
 		ret = SPI_execute_plan(record_conflicts_plan, arguments, NULL, false, 0);
 		if (ret != SPI_OK_INSERT)
@@ -1140,7 +1075,7 @@ applier_reload_if_asked(void)
 	{
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
-		axs_worker_session_settings();
+		axs_worker_session_settings(axs_applier_block_timeout_ms);
 	}
 }
 
@@ -1206,7 +1141,7 @@ axs_applier_main(Datum main_arg)
 	 * a plan with a sequential scan left in it looks costly enough to
 	 * compile, and compiling took longer than any of these statements runs.
 	 */
-	axs_worker_session_settings();
+	axs_worker_session_settings(axs_applier_block_timeout_ms);
 	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
@@ -1361,7 +1296,7 @@ axs_wait(PG_FUNCTION_ARGS)
 		}
 		/* the applier may not have published yet: ask the table too */
 		SPI_connect();
-		reached = query_int64("SELECT watermark FROM axs.applier_state", 0) >= position;
+		reached = axs_query_int64("SELECT watermark FROM axs.applier_state", 0) >= position;
 		SPI_finish();
 		if (reached)
 			break;

@@ -10,13 +10,11 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 
 #include "applier_guard.h"
 #include "axs_pg.h"
@@ -121,18 +119,4 @@ _PG_init(void)
 		shmem_startup_hook = axs_shmem_startup;
 		axs_applier_register_static();
 	}
-}
-
-Oid
-axs_table_oid(const char *name)
-{
-	Oid			namespace = get_namespace_oid("axs", false);
-	Oid			relid = get_relname_relid(name, namespace);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table axs.%s does not exist", name),
-				 errhint("Reinstall the axs extension.")));
-	return relid;
 }

@@ -15,6 +15,7 @@
 #include "utils/relcache.h"
 
 #include "event.h"
+#include "pg_util.h"
 #include "ledger.h"
 
 /* GUCs (axs.c) */
@@ -23,29 +24,10 @@ extern int	axs_applier_batch_size;
 extern int	axs_applier_max_delay_ms;
 extern bool axs_applier_enabled;
 
-/*
- * Advisory lock keys.  The applier fence is pg_advisory_lock(6387827, 1),
- * a key any role can take: the applier ends a session that holds it without
- * being an applier (applier_guard.c).  The inbox append lock must be one
- * that no role can take: pg_advisory_lock() and its siblings build tags with
- * field4 1 (one bigint key) or 2 (two int4 keys), so a tag with field4 3 is
- * reachable from C only.  pg_locks shows it as an advisory lock with
- * classid 6387827, objid 2, objsubid 3.
- */
-#define AXS_LOCK_NAMESPACE 0x617873 /* 'axs' */
-#define AXS_LOCK_APPLIER_FENCE 1
-#define AXS_LOCK_INBOX_APPEND 2
-#define AXS_LOCK_SQL_UNREACHABLE 3
-
-/* axs.c: the OID of table axs.<name>; ERROR if the extension is gone */
-extern Oid	axs_table_oid(const char *name);
-
 /* currency_cache.c: code -> registered id, -1 if unknown */
 extern int32 axs_currency_resolve(void *context, const char *code);
 
 /* event_store.c: balances and the event log, through SPI */
-extern SPIPlanPtr axs_prepare_kept(const char *query, int nargs, Oid *argtypes);
-extern AxsAllocator axs_memory_context_allocator(MemoryContext context);
 extern void axs_store_lock_balances(AxsBalanceMap *map);
 extern void axs_store_write_balances(AxsBalanceMap *map);
 extern void axs_store_exclude_applier(void);
@@ -68,7 +50,6 @@ typedef struct AxsBatchBalance
 	AxsBalance *hint;
 } AxsBatchBalance;
 
-extern TupleDesc axs_unpinned_descriptor(Relation rel);
 extern AxsBatchBalance *axs_batch_load_balances(AxsBalanceMap *map, size_t *count);
 extern void axs_batch_write_balances(AxsBatchBalance *balances, size_t count);
 extern void axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
@@ -123,14 +104,7 @@ extern void axs_inbox_truncate_applied(int64 watermark, int64 previous_watermark
 extern int64 axs_inbox_positions_issued(void);
 extern bool axs_inbox_start_janitor(int64 watermark, int64 previous_watermark);
 
-/*
- * applier.c.  axs_begin_work / axs_end_work: one unit of a background
- * worker's work in its own transaction, connected to SPI, with a snapshot
- * and the activity shown in pg_stat_activity.
- */
-extern void axs_begin_work(const char *activity);
-extern void axs_worker_session_settings(void);
-extern void axs_end_work(void);
+/* applier.c */
 extern void axs_applier_register_static(void);
 extern Size axs_applier_shmem_size(void);
 extern void axs_applier_shmem_attach(void);

@@ -72,18 +72,6 @@ open_primary_key(Relation rel)
 	return index_open(index, RowExclusiveLock);
 }
 
-/*
- * A private copy of rel's tuple descriptor, for the batch's virtual slots.
- * A slot on the relcache's descriptor pins it in the resource owner, and
- * each release searches the owner's list: a thousand slots cost milliseconds
- * per batch, most of a small batch's time.  A copy is not reference-counted.
- */
-TupleDesc
-axs_unpinned_descriptor(Relation rel)
-{
-	return CreateTupleDescCopy(RelationGetDescr(rel));
-}
-
 static uint64
 pack_location(ItemPointer tid)
 {
@@ -137,22 +125,6 @@ sorted_balances(AxsBalanceMap *map, size_t *count)
 	return balances;
 }
 
-static void *
-top_context_allocate(void *context, size_t size)
-{
-	return MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-}
-
-static void
-top_context_release(void *context, void *pointer)
-{
-	pfree(pointer);
-}
-
-static const AxsAllocator top_context_allocator = {
-	top_context_allocate, top_context_release, NULL
-};
-
 /*
  * The location hints for table relid (forgetting hints of another table),
  * with room for batch_keys more, so that the hint entries of this batch stay
@@ -166,7 +138,11 @@ hints_for(Oid relid, size_t batch_keys)
 		(location_table != relid || axs_balance_map_count(location_hints) > LOCATION_HINTS_MAX))
 		axs_balance_map_clear(location_hints);
 	if (location_hints == NULL)
-		location_hints = axs_balance_map_create(&top_context_allocator, 1024);
+	{
+		AxsAllocator allocator = axs_memory_context_allocator(TopMemoryContext);
+
+		location_hints = axs_balance_map_create(&allocator, 1024);
+	}
 	location_table = relid;
 	axs_balance_map_reserve(location_hints, batch_keys);
 	return location_hints;

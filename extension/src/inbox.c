@@ -65,6 +65,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "applier_guard.h"
 #include "axs_pg.h"
 
 PGDLLEXPORT void axs_inbox_janitor_main(Datum main_arg);
@@ -774,7 +775,7 @@ axs_inbox_janitor_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
-	axs_worker_session_settings();
+	axs_worker_session_settings(axs_applier_block_timeout_ms);
 	axs_inbox_truncate_applied(watermarks[0], watermarks[1]);
 	proc_exit(0);
 }
