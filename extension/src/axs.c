@@ -16,17 +16,15 @@
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
+#include "applier.h"
+#include "applier_batch.h"
+#include "applier_fence.h"
 #include "applier_guard.h"
-#include "axs_pg.h"
+#include "applier_status.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
-
-char	   *axs_database = NULL;
-int			axs_applier_batch_size = 100000;
-int			axs_applier_max_delay_ms = 100;
-bool		axs_applier_enabled = true;
 
 static shmem_request_hook_type previous_shmem_request_hook = NULL;
 static shmem_startup_hook_type previous_shmem_startup_hook = NULL;

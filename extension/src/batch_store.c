@@ -47,9 +47,11 @@
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
-#include "axs_pg.h"
+#include "batch_store.h"
 #include "index_writer.h"
-#include "outcome_block.h"
+#include "outcome_store.h"
+#include "pg_util.h"
+#include "writeback.h"
 
 /* Rows inserted into axs.event_log per heap_multi_insert call. */
 #define LOG_INSERT_CHUNK 1000

@@ -26,7 +26,9 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "axs_pg.h"
+#include "currency_cache.h"
+#include "event.h"
+#include "pg_util.h"
 
 typedef struct CurrencyEntry
 {

@@ -14,11 +14,10 @@
 #include "catalog/pg_type.h"
 #include "storage/lmgr.h"
 #include "executor/spi.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/lsyscache.h"
 
-#include "axs_pg.h"
+#include "event_store.h"
+#include "outcome_store.h"
+#include "pg_util.h"
 
 /* Sorted arrays of balance keys, as SPI arguments. */
 typedef struct KeyArrays
@@ -318,35 +317,4 @@ axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
 		elog(ERROR, "recording event failed: %s", SPI_result_code_string(ret));
 	pfree(payload_datum);
 	return SPI_processed == 1;
-}
-
-/* Raise the SQL error for an event that could not be decoded. */
-void
-axs_report_decode_error(const AxsDecodeError *error)
-{
-	if (error->status == AXS_DECODE_INVALID_JSON)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid event: %s", error->message)));
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid event: %s", error->message),
-			 error->field[0] != '\0' ? errdetail("The offending field is \"%s\".", error->field) : 0,
-			 errhint("See the event format in the axs README.")));
-}
-
-/* The binary payload of an event as a bytea. */
-bytea *
-axs_encode_event_bytea(const AxsEvent *event)
-{
-	uint8		buffer[AXS_PAYLOAD_MAX];
-	size_t		length = axs_event_encode(event, buffer, sizeof(buffer));
-	bytea	   *result;
-
-	if (length == 0)
-		elog(ERROR, "event %lld does not fit in a payload", (long long) event->id);
-	result = palloc(VARHDRSZ + length);
-	SET_VARSIZE(result, VARHDRSZ + length);
-	memcpy(VARDATA(result), buffer, length);
-	return result;
 }

@@ -25,16 +25,16 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
-#include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/rangetypes.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
-#include "axs_pg.h"
 #include "index_writer.h"
-#include "outcome_block.h"
+#include "outcome_store.h"
+#include "pg_util.h"
+#include "writeback.h"
 
 /* Block rows inserted per heap_multi_insert call. */
 #define BLOCK_INSERT_CHUNK 64

@@ -26,7 +26,7 @@
 #include "utils/hsearch.h"
 #include "utils/rel.h"
 
-#include "axs_pg.h"
+#include "writeback.h"
 
 typedef struct GrowthMark
 {
