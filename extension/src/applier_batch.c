@@ -14,7 +14,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -22,48 +21,17 @@
 #include "utils/timestamp.h"
 
 #include "applier_batch.h"
+#include "applier_dedupe.h"
 #include "applier_fence.h"
 #include "applier_guard.h"
+#include "applier_queued.h"
 #include "applier_status.h"
 #include "batch_store.h"
 #include "currency_cache.h"
 #include "inbox_reader.h"
-#include "outcome_block.h"
-#include "outcome_store.h"
 #include "pg_util.h"
 
 int			axs_applier_batch_size = 100000;
-
-/* Outcome of one queued event within a batch. */
-typedef enum QueuedOutcome
-{
-	QUEUED_PENDING,
-	QUEUED_DECIDED,				/* reason says applied or rejected */
-	QUEUED_DUPLICATE,			/* same id, same content as a recorded event */
-	QUEUED_ID_REUSED,			/* same id, other content: recorded in id_conflicts */
-	QUEUED_DEAD_LETTER			/* no valid event: kept in dead_letters, its id stays free */
-} QueuedOutcome;
-
-typedef struct QueuedEvent
-{
-	int64		position;
-	int64		id;
-	Datum		queued_at;
-	bytea	   *payload;
-	QueuedOutcome outcome;
-	AxsReason	reason;			/* while pending: what expanding it found */
-	int			first_leg;
-	int			nlegs;
-	AxsEventKind kind;
-	char	   *invalid;		/* dead letter: why */
-} QueuedEvent;
-
-typedef struct BatchIdEntry
-{
-	int64		id;				/* hash key */
-	int			index;			/* first event in the batch with this id */
-	char		status;			/* simplehash's */
-} BatchIdEntry;
 
 /* An event of the batch by id, to record outcomes in id order. */
 typedef struct EventOrder
@@ -79,33 +47,13 @@ typedef struct EventOrder
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/* The pending ids of a batch, sorted for the outcome block lookup. */
-#define ST_SORT sort_int64
-#define ST_ELEMENT_TYPE int64
-#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
-/* batch_ids: the ids of a batch, an open-addressing table (lib/simplehash.h) */
-#define SH_PREFIX batch_ids
-#define SH_ELEMENT_TYPE BatchIdEntry
-#define SH_KEY_TYPE int64
-#define SH_KEY id
-#define SH_HASH_KEY(table, key) murmurhash32((uint32) (key) ^ (uint32) ((uint64) (key) >> 32))
-#define SH_EQUAL(table, a, b) ((a) == (b))
-#define SH_SCOPE static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
-
 /* A batch between its phases. */
 typedef struct Batch
 {
 	QueuedEvent *events;
 	int			count;
 	AxsLeg	   *legs;
-	batch_ids_hash *first_by_id;
+	AxsFirstById *first_by_id;
 	AxsBalanceMap *map;
 	AxsBatchCounts counts;		/* what was decided, for the published counters */
 	int			recorded;		/* decided: outcomes to record */
@@ -115,8 +63,6 @@ typedef struct Batch
 
 /* Plans of the applier process. */
 static SPIPlanPtr read_batch_plan = NULL;
-static SPIPlanPtr sync_range_plan = NULL;
-static SPIPlanPtr logged_events_plan = NULL;
 static SPIPlanPtr record_conflicts_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
 static SPIPlanPtr record_dead_letters_plan = NULL;
@@ -125,7 +71,6 @@ static void
 prepare_plans(void)
 {
 	Oid			read_types[2] = {INT8OID, INT4OID};
-	Oid			logged_types[1] = {INT8ARRAYOID};
 	Oid			conflict_types[5] = {INT8ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID,
 	TIMESTAMPTZARRAYOID, TIMESTAMPTZOID};
 	Oid			advance_types[5] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
@@ -138,13 +83,7 @@ prepare_plans(void)
 								   "WHERE position OPERATOR(pg_catalog.>) $1 "
 								   "ORDER BY position USING OPERATOR(pg_catalog.<) LIMIT $2",
 								   2, read_types);
-	sync_range_plan = axs_prepare_kept("SELECT pg_catalog.min(id), pg_catalog.max(id) FROM axs.event_log "
-									   "WHERE queue_position IS NULL",
-									   0, NULL);
-	logged_events_plan = axs_prepare_kept(
-									  "SELECT id, payload, reason_code FROM axs.event_log "
-									  "WHERE queue_position IS NULL AND id OPERATOR(pg_catalog.=) ANY ($1)",
-									  1, logged_types);
+	axs_dedupe_prepare_plans();
 	record_conflicts_plan = axs_prepare_kept(
 										 "INSERT INTO axs.id_conflicts (queue_position, id, payload, queued_at, recorded_at) "
 										 "SELECT *, $5 FROM unnest($1, $2, $3, $4)",
@@ -275,148 +214,6 @@ expand_batch(Batch *batch, MemoryContext batch_context)
 		nlegs_total += batch->events[i].nlegs;
 	}
 }
-
-/* Whether a queued payload has exactly the bytes of another (logged or queued) one. */
-static bool
-same_payload(const bytea *queued, const uint8 *other, size_t other_length)
-{
-	return VARSIZE_ANY_EXHDR(queued) == other_length &&
-		memcmp(VARDATA_ANY(queued), other, other_length) == 0;
-}
-
-/*
- * Dedupe within the batch: a later event with the id of an earlier one is a
- * duplicate (same bytes) or reuses the id.  Dead letters use up no id.
- */
-static void
-mark_repeated_ids(Batch *batch, MemoryContext batch_context)
-{
-	batch->first_by_id = batch_ids_create(batch_context, batch->count, NULL);
-	for (int i = 0; i < batch->count; i++)
-	{
-		QueuedEvent *event = &batch->events[i];
-		BatchIdEntry *entry;
-		bool		found;
-
-		if (event->outcome == QUEUED_DEAD_LETTER)
-			continue;
-		entry = batch_ids_insert(batch->first_by_id, event->id, &found);
-		if (found)
-		{
-			QueuedEvent *first = &batch->events[entry->index];
-
-			event->outcome = same_payload(event->payload, (const uint8 *) VARDATA_ANY(first->payload),
-										  VARSIZE_ANY_EXHDR(first->payload)) ?
-				QUEUED_DUPLICATE : QUEUED_ID_REUSED;
-		}
-		else
-			entry->index = i;
-	}
-}
-
-/* Mark one pending event whose id is already logged with logged payload. */
-static void
-mark_logged(QueuedEvent *events, batch_ids_hash *first_by_id, int64 id,
-			const uint8 *logged, size_t logged_length)
-{
-	BatchIdEntry *entry = batch_ids_lookup(first_by_id, id);
-	QueuedEvent *event;
-
-	if (entry == NULL)
-		return;
-	event = &events[entry->index];
-	event->outcome = same_payload(event->payload, logged, logged_length) ?
-		QUEUED_DUPLICATE : QUEUED_ID_REUSED;
-}
-
-typedef struct LoggedCandidates
-{
-	QueuedEvent *events;
-	batch_ids_hash *first_by_id;
-	const int64 *ids;
-} LoggedCandidates;
-
-static void
-mark_found_in_blocks(void *context, int index, const AxsOutcome *outcome)
-{
-	LoggedCandidates *candidates = context;
-
-	mark_logged(candidates->events, candidates->first_by_id, candidates->ids[index],
-				outcome->payload, outcome->payload_length);
-}
-
-/*
- * Mark events whose id is already decided: duplicates or id_reused.  Looks
- * at the synchronously applied events (only ids within their range can be
- * there) and at the applier's outcome blocks.  The caller holds the lock
- * that keeps the synchronous API out; the lookups use the latest snapshot,
- * so they see everything committed before it was granted.
- */
-static void
-sort_out_logged_ids(QueuedEvent *events, int count, batch_ids_hash *first_by_id)
-{
-	int64	   *ids = palloc(sizeof(int64) * count);
-	int			nids = 0;
-	int64		sync_low;
-	int64		sync_high;
-	bool		low_null;
-	bool		high_null;
-	int			ret;
-	LoggedCandidates candidates;
-
-	for (int i = 0; i < count; i++)
-		if (events[i].outcome == QUEUED_PENDING)
-			ids[nids++] = events[i].id;
-	if (nids == 0)
-		return;
-	sort_int64(ids, nids);
-
-	ret = SPI_execute_snapshot(sync_range_plan, NULL, NULL, GetLatestSnapshot(),
-							   InvalidSnapshot, true, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading the range of synchronous events failed: %s", SPI_result_code_string(ret));
-	sync_low = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &low_null));
-	sync_high = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &high_null));
-	SPI_freetuptable(SPI_tuptable);
-	if (!low_null && !high_null)
-	{
-		Datum	   *in_range = palloc(sizeof(Datum) * nids);
-		int			nin_range = 0;
-		Datum		argument;
-
-		for (int i = 0; i < nids; i++)
-			if (ids[i] >= sync_low && ids[i] <= sync_high)
-				in_range[nin_range++] = Int64GetDatum(ids[i]);
-		if (nin_range > 0)
-		{
-			argument = axs_build_array(in_range, nin_range, INT8OID);
-			ret = SPI_execute_snapshot(logged_events_plan, &argument, NULL, GetLatestSnapshot(),
-									   InvalidSnapshot, true, false, 0);
-			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "reading logged events failed: %s", SPI_result_code_string(ret));
-			for (uint64 row = 0; row < SPI_processed; row++)
-			{
-				HeapTuple	tuple = SPI_tuptable->vals[row];
-				TupleDesc	tupdesc = SPI_tuptable->tupdesc;
-				bool		isnull;
-				int64		id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
-				bytea	   *logged = DatumGetByteaPP(SPI_getbinval(tuple, tupdesc, 2, &isnull));
-
-				mark_logged(events, first_by_id, id,
-							(const uint8 *) VARDATA_ANY(logged), VARSIZE_ANY_EXHDR(logged));
-			}
-			SPI_freetuptable(SPI_tuptable);
-		}
-		pfree(in_range);
-	}
-
-	candidates.events = events;
-	candidates.first_by_id = first_by_id;
-	candidates.ids = ids;
-	axs_outcomes_find_many(ids, nids, true, mark_found_in_blocks, &candidates);
-	pfree(ids);
-}
-
 
 /*
  * Apply: load every balance the batch touches, decide the pending events in
@@ -632,12 +429,12 @@ axs_batch_apply(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	}
 	/* before the ids are looked at: a row that is no event uses up no id */
 	expand_batch(&batch, batch_context);
-	mark_repeated_ids(&batch, batch_context);
+	batch.first_by_id = axs_dedupe_within_batch(batch.events, batch.count, batch_context);
 	new_watermark = batch.events[batch.count - 1].position;
 
 	/* Keep the synchronous API out from here to commit (batch_store.c). */
 	axs_guard_lock_balances(axs_table_oid("balances"), axs_status_publish_blocker);
-	sort_out_logged_ids(batch.events, batch.count, batch.first_by_id);
+	axs_dedupe_against_decided(batch.events, batch.count, batch.first_by_id);
 	apply_events(&batch);
 	record_batch(&batch);
 	advance_watermark(&batch, epoch, *watermark, new_watermark);
