@@ -17,7 +17,7 @@
  * server log alike.
  *
  * It decides nothing about events and takes no lock but the ones it is
- * asked for.
+ * asked for.  See docs/design/applier.md.
  */
 #include "postgres.h"
 

@@ -1,12 +1,12 @@
 /*
  * axs.c
- *		Module entry point: configuration parameters (GUCs) and registration
- *		of the applier background worker when loaded at server start.
+ *		Module entry point (_PG_init): the configuration parameters (GUCs),
+ *		the shared-memory hooks, the log hook, and the registration of the
+ *		applier background worker when loaded at server start.
  *
- * Everything else lives in its own module: the ledger core (ledger.c,
- * event.c, event_json.c), the SQL API (sql_api.c), balance and event-log
- * storage (event_store.c, batch_store.c, outcome_store.c), the inbox
- * (inbox.c) and the applier (applier.c).
+ * It only registers: each GUC's variable lives in the module that uses it,
+ * and everything else in a module of its own; docs/design/extension-modules.md
+ * lists them and the order in which they depend on each other.
  */
 #include "postgres.h"
 

@@ -1,8 +1,8 @@
 /*
  * batch_store.c
  *		The applier's direct access to axs.balances and axs.event_log: heap
- *		and index calls instead of SQL, because a batch touches tens of
- *		thousands of rows and the executor's per-row overhead would dominate.
+ *		and index calls instead of SQL, because a batch touches many rows and
+ *		the executor's per-row overhead would dominate.
  *
  * It owns the batch's guard: axs.balances is opened in EXCLUSIVE mode, which
  * waits for every transaction that locked or wrote balance rows (the
@@ -23,7 +23,7 @@
  * log's own index covers only synchronously applied ids: the applier's rows
  * are indexed by id in axs.outcome_blocks (outcome_store.c), and the
  * EXCLUSIVE lock keeps the synchronous API from deciding an id while a
- * batch is in flight.
+ * batch is in flight.  See docs/design/applier.md.
  */
 #include "postgres.h"
 
@@ -397,9 +397,9 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 			ExecStoreVirtualTuple(slot);
 		}
 		/*
-		 * No BulkInsertState: its 16 MB buffer ring makes a batch larger
-		 * than ~150,000 events recycle its own dirty log pages, and each
-		 * recycled page first waits for a WAL flush.
+		 * No BulkInsertState: a large batch outgrows its buffer ring and
+		 * recycles its own dirty log pages, and each recycled page first
+		 * waits for a WAL flush.
 		 */
 		heap_multi_insert(event_log, slots, n, command, 0, NULL);
 		for (int i = 0; i < n; i++)

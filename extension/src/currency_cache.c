@@ -13,7 +13,7 @@
  *
  * The lookup runs with schema-qualified names and pg_catalog's operator
  * whatever the caller's search_path, so no caller can make it cache a wrong
- * id.  Callers must be connected to SPI.
+ * id.  Callers must be connected to SPI.  It never writes axs.currencies.
  */
 #include "postgres.h"
 

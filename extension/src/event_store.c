@@ -8,6 +8,9 @@
  * on each other in a cycle.  Rows created this way that no applied event
  * touched are removed again, so a rejected event leaves no trace in
  * axs.balances.  All callers must be connected to SPI.
+ *
+ * It decides nothing: the ledger core decides, this module stores.  See
+ * docs/design/idempotency.md.
  */
 #include "postgres.h"
 

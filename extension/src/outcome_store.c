@@ -13,6 +13,9 @@
  * the lock that keeps the applier and the synchronous API apart (see
  * axs.event_log in the install script), so a block committed just before the
  * lock was granted is seen even in a REPEATABLE READ transaction.
+ *
+ * It decides nothing: it stores and finds what the applier decided.  See
+ * docs/design/idempotency.md.
  */
 #include "postgres.h"
 

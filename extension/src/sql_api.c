@@ -5,7 +5,8 @@
  *		applier (axs.submit, axs.submit_many), and read stored events
  *		(axs.event_json, axs.event_legs, axs.decided_reason).
  *
- * Balance rules are not here: every event goes through the ledger core.
+ * Balance rules are not here: every event goes through the ledger core,
+ * and storage through event_store.c.  See docs/design/idempotency.md.
  */
 #include "postgres.h"
 
