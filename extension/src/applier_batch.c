@@ -103,7 +103,6 @@ prepare_plans(void)
 								5, advance_types);
 }
 
-
 /*
  * Read: the next rows after the watermark, in position order, into the
  * batch's events.  Returns their number.
@@ -183,7 +182,6 @@ expand_queued(QueuedEvent *event, AxsLeg *all_legs, int first_leg, AxsBalanceMap
 		axs_balance_map_get(map, legs[l].account, legs[l].currency);
 	return true;
 }
-
 
 /*
  * Expand: every row of the batch, its legs into the batch's legs and their

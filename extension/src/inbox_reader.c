@@ -106,7 +106,6 @@ segment_reader(int segment)
 	return reader;
 }
 
-
 /*
  * Summarize the segment's complete block ranges not summarized yet.  The
  * count starts afresh with every lap of the segment (read_segment), since
