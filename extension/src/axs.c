@@ -4,9 +4,10 @@
  *		the shared-memory hooks, the log hook, and the registration of the
  *		applier background worker when loaded at server start.
  *
- * It only registers: each GUC's variable lives in the module that uses it,
- * and everything else in a module of its own; docs/design/extension-modules.md
- * lists them and the order in which they depend on each other.
+ * It wires the modules in and does nothing else: each GUC's variable lives
+ * in the module that uses it, and every behaviour in a module of its own;
+ * docs/design/extension-modules.md lists them and the order in which they
+ * depend on each other.
  */
 #include "postgres.h"
 
