@@ -17,7 +17,7 @@
  * server log alike.
  *
  * It decides nothing about events and takes no lock but the ones it is
- * asked for.
+ * asked for.  See docs/design/applier.md.
  */
 #include "postgres.h"
 
@@ -49,7 +49,6 @@
 #define NOTE_SLOTS 16
 #define NOTE_LENGTH 320
 
-int			axs_applier_fence_timeout_ms = 5000;
 int			axs_applier_block_timeout_ms = 5000;
 
 typedef struct SessionNote

@@ -9,8 +9,7 @@
 
 #include "datatype/timestamp.h"
 
-/* GUCs (axs.c) */
-extern int	axs_applier_fence_timeout_ms;
+/* GUC axs.applier_block_timeout_ms */
 extern int	axs_applier_block_timeout_ms;
 
 /* Told, while the applier waits, which session blocks it (0: none any more). */

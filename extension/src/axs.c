@@ -1,34 +1,31 @@
 /*
  * axs.c
- *		Module entry point: configuration parameters (GUCs) and registration
- *		of the applier background worker when loaded at server start.
+ *		Module entry point (_PG_init): the configuration parameters (GUCs),
+ *		the shared-memory hooks, the log hook, and the registration of the
+ *		applier background worker when loaded at server start.
  *
- * Everything else lives in its own module: the ledger core (ledger.c,
- * event.c, event_json.c), the SQL API (sql_api.c), balance and event-log
- * storage (event_store.c, batch_store.c, outcome_store.c), the inbox
- * (inbox.c) and the applier (applier.c).
+ * It wires the modules in and does nothing else: each GUC's variable lives
+ * in the module that uses it, and every behaviour in a module of its own;
+ * docs/design/extension-modules.md lists them and the order in which they
+ * depend on each other.
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 
+#include "applier.h"
+#include "applier_batch.h"
+#include "applier_fence.h"
 #include "applier_guard.h"
-#include "axs_pg.h"
+#include "applier_status.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
-
-char	   *axs_database = NULL;
-int			axs_applier_batch_size = 100000;
-int			axs_applier_max_delay_ms = 100;
-bool		axs_applier_enabled = true;
 
 static shmem_request_hook_type previous_shmem_request_hook = NULL;
 static shmem_startup_hook_type previous_shmem_startup_hook = NULL;
@@ -121,18 +118,4 @@ _PG_init(void)
 		shmem_startup_hook = axs_shmem_startup;
 		axs_applier_register_static();
 	}
-}
-
-Oid
-axs_table_oid(const char *name)
-{
-	Oid			namespace = get_namespace_oid("axs", false);
-	Oid			relid = get_relname_relid(name, namespace);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table axs.%s does not exist", name),
-				 errhint("Reinstall the axs extension.")));
-	return relid;
 }

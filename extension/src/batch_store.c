@@ -1,8 +1,8 @@
 /*
  * batch_store.c
  *		The applier's direct access to axs.balances and axs.event_log: heap
- *		and index calls instead of SQL, because a batch touches tens of
- *		thousands of rows and the executor's per-row overhead would dominate.
+ *		and index calls instead of SQL, because a batch touches many rows and
+ *		the executor's per-row overhead would dominate.
  *
  * It owns the batch's guard: axs.balances is opened in EXCLUSIVE mode, which
  * waits for every transaction that locked or wrote balance rows (the
@@ -23,7 +23,7 @@
  * log's own index covers only synchronously applied ids: the applier's rows
  * are indexed by id in axs.outcome_blocks (outcome_store.c), and the
  * EXCLUSIVE lock keeps the synchronous API from deciding an id while a
- * batch is in flight.
+ * batch is in flight.  See docs/design/applier.md.
  */
 #include "postgres.h"
 
@@ -47,9 +47,11 @@
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
-#include "axs_pg.h"
+#include "batch_store.h"
 #include "index_writer.h"
-#include "outcome_block.h"
+#include "outcome_store.h"
+#include "pg_util.h"
+#include "writeback.h"
 
 /* Rows inserted into axs.event_log per heap_multi_insert call. */
 #define LOG_INSERT_CHUNK 1000
@@ -70,18 +72,6 @@ open_primary_key(Relation rel)
 	if (!OidIsValid(index))
 		elog(ERROR, "table \"%s\" has no primary key", RelationGetRelationName(rel));
 	return index_open(index, RowExclusiveLock);
-}
-
-/*
- * A private copy of rel's tuple descriptor, for the batch's virtual slots.
- * A slot on the relcache's descriptor pins it in the resource owner, and
- * each release searches the owner's list: a thousand slots cost milliseconds
- * per batch, most of a small batch's time.  A copy is not reference-counted.
- */
-TupleDesc
-axs_unpinned_descriptor(Relation rel)
-{
-	return CreateTupleDescCopy(RelationGetDescr(rel));
 }
 
 static uint64
@@ -137,22 +127,6 @@ sorted_balances(AxsBalanceMap *map, size_t *count)
 	return balances;
 }
 
-static void *
-top_context_allocate(void *context, size_t size)
-{
-	return MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-}
-
-static void
-top_context_release(void *context, void *pointer)
-{
-	pfree(pointer);
-}
-
-static const AxsAllocator top_context_allocator = {
-	top_context_allocate, top_context_release, NULL
-};
-
 /*
  * The location hints for table relid (forgetting hints of another table),
  * with room for batch_keys more, so that the hint entries of this batch stay
@@ -166,7 +140,11 @@ hints_for(Oid relid, size_t batch_keys)
 		(location_table != relid || axs_balance_map_count(location_hints) > LOCATION_HINTS_MAX))
 		axs_balance_map_clear(location_hints);
 	if (location_hints == NULL)
-		location_hints = axs_balance_map_create(&top_context_allocator, 1024);
+	{
+		AxsAllocator allocator = axs_memory_context_allocator(TopMemoryContext);
+
+		location_hints = axs_balance_map_create(&allocator, 1024);
+	}
 	location_table = relid;
 	axs_balance_map_reserve(location_hints, batch_keys);
 	return location_hints;
@@ -419,9 +397,9 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 			ExecStoreVirtualTuple(slot);
 		}
 		/*
-		 * No BulkInsertState: its 16 MB buffer ring makes a batch larger
-		 * than ~150,000 events recycle its own dirty log pages, and each
-		 * recycled page first waits for a WAL flush.
+		 * No BulkInsertState: a large batch outgrows its buffer ring and
+		 * recycles its own dirty log pages, and each recycled page first
+		 * waits for a WAL flush.
 		 */
 		heap_multi_insert(event_log, slots, n, command, 0, NULL);
 		for (int i = 0; i < n; i++)

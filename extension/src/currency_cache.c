@@ -13,7 +13,7 @@
  *
  * The lookup runs with schema-qualified names and pg_catalog's operator
  * whatever the caller's search_path, so no caller can make it cache a wrong
- * id.  Callers must be connected to SPI.
+ * id.  Callers must be connected to SPI.  It never writes axs.currencies.
  */
 #include "postgres.h"
 
@@ -26,7 +26,9 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "axs_pg.h"
+#include "currency_cache.h"
+#include "event.h"
+#include "pg_util.h"
 
 typedef struct CurrencyEntry
 {

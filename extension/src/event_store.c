@@ -8,17 +8,19 @@
  * on each other in a cycle.  Rows created this way that no applied event
  * touched are removed again, so a rejected event leaves no trace in
  * axs.balances.  All callers must be connected to SPI.
+ *
+ * It decides nothing: the ledger core decides, this module stores.  See
+ * docs/design/idempotency.md.
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "storage/lmgr.h"
 #include "executor/spi.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/lsyscache.h"
 
-#include "axs_pg.h"
+#include "event_store.h"
+#include "outcome_store.h"
+#include "pg_util.h"
 
 /* Sorted arrays of balance keys, as SPI arguments. */
 typedef struct KeyArrays
@@ -37,44 +39,6 @@ static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
 static SPIPlanPtr find_event_plan = NULL;
 static SPIPlanPtr record_event_plan = NULL;
-
-static void *
-memory_context_allocate(void *context, size_t size)
-{
-	return MemoryContextAllocExtended((MemoryContext) context, size,
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-}
-
-static void
-memory_context_release(void *context, void *pointer)
-{
-	pfree(pointer);
-}
-
-/* An AxsAllocator that allocates in the given memory context. */
-AxsAllocator
-axs_memory_context_allocator(MemoryContext context)
-{
-	AxsAllocator allocator;
-
-	allocator.allocate = memory_context_allocate;
-	allocator.release = memory_context_release;
-	allocator.context = context;
-	return allocator;
-}
-
-/* Prepare and keep a plan for the life of the backend (caller is connected to SPI). */
-SPIPlanPtr
-axs_prepare_kept(const char *query, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query,
-			 SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
 
 /*
  * Gather the entries of map selected by filter (NULL: all) into sorted key
@@ -109,18 +73,6 @@ gather_keys(AxsBalanceMap *map, bool (*filter) (const AxsBalance *))
 		keys.frozen[i] = Int64GetDatum(keys.entries[i]->frozen);
 	}
 	return keys;
-}
-
-static Datum
-int8_array(Datum *values, int count)
-{
-	return PointerGetDatum(construct_array(values, count, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
-static Datum
-int4_array(Datum *values, int count)
-{
-	return PointerGetDatum(construct_array(values, count, INT4OID, 4, true, TYPALIGN_INT));
 }
 
 static void
@@ -166,8 +118,8 @@ axs_store_lock_balances(AxsBalanceMap *map)
 								 "FOR UPDATE OF b",
 								 2, argtypes);
 	}
-	arguments[0] = int8_array(keys.accounts, keys.count);
-	arguments[1] = int4_array(keys.currencies, keys.count);
+	arguments[0] = axs_build_array(keys.accounts, keys.count, INT8OID);
+	arguments[1] = axs_build_array(keys.currencies, keys.count, INT4OID);
 
 	for (int i = 0; i < keys.count; i++)
 		keys.entries[i]->existed = true;
@@ -229,12 +181,12 @@ execute_with_keys(SPIPlanPtr plan, KeyArrays *keys, int nargs, int expected_ret,
 	Datum		arguments[4];
 	int			ret;
 
-	arguments[0] = int8_array(keys->accounts, keys->count);
-	arguments[1] = int4_array(keys->currencies, keys->count);
+	arguments[0] = axs_build_array(keys->accounts, keys->count, INT8OID);
+	arguments[1] = axs_build_array(keys->currencies, keys->count, INT4OID);
 	if (nargs == 4)
 	{
-		arguments[2] = int8_array(keys->available, keys->count);
-		arguments[3] = int8_array(keys->frozen, keys->count);
+		arguments[2] = axs_build_array(keys->available, keys->count, INT8OID);
+		arguments[3] = axs_build_array(keys->frozen, keys->count, INT8OID);
 	}
 	ret = SPI_execute_plan(plan, arguments, NULL, false, 0);
 	if (ret != expected_ret)
@@ -368,35 +320,4 @@ axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
 		elog(ERROR, "recording event failed: %s", SPI_result_code_string(ret));
 	pfree(payload_datum);
 	return SPI_processed == 1;
-}
-
-/* Raise the SQL error for an event that could not be decoded. */
-void
-axs_report_decode_error(const AxsDecodeError *error)
-{
-	if (error->status == AXS_DECODE_INVALID_JSON)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid event: %s", error->message)));
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid event: %s", error->message),
-			 error->field[0] != '\0' ? errdetail("The offending field is \"%s\".", error->field) : 0,
-			 errhint("See the event format in the axs README.")));
-}
-
-/* The binary payload of an event as a bytea. */
-bytea *
-axs_encode_event_bytea(const AxsEvent *event)
-{
-	uint8		buffer[AXS_PAYLOAD_MAX];
-	size_t		length = axs_event_encode(event, buffer, sizeof(buffer));
-	bytea	   *result;
-
-	if (length == 0)
-		elog(ERROR, "event %lld does not fit in a payload", (long long) event->id);
-	result = palloc(VARHDRSZ + length);
-	SET_VARSIZE(result, VARHDRSZ + length);
-	memcpy(VARDATA(result), buffer, length);
-	return result;
 }

@@ -21,8 +21,8 @@
 #include "nodes/execnodes.h"
 #include "utils/rel.h"
 
-#include "axs_pg.h"
 #include "index_writer.h"
+#include "writeback.h"
 
 struct AxsIndexWriter
 {

@@ -13,6 +13,9 @@
  * the lock that keeps the applier and the synchronous API apart (see
  * axs.event_log in the install script), so a block committed just before the
  * lock was granted is seen even in a REPEATABLE READ transaction.
+ *
+ * It decides nothing: it stores and finds what the applier decided.  See
+ * docs/design/idempotency.md.
  */
 #include "postgres.h"
 
@@ -25,16 +28,16 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
-#include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/rangetypes.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
-#include "axs_pg.h"
 #include "index_writer.h"
-#include "outcome_block.h"
+#include "outcome_store.h"
+#include "pg_util.h"
+#include "writeback.h"
 
 /* Block rows inserted per heap_multi_insert call. */
 #define BLOCK_INSERT_CHUNK 64
@@ -126,19 +129,6 @@ axs_outcomes_find(int64 id, bool latest, bytea **payload, int16 *reason_code)
 	return false;
 }
 
-static Datum
-int8_array(const int64 *values, int count)
-{
-	Datum	   *datums = palloc(sizeof(Datum) * Max(count, 1));
-	ArrayType  *array;
-
-	for (int i = 0; i < count; i++)
-		datums[i] = Int64GetDatum(values[i]);
-	array = construct_array(datums, count, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	pfree(datums);
-	return PointerGetDatum(array);
-}
-
 #define ST_SORT sort_spans
 #define ST_ELEMENT_TYPE uint64
 #define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
@@ -227,8 +217,8 @@ axs_outcomes_find_many(const int64 *ids, int count, bool latest,
 			nclusters++;
 		}
 	}
-	arguments[0] = int8_array(lows, nclusters);
-	arguments[1] = int8_array(highs, nclusters);
+	arguments[0] = axs_int64_array(lows, nclusters);
+	arguments[1] = axs_int64_array(highs, nclusters);
 	ret = execute_read(find_clusters_plan, arguments, latest);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "outcome block lookup failed: %s", SPI_result_code_string(ret));

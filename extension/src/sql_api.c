@@ -5,7 +5,8 @@
  *		applier (axs.submit, axs.submit_many), and read stored events
  *		(axs.event_json, axs.event_legs, axs.decided_reason).
  *
- * Balance rules are not here: every event goes through the ledger core.
+ * Balance rules are not here: every event goes through the ledger core,
+ * and storage through event_store.c.  See docs/design/idempotency.md.
  */
 #include "postgres.h"
 
@@ -16,7 +17,9 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "axs_pg.h"
+#include "currency_cache.h"
+#include "event_store.h"
+#include "pg_util.h"
 
 /* Outcome of one event, as returned in axs.result. */
 typedef struct EventOutcome
@@ -26,6 +29,37 @@ typedef struct EventOutcome
 } EventOutcome;
 
 static SPIPlanPtr submit_plan = NULL;
+
+/* Raise the SQL error for an event that could not be decoded. */
+static void
+report_decode_error(const AxsDecodeError *error)
+{
+	if (error->status == AXS_DECODE_INVALID_JSON)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid event: %s", error->message)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid event: %s", error->message),
+			 error->field[0] != '\0' ? errdetail("The offending field is \"%s\".", error->field) : 0,
+			 errhint("See the event format in the axs README.")));
+}
+
+/* The binary payload of an event as a bytea. */
+static bytea *
+encode_event_bytea(const AxsEvent *event)
+{
+	uint8		buffer[AXS_PAYLOAD_MAX];
+	size_t		length = axs_event_encode(event, buffer, sizeof(buffer));
+	bytea	   *result;
+
+	if (length == 0)
+		elog(ERROR, "event %lld does not fit in a payload", (long long) event->id);
+	result = palloc(VARHDRSZ + length);
+	SET_VARSIZE(result, VARHDRSZ + length);
+	memcpy(VARDATA(result), buffer, length);
+	return result;
+}
 
 /* Build an axs.result (status, reason) datum. */
 static Datum
@@ -123,7 +157,7 @@ validate_and_apply(FunctionCallInfo fcinfo, const AxsEvent *event)
 	EventOutcome outcome;
 
 	if (!axs_event_validate(event, &error))
-		axs_report_decode_error(&error);
+		report_decode_error(&error);
 	SPI_connect();
 	outcome = apply_event(event);
 	SPI_finish();
@@ -138,7 +172,7 @@ decode_jsonb_event(Jsonb *jsonb, AxsEvent *event)
 	AxsDecodeError error;
 
 	if (!axs_event_from_json(text, strlen(text), event, &error))
-		axs_report_decode_error(&error);
+		report_decode_error(&error);
 	pfree(text);
 }
 
@@ -290,7 +324,7 @@ submit_event(const AxsEvent *event)
 									   2, argtypes);
 	}
 	arguments[0] = Int64GetDatum(event->id);
-	arguments[1] = PointerGetDatum(axs_encode_event_bytea(event));
+	arguments[1] = PointerGetDatum(encode_event_bytea(event));
 	ret = SPI_execute_plan(submit_plan, arguments, NULL, false, 1);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "queueing event failed: %s", SPI_result_code_string(ret));

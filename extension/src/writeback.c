@@ -4,20 +4,18 @@
  *
  * PostgreSQL 15 extends a relation by writing zeroed pages into the kernel's
  * page cache; the real contents follow at eviction or at the next
- * checkpoint.  At 75,000 events/s the event log and the outcome blocks grow
- * by about 10 MB/s of such pages, and the kernel writes them back in
- * bursts.  Every commit's WAL flush queues behind a burst on the
- * disk: on this project's machines a 15 MB burst held commits for 46 to
- * 63 ms (bench/e2e/README.md).  As PostgreSQL's *_flush_after settings do
- * for the buffers it writes, the applier hands each relation's new blocks
- * to writeback (smgrwriteback: sync_file_range) once they add up to 256 kB,
- * so the same I/O goes out in small pieces.  Nothing waits for it and
- * durability does not depend on it: WAL and checkpoints still decide that.
- * Not the inbox segments: they are emptied before the kernel would write
- * their pages back (inbox.c).
+ * checkpoint.  Under a steady load the tables the applier writes grow fast,
+ * the kernel writes such pages back in bursts, and every commit's WAL flush
+ * queues behind a burst on the disk.  As PostgreSQL's *_flush_after
+ * settings do for the buffers it writes, the applier hands each relation's
+ * new blocks to writeback (smgrwriteback: sync_file_range) once they add up
+ * to WRITEBACK_MIN_BLOCKS, so the same I/O goes out in small pieces.
  *
  * It owns one mark per relation: the blocks already handed over, in the
- * relation's current file.
+ * relation's current file.  Nothing waits for it and durability must not
+ * depend on it: WAL and checkpoints still decide that.  Not for the inbox
+ * segments, which are emptied before the kernel would write their pages
+ * back.  See docs/design/applier.md and docs/design/inbox.md.
  */
 #include "postgres.h"
 
@@ -26,7 +24,7 @@
 #include "utils/hsearch.h"
 #include "utils/rel.h"
 
-#include "axs_pg.h"
+#include "writeback.h"
 
 typedef struct GrowthMark
 {

@@ -1,0 +1,37 @@
+/*
+ * event_store.h
+ *		Balances and the event log through SPI, for the synchronous SQL API.
+ *		All callers must be connected to SPI.
+ */
+#ifndef AXS_EVENT_STORE_H
+#define AXS_EVENT_STORE_H
+
+#include "ledger.h"
+
+/*
+ * Lock the balance rows of every key in map, in key order, inserting the
+ * missing ones as zero rows first; load their values into the map and set
+ * existed for rows that were there before this call.
+ */
+extern void axs_store_lock_balances(AxsBalanceMap *map);
+
+/*
+ * Write every changed balance of map with one UPDATE, and remove rows that
+ * axs_store_lock_balances created but no applied event touched.
+ */
+extern void axs_store_write_balances(AxsBalanceMap *map);
+
+/* Keep the applier out until this transaction ends. */
+extern void axs_store_exclude_applier(void);
+
+/*
+ * Look an event id up among the decided events; false if unknown, else
+ * *payload (palloc'd) and *reason_code.  latest: with the latest snapshot.
+ */
+extern bool axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code);
+
+/* Record a synchronously decided event; false, recording nothing, if its id is logged. */
+extern bool axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
+								   AxsReason reason);
+
+#endif							/* AXS_EVENT_STORE_H */
