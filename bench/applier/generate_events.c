@@ -30,7 +30,7 @@
 #define QUOTE_CURRENCY 4		/* USDT */
 static const char *const currency_codes[CURRENCY_COUNT] = {"BTC", "ETH", "SOL", "XRP", "USDT"};
 
-/* Event kinds, numbered as in extension/src/event.h. */
+/* Event kinds, numbered as in core/event.h. */
 #define KIND_DEPOSIT 1
 #define KIND_WITHDRAW 2
 #define KIND_FREEZE 3

@@ -8,8 +8,8 @@
  * Generates message texts and keys only; producing them is the caller's.
  * Deterministic for a given configuration and seed.
  */
-#ifndef AXS_FEEDER_WORKLOAD_H
-#define AXS_FEEDER_WORKLOAD_H
+#ifndef AXS_WORKLOAD_H
+#define AXS_WORKLOAD_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,4 +89,4 @@ extern const char *workload_keying_name(WorkloadKeying keying);
 /* The last id used so far (first_id - 1 if none). */
 extern int64_t workload_last_id(const Workload *workload);
 
-#endif							/* AXS_FEEDER_WORKLOAD_H */
+#endif							/* AXS_WORKLOAD_H */
