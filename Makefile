@@ -1,10 +1,12 @@
-# Top-level Makefile of axs: delegates building to extension/ (PGXS) and
-# feeder/, and runs the test suites, the demo and the benchmarks.  It holds
-# no build rules of its own; each folder's Makefile owns its build.
+# Top-level Makefile of axs: delegates building to core/ (the library the
+# others link), extension/ (PGXS), feeder/ and tools/, and runs the test
+# suites, the demo and the benchmarks.  It holds no build rules of its own;
+# each folder's Makefile owns its build.
 #
-#   make            install missing Debian packages, build extension and feeder
-#   make install    install the extension into PostgreSQL 15 and the feeder
-#                   programs into $(PREFIX)/bin
+#   make            install missing Debian packages, build the core, the
+#                   extension, the feeder and the tools
+#   make install    install the extension into PostgreSQL 15, and axs-feeder,
+#                   axs-broker and axs-loadgen into $(PREFIX)/bin
 #   make test       build, install, run every suite (scripts/test.sh)
 #   make demo       build, install, run the demo (scripts/demo.sh)
 #   make bench      build, install, run the benchmarks (bench/run.sh)
@@ -18,8 +20,10 @@ PREFIX ?= /usr/local
 .PHONY: all deps install test demo bench clean help
 
 all: deps
+	$(MAKE) -C core
 	$(MAKE) -C extension PG_CONFIG=$(PG_CONFIG)
 	$(MAKE) -C feeder
+	$(MAKE) -C tools
 
 deps:
 	@$(TOP)/scripts/install-deps.sh
@@ -27,6 +31,7 @@ deps:
 install: all
 	$(MAKE) -C extension PG_CONFIG=$(PG_CONFIG) install
 	$(MAKE) -C feeder install PREFIX=$(PREFIX)
+	$(MAKE) -C tools install PREFIX=$(PREFIX)
 
 test: install
 	$(TOP)/scripts/test.sh
@@ -44,7 +49,10 @@ clean:
 	rm -rf $(TOP)/.scratch
 	$(MAKE) -C extension PG_CONFIG=$(PG_CONFIG) clean
 	$(MAKE) -C feeder clean
+	$(MAKE) -C tools clean
+	$(MAKE) -C core clean
 	$(MAKE) -C tests/unit clean
+	$(MAKE) -C bench clean
 
 help:
 	@sed -n '/^#   make/p' $(TOP)/Makefile | sed 's/^# *//'

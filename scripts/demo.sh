@@ -68,7 +68,8 @@ esac
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 DIR=$TOP/.scratch/demo
-BIN=$TOP/feeder
+FEEDER_BIN=$TOP/feeder
+TOOLS_BIN=$TOP/tools
 EVENTS=${AXS_DEMO_EVENTS:-300000}
 RATE=${AXS_DEMO_RATE:-50000}
 PARTITIONS=${AXS_DEMO_PARTITIONS:-16}
@@ -81,8 +82,8 @@ case "$KEY" in
 	market|account) ;;
 	*) echo "demo: AXS_DEMO_KEY must be market or account, not \"$KEY\"" >&2; exit 2 ;;
 esac
-for program in axs-broker axs-feeder axs-loadgen; do
-	[ -x "$BIN/$program" ] || { echo "demo: $BIN/$program is missing; run \"make demo\"" >&2; exit 1; }
+for program in "$TOOLS_BIN/axs-broker" "$FEEDER_BIN/axs-feeder" "$TOOLS_BIN/axs-loadgen"; do
+	[ -x "$program" ] || { echo "demo: $program is missing; run \"make demo\"" >&2; exit 1; }
 done
 
 BROKER_PID= FEEDER_PID= LOADGEN_PID=
@@ -125,17 +126,17 @@ q -c 'CREATE DATABASE axs_demo'
 echo
 echo "== part 2: the pipeline: axs-loadgen -> axs-broker -> axs-feeder -> axs.inbox -> applier"
 q -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs'
-# The loadgen's default currencies (feeder/src/workload.c): USDT is the quote.
+# The loadgen's default currencies (tools/workload.c): USDT is the quote.
 q -c "SELECT axs.create_currency(code, scale) FROM (VALUES ('USDT', 6), ('BTC', 8), ('ETH', 8), ('SOL', 8), ('XRP', 6)) AS c(code, scale)" >/dev/null
 echo "database postgres: CREATE EXTENSION axs; currencies $(q -c "SELECT string_agg(code || ' (scale ' || scale || ')', ', ' ORDER BY id) FROM axs.currencies")"
 
-"$BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
+"$TOOLS_BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
 BROKER_PID=$!
 for _ in $(seq 50); do [ -s "$DIR/broker.addr" ] && break; sleep 0.1; done
 BROKER=$(cat "$DIR/broker.addr" 2>/dev/null) || fail "axs-broker did not start (see $DIR/broker.log)"
 echo "axs-broker (pid $BROKER_PID) at $BROKER, topic $TOPIC with $PARTITIONS partitions"
 
-"$BIN/axs-feeder" --brokers "$BROKER" --topic "$TOPIC" --group axs-demo \
+"$FEEDER_BIN/axs-feeder" --brokers "$BROKER" --topic "$TOPIC" --group axs-demo \
 	--db "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" \
 	-X session.timeout.ms=6000 -X heartbeat.interval.ms=500 >"$DIR/feeder.log" 2>&1 &
 FEEDER_PID=$!
@@ -146,7 +147,7 @@ echo "axs-feeder (pid $FEEDER_PID) consuming $TOPIC as group axs-demo"
 echo "axs-loadgen: $EVENTS events at $RATE/s (0.5% malformed, 1% re-sent duplicates), keyed by $KEY"
 echo
 started=$(now_ms)
-"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --events "$EVENTS" --rate "$RATE" \
+"$TOOLS_BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --events "$EVENTS" --rate "$RATE" \
 	--malformed 0.5 --duplicates 1 --key "$KEY" --intended "$DIR/intended.ids" \
 	-X linger.ms=5 2>"$DIR/loadgen.log" &
 LOADGEN_PID=$!

@@ -6,7 +6,7 @@
 #	any suite failed, and also if any was skipped, unless
 #	AXS_TEST_ALLOW_SKIP=1 outside CI.
 #
-# Suites: unit (cmocka), unit/feeder (the feeder's cmocka tests), regress
+# Suites: unit/core, unit/feeder and unit/tools (cmocka, tests/unit/), regress
 # (pg_regress through PGXS installcheck), pgtap (pg_prove), then each
 # tests/e2e/*.sh.  A suite whose files do not exist is skipped and counted
 # as such; an e2e script that is not executable fails.  It expects the
@@ -27,8 +27,8 @@ suite failed or was skipped (a skipped suite is a test that did not run).
 Usually run through "make test", which builds and installs first.
 
 Suites (default: all, in this order):
-  unit      make -C tests/unit test, then make -C feeder test (suite
-            unit/feeder)
+  unit      make -C tests/unit test-core, test-feeder, test-tools (suites
+            unit/core, unit/feeder, unit/tools)
   regress   pg_regress via "make -C extension installcheck" on the scratch
             cluster .scratch/regress (axs preloaded)
   pgtap     pg_prove tests/pgtap/*.sql in database axs_tap on the same cluster
@@ -86,12 +86,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# has_target DIR TARGET: true if DIR/Makefile defines TARGET.
-has_target()
-{
-	grep -Eqs "^$2[[:space:]]*:" "$TOP/$1/Makefile"
-}
-
 # run_suite NAME COMMAND...: run COMMAND in a subshell, record its outcome.
 run_suite()
 {
@@ -125,16 +119,12 @@ skip()
 	exit "$SKIPPED"
 }
 
+# suite_unit GROUP: the unit tests of GROUP (core, feeder, tools).
 suite_unit()
 {
 	[ -f tests/unit/Makefile ] || skip "tests/unit/Makefile"
-	make -C tests/unit test
-}
-
-suite_unit_feeder()
-{
-	has_target feeder test || skip "a test target in feeder/Makefile"
-	make -C feeder test
+	compgen -G "tests/unit/$1/test_*.c" >/dev/null || skip "tests/unit/$1/test_*.c"
+	make -C tests/unit "test-$1"
 }
 
 # An e2e script without the execute bit: a failure, not a silent gap.
@@ -269,8 +259,9 @@ take_test_lock
 for suite in "${suites[@]}"; do
 	case "$suite" in
 		unit)
-			run_suite unit suite_unit
-			run_suite unit/feeder suite_unit_feeder
+			for group in core feeder tools; do
+				run_suite "unit/$group" suite_unit "$group"
+			done
 			;;
 		regress|pgtap)
 			if { [ "$suite" = regress ] && compgen -G "$TOP/sql/*.sql" >/dev/null; } ||

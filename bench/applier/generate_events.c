@@ -2,286 +2,133 @@
  * generate_events.c
  *		Deterministic exchange-like workload for the applier benchmark.
  *
- * Writes the same events twice: as JSON lines (the form axs.apply and
- * axs.submit_many take) and as tab-separated typed columns (the form the
- * client-side AXS baseline COPYs into its temporary table).  It owns the
- * event mix only; it must not know how any method applies the events.
+ * The events come from axs-loadgen's workload (tools/workload.c), so the
+ * benchmark and the load generator make events one way; this program owns
+ * only the benchmark's mix and writes each event twice: as JSON lines (the
+ * form axs.apply and axs.submit_many take) and as tab-separated typed
+ * columns (the form the client-side AXS baseline COPYs into its temporary
+ * table).  It must not know how any method applies the events.
  *
  * Mix: orders (buyer freezes quote, seller freezes base, then a full trade,
  * a partial trade plus unfreezes of the rest, or a cancel that unfreezes
- * both), deposits, withdrawals, about 1% overdrafting withdrawals the ledger
- * must reject and about 1% duplicates (an earlier event re-sent with the same
- * id and content).  Accounts are Zipf-skewed, so a few are hot; an account is
- * funded by a deposit just before it first needs a currency.
+ * both), deposits, withdrawals, overdrafting withdrawals the ledger must
+ * reject (2.5% of the user actions) and 1% duplicates (an earlier event
+ * re-sent with the same id and content).  Accounts are Zipf-skewed, so a few
+ * are hot; an account is funded by a deposit just before it needs a
+ * currency.  No transfers and no trade fees: the AXS baseline's columns have
+ * no place for them.
  *
  * Usage: generate_events EVENTS ACCOUNTS SEED JSON_FILE TSV_FILE
  * Prints the counts per kind on stderr.
  */
 #include <inttypes.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Currency ids follow the order bench/applier/run.sh registers them in. */
+#include "event.h"
+#include "workload.h"
+
+/*
+ * Currency ids of the TSV: the order bench/applier/run.sh registers the
+ * currencies in, from 1.  They are the workload's 5 currencies.
+ */
 #define CURRENCY_COUNT 5
-#define QUOTE_CURRENCY 4		/* USDT */
 static const char *const currency_codes[CURRENCY_COUNT] = {"BTC", "ETH", "SOL", "XRP", "USDT"};
 
-/* Event kinds, numbered as in extension/src/event.h. */
-#define KIND_DEPOSIT 1
-#define KIND_WITHDRAW 2
-#define KIND_FREEZE 3
-#define KIND_UNFREEZE 4
-#define KIND_TRADE 6
+static const WorkloadMix applier_bench_mix = {
+	.order_below = 0.60,
+	.deposit_below = 0.78,
+	.withdraw_below = 0.975,
+	.transfer_below = 0.975,	/* no transfers */
+	.trade_fees = false
+};
 
-#define ACCOUNT_SKEW 0.99		/* Zipf exponent: a few hot accounts, a long tail */
-#define RECENT_CAPACITY 1024	/* events a duplicate is picked from */
-#define DUPLICATE_SHARE 0.01
-#define OVERDRAFT_STEP_SHARE 0.025	/* of user actions: about 1% of events */
+#define DUPLICATE_PERCENT 1.0
 
-typedef struct Event
+/* The TSV's id of a currency code; 0 if it has none. */
+static int
+currency_id(const char *code)
 {
-	int64_t		id;
-	int			kind;
-	int64_t		account;		/* the buyer of a trade */
-	int64_t		counterparty;	/* the seller of a trade, else 0 */
-	int			currency;		/* the base of a trade */
-	int			quote;			/* the quote of a trade, else -1 */
-	int64_t		amount;			/* the base amount of a trade */
-	int64_t		quote_amount;	/* of a trade, else 0 */
-} Event;
-
-typedef struct Balance
-{
-	int64_t		available;
-	int64_t		frozen;
-} Balance;
-
-static uint64_t random_state;
-static double *account_cdf;
-static int64_t account_count;
-static Balance *balances;
-static FILE *json_file;
-static FILE *tsv_file;
-static int64_t events_wanted;
-static int64_t events_written;
-static int64_t next_id = 1;
-static Event recent[RECENT_CAPACITY];
-static int	recent_count;
-static int64_t kind_counts[8];
-static int64_t overdrafts;
-static int64_t duplicates;
-
-/* splitmix64 */
-static uint64_t
-random_next(void)
-{
-	uint64_t	z = (random_state += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-static int64_t
-random_below(int64_t bound)
-{
-	return bound <= 1 ? 0 : (int64_t) (random_next() % (uint64_t) bound);
-}
-
-static double
-random_unit(void)
-{
-	return (double) (random_next() >> 11) / 9007199254740992.0;
-}
-
-/* An account 1..account_count, low numbers far more often. */
-static int64_t
-random_account(void)
-{
-	double		u = random_unit();
-	int64_t		low = 0;
-	int64_t		high = account_count - 1;
-
-	while (low < high)
+	for (int i = 0; i < CURRENCY_COUNT; i++)
 	{
-		int64_t		middle = low + (high - low) / 2;
-
-		if (account_cdf[middle] < u)
-			low = middle + 1;
-		else
-			high = middle;
+		if (strcmp(code, currency_codes[i]) == 0)
+			return i + 1;
 	}
-	return low + 1;
+	return 0;
 }
 
-static Balance *
-balance_of(int64_t account, int currency)
-{
-	return &balances[(account - 1) * CURRENCY_COUNT + currency];
-}
-
+/*
+ * The TSV line of an event: id, kind, account (the buyer of a trade),
+ * counterparty (the seller, else 0), currency (the base of a trade), quote
+ * (else 0), amount (the base amount of a trade), quote amount (else 0).
+ * false for an event those columns cannot hold.
+ */
 static bool
-done(void)
+write_tsv(FILE *file, const AxsEvent *event)
 {
-	return events_written >= events_wanted;
-}
+	int64_t		account;
+	int64_t		counterparty = 0;
+	int			currency;
+	int			quote = 0;
+	int64_t		amount;
+	int64_t		quote_amount = 0;
 
-static void
-write_event(const Event *event)
-{
-	if (done())
-		return;
-	if (event->kind == KIND_TRADE)
-		fprintf(json_file,
-				"{\"id\": %" PRId64 ", \"kind\": \"trade\", \"buyer\": %" PRId64
-				", \"seller\": %" PRId64 ", \"base\": \"%s\", \"quote\": \"%s\""
-				", \"base_amount\": %" PRId64 ", \"quote_amount\": %" PRId64 "}\n",
-				event->id, event->account, event->counterparty,
-				currency_codes[event->currency], currency_codes[event->quote],
-				event->amount, event->quote_amount);
-	else
-		fprintf(json_file,
-				"{\"id\": %" PRId64 ", \"kind\": \"%s\", \"account\": %" PRId64
-				", \"currency\": \"%s\", \"amount\": %" PRId64 "}\n",
-				event->id,
-				event->kind == KIND_DEPOSIT ? "deposit" :
-				event->kind == KIND_WITHDRAW ? "withdraw" :
-				event->kind == KIND_FREEZE ? "freeze" : "unfreeze",
-				event->account, currency_codes[event->currency], event->amount);
-	/* Currency ids in the TSV are 1-based, as axs.currencies assigns them. */
-	fprintf(tsv_file, "%" PRId64 "\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%d\t%" PRId64 "\t%" PRId64 "\n",
-			event->id, event->kind, event->account, event->counterparty,
-			event->currency + 1, event->quote + 1, event->amount, event->quote_amount);
-	events_written++;
-}
-
-/* Emit a new event (taking the next id), maybe followed by a re-sent duplicate. */
-static void
-emit(Event *event)
-{
-	if (done())
-		return;
-	event->id = next_id++;
-	write_event(event);
-	kind_counts[event->kind]++;
-	recent[recent_count % RECENT_CAPACITY] = *event;
-	recent_count++;
-	if (random_unit() < DUPLICATE_SHARE && !done())
+	switch (event->kind)
 	{
-		int			span = recent_count < RECENT_CAPACITY ? recent_count : RECENT_CAPACITY;
-
-		write_event(&recent[random_below(span)]);
-		duplicates++;
-	}
-}
-
-/* A deposit, withdraw, freeze or unfreeze, applied to the model. */
-static void
-emit_amount(int kind, int64_t account, int currency, int64_t amount)
-{
-	Event		event = {0, kind, account, 0, currency, -1, amount, 0};
-	Balance    *balance = balance_of(account, currency);
-
-	switch (kind)
-	{
-		case KIND_DEPOSIT:
-			balance->available += amount;
+		case AXS_KIND_DEPOSIT:
+		case AXS_KIND_WITHDRAW:
+		case AXS_KIND_FREEZE:
+		case AXS_KIND_UNFREEZE:
+			account = event->u.amount.account;
+			currency = currency_id(event->u.amount.currency);
+			amount = event->u.amount.amount;
 			break;
-		case KIND_WITHDRAW:
-			balance->available -= amount;
+		case AXS_KIND_TRADE:
+			if (event->u.trade.buyer_fee != 0 || event->u.trade.seller_fee != 0 ||
+				event->u.trade.fee_account != 0)
+				return false;
+			account = event->u.trade.buyer;
+			counterparty = event->u.trade.seller;
+			currency = currency_id(event->u.trade.base);
+			quote = currency_id(event->u.trade.quote);
+			amount = event->u.trade.base_amount;
+			quote_amount = event->u.trade.quote_amount;
+			if (quote == 0)
+				return false;
 			break;
-		case KIND_FREEZE:
-			balance->available -= amount;
-			balance->frozen += amount;
-			break;
-		case KIND_UNFREEZE:
-			balance->available += amount;
-			balance->frozen -= amount;
-			break;
+		default:
+			return false;
 	}
-	emit(&event);
-}
-
-static void
-ensure_available(int64_t account, int currency, int64_t needed)
-{
-	Balance    *balance = balance_of(account, currency);
-
-	if (balance->available < needed)
-		emit_amount(KIND_DEPOSIT, account, currency,
-					needed - balance->available + 1000 + random_below(100000));
-}
-
-static void
-step_order(void)
-{
-	int64_t		buyer = random_account();
-	int64_t		seller = random_account();
-	int			base = (int) random_below(CURRENCY_COUNT - 1);
-	int64_t		base_amount = 1 + random_below(100);
-	int64_t		price = 1 + random_below(500);
-	double		outcome = random_unit();
-	int64_t		filled = 0;
-
-	while (seller == buyer)
-		seller = 1 + random_below(account_count);
-	ensure_available(buyer, QUOTE_CURRENCY, base_amount * price);
-	ensure_available(seller, base, base_amount);
-	emit_amount(KIND_FREEZE, buyer, QUOTE_CURRENCY, base_amount * price);
-	emit_amount(KIND_FREEZE, seller, base, base_amount);
-	if (outcome < 0.70)
-		filled = base_amount;
-	else if (outcome < 0.85)
-		filled = 1 + random_below(base_amount);
-	if (filled > 0)
-	{
-		Event		trade = {0, KIND_TRADE, buyer, seller, base, QUOTE_CURRENCY,
-		filled, filled * price};
-
-		balance_of(buyer, QUOTE_CURRENCY)->frozen -= filled * price;
-		balance_of(buyer, base)->available += filled;
-		balance_of(seller, base)->frozen -= filled;
-		balance_of(seller, QUOTE_CURRENCY)->available += filled * price;
-		emit(&trade);
-	}
-	if (filled < base_amount)
-	{
-		emit_amount(KIND_UNFREEZE, buyer, QUOTE_CURRENCY, (base_amount - filled) * price);
-		emit_amount(KIND_UNFREEZE, seller, base, base_amount - filled);
-	}
-}
-
-static void
-step_withdraw(bool overdraft)
-{
-	int64_t		account = random_account();
-	int			currency = (int) random_below(CURRENCY_COUNT);
-	Balance    *balance = balance_of(account, currency);
-
-	if (overdraft)
-	{
-		/* Not applied to the model: every method must reject it. */
-		Event		event = {0, KIND_WITHDRAW, account, 0, currency, -1,
-		balance->available + 1 + random_below(1000), 0};
-
-		if (!done())
-			overdrafts++;
-		emit(&event);
-	}
-	else if (balance->available > 0)
-		emit_amount(KIND_WITHDRAW, account, currency, 1 + random_below(balance->available / 2 + 1));
-	else
-		emit_amount(KIND_DEPOSIT, account, currency, 1000 + random_below(100000));
+	if (currency == 0)
+		return false;
+	fprintf(file, "%" PRId64 "\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%d\t%" PRId64 "\t%" PRId64 "\n",
+			event->id, (int) event->kind, account, counterparty, currency, quote, amount,
+			quote_amount);
+	return true;
 }
 
 int
 main(int argc, char **argv)
 {
-	double		total = 0.0;
+	WorkloadConfig config = {
+		.currencies = CURRENCY_COUNT,
+		.malformed_percent = 0,
+		.duplicate_percent = DUPLICATE_PERCENT,
+		.first_id = 1,
+		.keying = WORKLOAD_KEY_MARKET,
+		.mix = &applier_bench_mix
+	};
+	Workload   *workload;
+	FILE	   *json_file;
+	FILE	   *tsv_file;
+	int64_t		events_wanted;
+	int64_t		kind_counts[AXS_KIND_LEGS + 1] = {0};
+	int64_t		overdrafts = 0;
+	int64_t		duplicates = 0;
+	char		error[256];
 
 	if (argc != 6)
 	{
@@ -289,43 +136,56 @@ main(int argc, char **argv)
 		return 2;
 	}
 	events_wanted = strtoll(argv[1], NULL, 10);
-	account_count = strtoll(argv[2], NULL, 10);
-	random_state = strtoull(argv[3], NULL, 10);
-	if (events_wanted < 1 || account_count < 2)
+	config.accounts = strtoll(argv[2], NULL, 10);
+	config.seed = strtoull(argv[3], NULL, 10);
+	if (events_wanted < 1)
 	{
-		fprintf(stderr, "%s: need at least 1 event and 2 accounts\n", argv[0]);
+		fprintf(stderr, "%s: need at least 1 event\n", argv[0]);
+		return 2;
+	}
+	workload = workload_new(&config, error, sizeof(error));
+	if (workload == NULL)
+	{
+		fprintf(stderr, "%s: %s\n", argv[0], error);
 		return 2;
 	}
 	json_file = fopen(argv[4], "w");
 	tsv_file = fopen(argv[5], "w");
-	account_cdf = calloc((size_t) account_count, sizeof(double));
-	balances = calloc((size_t) account_count * CURRENCY_COUNT, sizeof(Balance));
-	if (json_file == NULL || tsv_file == NULL || account_cdf == NULL || balances == NULL)
+	if (json_file == NULL || tsv_file == NULL)
 	{
 		perror(argv[0]);
 		return 1;
 	}
-	for (int64_t rank = 0; rank < account_count; rank++)
-	{
-		total += 1.0 / pow((double) (rank + 1), ACCOUNT_SKEW);
-		account_cdf[rank] = total;
-	}
-	for (int64_t rank = 0; rank < account_count; rank++)
-		account_cdf[rank] /= total;
 
-	while (!done())
+	for (int64_t written = 0; written < events_wanted; written++)
 	{
-		double		choice = random_unit();
+		WorkloadMessage message;
+		AxsEvent	event;
+		AxsDecodeError decode_error;
 
-		if (choice < 0.60)
-			step_order();
-		else if (choice < 0.78)
-			emit_amount(KIND_DEPOSIT, random_account(), (int) random_below(CURRENCY_COUNT),
-						1000 + random_below(100000));
-		else if (choice < 1.0 - OVERDRAFT_STEP_SHARE)
-			step_withdraw(false);
+		workload_next(workload, &message);
+		if (message.kind == WORKLOAD_MALFORMED ||
+			!axs_event_from_json(message.text, message.length, &event, &decode_error))
+		{
+			fprintf(stderr, "%s: the workload made an invalid event: %.*s\n", argv[0],
+					(int) message.length, message.text);
+			return 1;
+		}
+		fprintf(json_file, "%.*s\n", (int) message.length, message.text);
+		if (!write_tsv(tsv_file, &event))
+		{
+			fprintf(stderr, "%s: the AXS baseline's columns cannot hold %.*s\n", argv[0],
+					(int) message.length, message.text);
+			return 1;
+		}
+		if (message.kind == WORKLOAD_DUPLICATE)
+			duplicates++;
 		else
-			step_withdraw(true);
+		{
+			kind_counts[event.kind]++;
+			if (message.kind == WORKLOAD_OVERDRAFT)
+				overdrafts++;
+		}
 	}
 	if (fclose(json_file) != 0 || fclose(tsv_file) != 0)
 	{
@@ -336,8 +196,9 @@ main(int argc, char **argv)
 			"generated %" PRId64 " events: %" PRId64 " deposits, %" PRId64 " withdrawals "
 			"(%" PRId64 " overdrafts), %" PRId64 " freezes, %" PRId64 " unfreezes, %" PRId64
 			" trades, %" PRId64 " duplicates; last id %" PRId64 "\n",
-			events_written, kind_counts[KIND_DEPOSIT], kind_counts[KIND_WITHDRAW], overdrafts,
-			kind_counts[KIND_FREEZE], kind_counts[KIND_UNFREEZE], kind_counts[KIND_TRADE],
-			duplicates, next_id - 1);
+			events_wanted, kind_counts[AXS_KIND_DEPOSIT], kind_counts[AXS_KIND_WITHDRAW],
+			overdrafts, kind_counts[AXS_KIND_FREEZE], kind_counts[AXS_KIND_UNFREEZE],
+			kind_counts[AXS_KIND_TRADE], duplicates, workload_last_id(workload));
+	workload_free(workload);
 	return 0;
 }

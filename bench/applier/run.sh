@@ -45,12 +45,11 @@ mkdir -p "$WORK"
 sync
 chmod 755 "$WORK"
 
-cc -O2 -Wall -Wextra -Werror -o "$WORK/generate_events" "$HERE/generate_events.c" -lm
-cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/bench_client" \
-	"$HERE/bench_client.c" -L"$(pg_config --libdir)" -lpq
+# generate_events and bench_client, built by bench/Makefile
+make -s -C "$TOP/bench" applier >&2
 
 note "generating $EVENTS events over $ACCOUNTS accounts (seed $SEED)"
-"$WORK/generate_events" "$EVENTS" "$ACCOUNTS" "$SEED" "$WORK/events.jsonl" "$WORK/events.tsv" 2>&1 | sed 's/^/applier bench: /' >&2
+"$HERE/generate_events" "$EVENTS" "$ACCOUNTS" "$SEED" "$WORK/events.jsonl" "$WORK/events.tsv" 2>&1 | sed 's/^/applier bench: /' >&2
 head -n "$AXS_EVENTS" "$WORK/events.tsv" >"$WORK/events_axs.tsv"
 chmod a+r "$WORK"/*
 
@@ -98,7 +97,7 @@ for batch_size in $BATCH_SIZES; do
 			-c "ALTER SYSTEM SET axs.applier_batch_size = $batch_size" -c "CHECKPOINT"
 		target=$(sql -c "SELECT max(position) FROM axs.inbox")
 		before=$(sql -c "SELECT batches || ' ' || events_applied || ' ' || events_rejected || ' ' || events_duplicate FROM axs.applier_stats()")
-		seconds=$("$WORK/bench_client" drain "$target")
+		seconds=$("$HERE/bench_client" drain "$target")
 		after=$(sql -c "SELECT batches || ' ' || events_applied || ' ' || events_rejected || ' ' || events_duplicate || ' ' || last_batch_ms FROM axs.applier_stats()")
 		read -r b0 a0 r0 d0 <<<"$before"
 		read -r b1 a1 r1 d1 ms <<<"$after"
@@ -127,7 +126,7 @@ row "one transaction per event (axs.apply, pgbench -c $CLIENTS, first $((per_cli
 
 for batch_size in $BATCH_SIZES; do
 	sql -f "$HERE/axs_technique.sql" 2>/dev/null
-	read -r seconds applied rejected duplicates fallbacks violations < <("$WORK/bench_client" axs-technique \
+	read -r seconds applied rejected duplicates fallbacks violations < <("$HERE/bench_client" axs-technique \
 		"$WORK/events_axs.tsv" "$batch_size" "$HERE/apply_batch.sql")
 	note "AXS technique batch $batch_size: applied $applied, rejected $rejected, duplicates $duplicates, batches that fell back to per-event: $fallbacks (of which CHECK violations: $violations)"
 	row "client-side AXS technique (batch $batch_size, first $AXS_EVENTS events)" "$AXS_EVENTS" "$seconds"

@@ -10,7 +10,8 @@
 # It owns the cluster .scratch/bench_feeder and its broker and feeder, all
 # stopped on exit.  Env: AXS_BENCH_FEEDER_EVENTS (500000),
 # AXS_BENCH_FEEDER_PARTITIONS (32), AXS_BENCH_FEEDER_ARGS (extra feeder flags),
-# AXS_BENCH_FEEDER_BIN (directory of the programs, default feeder/).
+# AXS_BENCH_FEEDER_BIN (directory of the programs, default feeder/ for
+# axs-feeder and tools/ for axs-broker and axs-loadgen).
 
 set -euo pipefail
 
@@ -18,7 +19,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd -P)
 export PATH=/usr/lib/postgresql/15/bin:$PATH
 EVENTS=${AXS_BENCH_FEEDER_EVENTS:-500000}
 PARTITIONS=${AXS_BENCH_FEEDER_PARTITIONS:-32}
-BIN=${AXS_BENCH_FEEDER_BIN:-$TOP/feeder}
+FEEDER_BIN=${AXS_BENCH_FEEDER_BIN:-$TOP/feeder}
+TOOLS_BIN=${AXS_BENCH_FEEDER_BIN:-$TOP/tools}
 DIR=$TOP/.scratch/bench_feeder
 TOPIC=axs.events
 BROKER_PID=
@@ -45,17 +47,17 @@ q -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs' \
 	    axs.create_currency('ETH', 8), axs.create_currency('SOL', 8), axs.create_currency('XRP', 6)" \
 	-c 'ALTER SYSTEM SET axs.applier_enabled = off' -c 'SELECT pg_reload_conf()' >/dev/null
 
-"$BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
+"$TOOLS_BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
 BROKER_PID=$!
 for _ in $(seq 50); do [ -s "$DIR/broker.addr" ] && break; sleep 0.1; done
 BROKER=$(cat "$DIR/broker.addr")
 
 note "producing $EVENTS events into $TOPIC:$PARTITIONS"
-"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --events "$EVENTS" --rate 0 \
+"$TOOLS_BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --events "$EVENTS" --rate 0 \
 	--malformed 1 --duplicates 1 -X linger.ms=20 2>"$DIR/loadgen.log"
 
 # shellcheck disable=SC2086
-"$BIN/axs-feeder" --brokers "$BROKER" --topic "$TOPIC" --group bench \
+"$FEEDER_BIN/axs-feeder" --brokers "$BROKER" --topic "$TOPIC" --group bench \
 	--db "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" \
 	-X session.timeout.ms=6000 -X heartbeat.interval.ms=500 ${AXS_BENCH_FEEDER_ARGS:-} \
 	>"$DIR/feeder.log" 2>&1 &

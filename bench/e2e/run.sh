@@ -65,7 +65,7 @@
 # default --batch-ms 1 -X fetch.wait.max.ms=5), AXS_BENCH_E2E_WARM_WAL_MB
 # (WAL written and checkpointed before measuring, default 1024; 0 = none),
 # AXS_BENCH_E2E_TIMEOUT (240 s per phase), AXS_BENCH_E2E_BIN (programs,
-# default feeder/), AXS_BENCH_E2E_HARNESS_NICE (the CPU priority of
+# default feeder/ and tools/), AXS_BENCH_E2E_HARNESS_NICE (the CPU priority of
 # axs-broker and axs-loadgen, default 10; 0 = the ledger's),
 # AXS_BENCH_E2E_KEY (axs-loadgen --key: market, the default, or account).
 
@@ -84,7 +84,8 @@ WARM_WAL_MB=${AXS_BENCH_E2E_WARM_WAL_MB:-1024}
 PRODUCER_ARGS=${AXS_BENCH_E2E_PRODUCER_ARGS:-}
 HARNESS_NICE=${AXS_BENCH_E2E_HARNESS_NICE:-10}
 KEY=${AXS_BENCH_E2E_KEY:-market}
-BIN=${AXS_BENCH_E2E_BIN:-$TOP/feeder}
+FEEDER_BIN=${AXS_BENCH_E2E_BIN:-$TOP/feeder}
+TOOLS_BIN=${AXS_BENCH_E2E_BIN:-$TOP/tools}
 DIR=$TOP/.scratch/bench_e2e
 TOPIC=axs.events
 # The half-load run gets a topic of its own: the embedded broker's cost per
@@ -176,7 +177,7 @@ vacuumdb --all --freeze --quiet
 q -c 'CHECKPOINT'
 sync
 
-harness "$BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --topic "$LATENCY_TOPIC:$LATENCY_PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
+harness "$TOOLS_BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --topic "$LATENCY_TOPIC:$LATENCY_PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
 BROKER_PID=$!
 for _ in $(seq 50); do [ -s "$DIR/broker.addr" ] && break; sleep 0.1; done
 BROKER=$(cat "$DIR/broker.addr" 2>/dev/null) || die "axs-broker did not write its address"
@@ -187,7 +188,7 @@ start_feeder()
 {
 	local topic=$1
 	# shellcheck disable=SC2086
-	"$BIN/axs-feeder" --brokers "$BROKER" --topic "$topic" --group bench \
+	"$FEEDER_BIN/axs-feeder" --brokers "$BROKER" --topic "$topic" --group bench \
 		--db "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" \
 		-X session.timeout.ms=6000 -X heartbeat.interval.ms=500 $2 \
 		>>"$DIR/feeder.log" 2>&1 &
@@ -228,7 +229,7 @@ run_phase()
 	local topic=$1 events=$2 rate=$3 first_id=$4 linger=$5 target deadline
 	target=$(( $(stored) + events ))
 	# shellcheck disable=SC2086
-	harness "$BIN/axs-loadgen" --brokers "$BROKER" --topic "$topic" --events "$events" --rate "$rate" \
+	harness "$TOOLS_BIN/axs-loadgen" --brokers "$BROKER" --topic "$topic" --events "$events" --rate "$rate" \
 		--first-id "$first_id" --seed "$first_id" --key "$KEY" --intended "$DIR/intended-$first_id.ids" \
 		-X linger.ms="$linger" $PRODUCER_ARGS 2>"$DIR/loadgen.log" &
 	LOADGEN_PID=$!

@@ -71,11 +71,11 @@ kcat -P -b "$BROKER" -t "$TOPIC" -K: <"$DIR/kcat.txt" || die "kcat failed"
 
 echo "# produce $LOADGEN_EVENTS messages with axs-loadgen (1% malformed, 2% duplicates, 15000/s)"
 start=$SECONDS
-"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --rate 15000 "${LOADGEN_ARGS[@]}" \
+"$TOOLS_BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --rate 15000 "${LOADGEN_ARGS[@]}" \
 	-X linger.ms=5 2>"$DIR/loadgen.log" || { cat "$DIR/loadgen.log"; die "axs-loadgen failed"; }
 summary=$(grep 'summary:' "$DIR/loadgen.log")
 echo "# loadgen ${summary#*axs-loadgen: }"
-"$BIN/axs-loadgen" --output "$DIR/loadgen.values" "${LOADGEN_ARGS[@]}" 2>/dev/null
+"$TOOLS_BIN/axs-loadgen" --output "$DIR/loadgen.values" "${LOADGEN_ARGS[@]}" 2>/dev/null
 PRODUCED=$((KCAT_COUNT + LOADGEN_EVENTS))
 
 echo "# classify the produced messages with the extension's decoder (database expect)"

@@ -103,7 +103,7 @@ drill_begin()
 	fi
 	wait_log "$DIR/feeder-a.log" "assigned $TOPIC" 30 || die "feeder a got no partitions within 30 s"
 	[ -z "${BEFORE_STREAM:-}" ] || "$BEFORE_STREAM"
-	"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --rate "$rate" --events "$events" \
+	"$TOOLS_BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --rate "$rate" --events "$events" \
 		"${LOADGEN_ARGS[@]}" -X linger.ms=5 2>"$DIR/loadgen.log" &
 	LOADGEN_PID=$!
 }
@@ -113,7 +113,7 @@ drill_begin()
 expect_produced()
 {
 	PRODUCED=$1
-	"$BIN/axs-loadgen" --output "$DIR/loadgen.values" --events "$PRODUCED" "${LOADGEN_ARGS[@]}" 2>/dev/null
+	"$TOOLS_BIN/axs-loadgen" --output "$DIR/loadgen.values" --events "$PRODUCED" "${LOADGEN_ARGS[@]}" 2>/dev/null
 	expected_from_file "$DIR/loadgen.values"
 	echo "# expected: $EXP_MESSAGES messages, $EXP_MALFORMED malformed, $EXP_VALID valid, $EXP_VALID_IDS distinct valid ids"
 }

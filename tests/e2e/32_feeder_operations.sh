@@ -131,7 +131,7 @@ wait_replayed()
 # DIR/loadgen-NAME.log.
 produce_in_background()
 {
-	"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$1" --rate "$2" "${@:4}" -X linger.ms=5 \
+	"$TOOLS_BIN/axs-loadgen" --brokers "$BROKER" --topic "$1" --rate "$2" "${@:4}" -X linger.ms=5 \
 		2>"$DIR/loadgen-$3.log" &
 	LOADGEN_PID=$!
 	HELPER_PIDS+=("$LOADGEN_PID")
@@ -210,12 +210,12 @@ for args in "--brokers '' --topic $TOPIC --group g" "--brokers $BROKER --topic '
 	"--brokers $BROKER --topic $TOPIC --group ''" "--brokers ' , ' --topic $TOPIC --group g"; do
 	status=0
 	start=$SECONDS
-	eval "timeout 10 '$BIN/axs-feeder' $args --db '$FEEDER_DB'" >"$DIR/usage.log" 2>&1 || status=$?
+	eval "timeout 10 '$FEEDER_BIN/axs-feeder' $args --db '$FEEDER_DB'" >"$DIR/usage.log" 2>&1 || status=$?
 	check "axs-feeder $args: exit status 2 at once ($(head -n 1 "$DIR/usage.log"))" \
 		"$([ "$status" = 2 ] && [ $((SECONDS - start)) -le 2 ] && echo ok || echo "exit status $status after $((SECONDS - start)) s")"
 done
 status=0
-AXS_BROKERS=$BROKER AXS_TOPIC=$TOPIC AXS_GROUP=' ' timeout 10 "$BIN/axs-feeder" --db "$FEEDER_DB" >"$DIR/usage.log" 2>&1 || status=$?
+AXS_BROKERS=$BROKER AXS_TOPIC=$TOPIC AXS_GROUP=' ' timeout 10 "$FEEDER_BIN/axs-feeder" --db "$FEEDER_DB" >"$DIR/usage.log" 2>&1 || status=$?
 check_eq "AXS_GROUP=' ': exit status 2 ($(head -n 1 "$DIR/usage.log"))" 2 "$status"
 
 # --- the first pass ------------------------------------------------------------
@@ -236,9 +236,9 @@ bad:{"id":60000009,"kind":"deposit","account":910002,"currency":"SOL","amount":3
 EOF
 cut -d: -f2- "$DIR/kcat.txt" >"$DIR/kcat.values"
 kcat -P -b "$BROKER" -t "$TOPIC" -K: <"$DIR/kcat.txt" || die "kcat failed"
-"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --rate 20000 "${LOADGEN_A[@]}" -X linger.ms=5 \
+"$TOOLS_BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --rate 20000 "${LOADGEN_A[@]}" -X linger.ms=5 \
 	2>"$DIR/loadgen-a.log" || { cat "$DIR/loadgen-a.log"; die "axs-loadgen failed"; }
-"$BIN/axs-loadgen" --output "$DIR/loadgen-a.values" "${LOADGEN_A[@]}" 2>/dev/null
+"$TOOLS_BIN/axs-loadgen" --output "$DIR/loadgen-a.values" "${LOADGEN_A[@]}" 2>/dev/null
 cat "$DIR/kcat.values" "$DIR/loadgen-a.values" >"$DIR/a.values"
 expected_from_file "$DIR/a.values"
 PRODUCED_A=$EXP_MESSAGES
@@ -276,7 +276,7 @@ stored_at_rewind=$(stored_sum "$TOPIC")
 rewind 0
 wait "$LOCK_PID" || true
 wait "$LOADGEN_PID" || die "axs-loadgen failed: $(cat "$DIR/loadgen-b.log")"
-"$BIN/axs-loadgen" --output "$DIR/loadgen-b.values" "${LOADGEN_B[@]}" 2>/dev/null
+"$TOOLS_BIN/axs-loadgen" --output "$DIR/loadgen-b.values" "${LOADGEN_B[@]}" 2>/dev/null
 cat "$DIR/a.values" "$DIR/loadgen-b.values" >"$DIR/ab.values"
 expected_from_file "$DIR/ab.values"
 PRODUCED_AB=$EXP_MESSAGES
@@ -407,7 +407,7 @@ check "c6: the SIGTERM came mid-stream (stored $at_stop of 6002)" \
 	"$([[ "$at_stop" =~ ^[0-9]+$ ]] && [ "$at_stop" -lt 6002 ] && kill -0 "$LOADGEN_PID" 2>/dev/null &&
 		echo ok || echo "stored $at_stop of 6002, loadgen $(kill -0 "$LOADGEN_PID" 2>/dev/null && echo running || echo finished)")"
 wait "$LOADGEN_PID" || die "axs-loadgen failed: $(cat "$DIR/loadgen-c.log")"
-"$BIN/axs-loadgen" --output "$DIR/loadgen-c.values" "${LOADGEN_C[@]}" 2>/dev/null
+"$TOOLS_BIN/axs-loadgen" --output "$DIR/loadgen-c.values" "${LOADGEN_C[@]}" 2>/dev/null
 printf '%s\n' '{"id":50000100,"kind":"deposit","account":900004,"currency":"USDT","amount":5}' \
 	'{"id":50000101,"kind":"deposit","account":900004,"currency":"USDT","amount":6}' |
 	cat - "$DIR/loadgen-c.values" >"$DIR/c.values"
@@ -430,7 +430,7 @@ check_eq "c6: the next run exits 0 on SIGTERM" 0 "$STOP_STATUS"
 # --- d. --offsets-for-time ------------------------------------------------------
 echo "# d. --offsets-for-time"
 status=0
-"$BIN/axs-feeder" --offsets-for-time 2999-01-01T00:00:00Z --brokers "$BROKER" --topic "$TOPIC" \
+"$FEEDER_BIN/axs-feeder" --offsets-for-time 2999-01-01T00:00:00Z --brokers "$BROKER" --topic "$TOPIC" \
 	>"$DIR/oft-after.sql" 2>"$DIR/oft-after.log" || status=$?
 check "--offsets-for-time after every message: exit 0, nothing to replay in each of the $PARTITIONS partitions" \
 	"$([ "$status" = 0 ] && [ "$(grep -c "^-- $TOPIC\[[0-9]\]: no message at or after 2999-01-01T00:00:00.000Z (end offset [0-9]*): nothing to replay$" "$DIR/oft-after.sql")" = "$PARTITIONS" ] &&
@@ -439,14 +439,14 @@ check "--offsets-for-time after every message: exit 0, nothing to replay in each
 # handler does not look timestamps up): the feeder must notice rather than
 # print "nothing to replay".
 status=0
-"$BIN/axs-feeder" --offsets-for-time 2000-01-01T00:00:00Z --brokers "$BROKER" --topic "$TOPIC" \
+"$FEEDER_BIN/axs-feeder" --offsets-for-time 2000-01-01T00:00:00Z --brokers "$BROKER" --topic "$TOPIC" \
 	>"$DIR/oft-before.sql" 2>"$DIR/oft-before.log" || status=$?
 check "--offsets-for-time before the messages on axs-broker: exit 1, the broker cannot look offsets up by time" \
 	"$([ "$status" = 1 ] && grep -q 'this broker does not look offsets up by time' "$DIR/oft-before.log" &&
 		! grep -q 'nothing to replay' "$DIR/oft-before.sql" && echo ok ||
 		echo "exit $status: $(cat "$DIR/oft-before.sql" "$DIR/oft-before.log" | head -n 5)")"
 status=0
-"$BIN/axs-feeder" --offsets-for-time 'yesterday' --brokers "$BROKER" --topic "$TOPIC" >/dev/null 2>&1 || status=$?
+"$FEEDER_BIN/axs-feeder" --offsets-for-time 'yesterday' --brokers "$BROKER" --topic "$TOPIC" >/dev/null 2>&1 || status=$?
 check_eq "--offsets-for-time yesterday: exit status 2" 2 "$status"
 
 finish

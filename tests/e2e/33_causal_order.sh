@@ -38,7 +38,7 @@ start_feeder main "$TOPIC"
 
 echo "# produce $EVENTS messages with axs-loadgen --key $KEY (0.5% malformed, 1% duplicates, 20000/s)"
 start=$SECONDS
-"$BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --events "$EVENTS" --rate 20000 \
+"$TOOLS_BIN/axs-loadgen" --brokers "$BROKER" --topic "$TOPIC" --events "$EVENTS" --rate 20000 \
 	--malformed 0.5 --duplicates 1 --seed 33 --key "$KEY" --intended "$DIR/intended.ids" \
 	-X linger.ms=5 2>"$DIR/loadgen.log" || { cat "$DIR/loadgen.log"; die "axs-loadgen failed"; }
 summary=$(grep 'summary:' "$DIR/loadgen.log")

@@ -11,7 +11,8 @@
 # process started here is recorded by PID and stopped by feeder_cleanup, which
 # the scripts call from their EXIT trap.
 
-BIN=$TOP/feeder
+FEEDER_BIN=$TOP/feeder
+TOOLS_BIN=$TOP/tools
 KAFKA_TEST_PROPS=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
 BROKER_PID=
 BROKER=
@@ -56,7 +57,7 @@ finish()
 	echo "# all checks passed"
 }
 
-# The loadgen's default 5 currencies (feeder/src/workload.c).
+# The loadgen's default 5 currencies (tools/workload.c).
 CURRENCIES_SQL="SELECT axs.create_currency('USDT', 6), axs.create_currency('BTC', 8),
 	axs.create_currency('ETH', 8), axs.create_currency('SOL', 8), axs.create_currency('XRP', 6)"
 
@@ -98,7 +99,7 @@ start_broker()
 	local args=() t
 	for t in "$@"; do args+=(--topic "$t"); done
 	rm -f "$DIR/broker.addr"
-	"$BIN/axs-broker" "${args[@]}" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
+	"$TOOLS_BIN/axs-broker" "${args[@]}" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
 	BROKER_PID=$!
 	for _ in $(seq 50); do
 		[ -s "$DIR/broker.addr" ] && break
@@ -114,7 +115,7 @@ start_feeder()
 {
 	local name=$1 topic=$2
 	shift 2
-	"$BIN/axs-feeder" --brokers "$BROKER" --topic "$topic" --group axs --db "$FEEDER_DB" \
+	"$FEEDER_BIN/axs-feeder" --brokers "$BROKER" --topic "$topic" --group axs --db "$FEEDER_DB" \
 		"${KAFKA_TEST_PROPS[@]}" "$@" >>"$DIR/feeder-$name.log" 2>&1 &
 	FEEDER_PID=$!
 	FEEDER_PIDS+=("$FEEDER_PID")

@@ -5,11 +5,12 @@
  *		and prints the cost per event.  Also times, on the same mix, the
  *		reference decoder alone (json-c for every text) and json-c's own
  *		parse, the floor of any decoder built on json-c: the fast path
- *		(event_json.c) is measured against both.
+ *		(core/event_json_fast.c) is measured against both.
  *
- * Not a test: `make bench` builds and runs it, `make test` does not.
+ * Not a test: `make -C bench event-json` builds and runs it; neither
+ * `make test` nor `make bench` does.
  *
- *   ./bench_event_json.bin [events]     default 1000000
+ *   bench/core/bench_event_json [events]     default 1000000
  *
  * Times are thread CPU time, and each figure is the best of ROUNDS rounds of
  * events / ROUNDS decodes, so that a busy machine (descheduling, other

@@ -5,7 +5,7 @@
  *
  * This file owns the rules that need neither balances nor the currency
  * registry; balance rules live in ledger.c and the JSON form in
- * event_json.c.  Pure C: it must not include PostgreSQL headers.
+ * event_json_*.c.  Pure C: it must not include PostgreSQL headers.
  */
 #include "event.h"
 

@@ -1,14 +1,16 @@
 /*
- * event_json.c
- *		The JSON form of an event: strict parsing with json-c into an
- *		AxsEvent, and the canonical writer.
+ * event_json_reference.c
+ *		The reference JSON decoder: strict parsing with json-c into an
+ *		AxsEvent.  It decides every text, valid or not, and words every
+ *		error; the fast scanner (event_json_fast.c) hands it whatever it
+ *		declines.
  *
  * This file owns the JSON shape (which keys each kind has, their JSON types,
  * which numbers are integers, integer range, nesting depth, the ban on
- * \u0000); the value rules themselves are checked by
- * axs_event_validate, so an event is judged the same way whether it arrives
- * as JSON or as a binary payload.  Pure C: it must not include PostgreSQL
- * headers.
+ * \u0000); the keys themselves are listed in event_json_fields.h.  The value
+ * rules are checked by axs_event_validate, so an event is judged the same
+ * way whether it arrives as JSON or as a binary payload.  Pure C: it must
+ * not include PostgreSQL headers.
  */
 #include "event.h"
 
@@ -20,35 +22,7 @@
 
 #include <json-c/json.h>
 
-/*
- * Every key an event or a leg may hold.  Keys are classified once, in one
- * pass over the parsed object, so reading a field is an array access rather
- * than a hash lookup, and the unexpected-key check is a mask test.
- */
-typedef enum JsonField
-{
-	FIELD_ID,
-	FIELD_KIND,
-	FIELD_ACCOUNT,
-	FIELD_CURRENCY,
-	FIELD_AMOUNT,
-	FIELD_FROM,
-	FIELD_TO,
-	FIELD_BUYER,
-	FIELD_SELLER,
-	FIELD_BASE,
-	FIELD_QUOTE,
-	FIELD_BASE_AMOUNT,
-	FIELD_QUOTE_AMOUNT,
-	FIELD_BUYER_FEE,
-	FIELD_SELLER_FEE,
-	FIELD_FEE_ACCOUNT,
-	FIELD_LEGS,
-	FIELD_AVAILABLE,
-	FIELD_FROZEN,
-	FIELD_COUNT,
-	FIELD_UNKNOWN = FIELD_COUNT
-} JsonField;
+#include "event_json_fields.h"
 
 static const char *const field_names[FIELD_COUNT] = {
 	[FIELD_ID] = "id",
@@ -71,25 +45,6 @@ static const char *const field_names[FIELD_COUNT] = {
 	[FIELD_AVAILABLE] = "available",
 	[FIELD_FROZEN] = "frozen",
 };
-
-#define FIELD_BIT(field) ((uint32_t) 1 << (field))
-
-/* Keys an event object may hold; id and kind are allowed for every kind. */
-#define COMMON_FIELDS (FIELD_BIT(FIELD_ID) | FIELD_BIT(FIELD_KIND))
-#define AMOUNT_EVENT_FIELDS \
-	(FIELD_BIT(FIELD_ACCOUNT) | FIELD_BIT(FIELD_CURRENCY) | FIELD_BIT(FIELD_AMOUNT))
-#define TRANSFER_FIELDS \
-	(FIELD_BIT(FIELD_FROM) | FIELD_BIT(FIELD_TO) | FIELD_BIT(FIELD_CURRENCY) | \
-	 FIELD_BIT(FIELD_AMOUNT))
-#define TRADE_FIELDS \
-	(FIELD_BIT(FIELD_BUYER) | FIELD_BIT(FIELD_SELLER) | FIELD_BIT(FIELD_BASE) | \
-	 FIELD_BIT(FIELD_QUOTE) | FIELD_BIT(FIELD_BASE_AMOUNT) | \
-	 FIELD_BIT(FIELD_QUOTE_AMOUNT) | FIELD_BIT(FIELD_BUYER_FEE) | \
-	 FIELD_BIT(FIELD_SELLER_FEE) | FIELD_BIT(FIELD_FEE_ACCOUNT))
-#define LEGS_EVENT_FIELDS FIELD_BIT(FIELD_LEGS)
-#define LEG_FIELDS \
-	(FIELD_BIT(FIELD_ACCOUNT) | FIELD_BIT(FIELD_CURRENCY) | \
-	 FIELD_BIT(FIELD_AVAILABLE) | FIELD_BIT(FIELD_FROZEN))
 
 /* What one decode shares between its scopes. */
 typedef struct JsonDecode
@@ -129,12 +84,6 @@ json_error(AxsDecodeError *err, AxsDecodeStatus status, const char *field,
 	vsnprintf(err->message, sizeof(err->message), format, args);
 	va_end(args);
 	return false;
-}
-
-static bool
-json_whitespace(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 /*
@@ -363,49 +312,6 @@ negative_saturated(JsonDecode *decode)
 	return decode->negative_saturated != 0;
 }
 
-#define KEY_IS(key, length, literal) \
-	((length) == sizeof(literal) - 1 && memcmp((key), (literal), sizeof(literal) - 1) == 0)
-
-/* The JsonField a key of length bytes names, or FIELD_UNKNOWN. */
-static JsonField
-classify_key(const char *key, size_t length)
-{
-	switch (length)
-	{
-		case 2:
-			return KEY_IS(key, length, "id") ? FIELD_ID :
-				KEY_IS(key, length, "to") ? FIELD_TO : FIELD_UNKNOWN;
-		case 4:
-			return KEY_IS(key, length, "kind") ? FIELD_KIND :
-				KEY_IS(key, length, "from") ? FIELD_FROM :
-				KEY_IS(key, length, "base") ? FIELD_BASE :
-				KEY_IS(key, length, "legs") ? FIELD_LEGS : FIELD_UNKNOWN;
-		case 5:
-			return KEY_IS(key, length, "buyer") ? FIELD_BUYER :
-				KEY_IS(key, length, "quote") ? FIELD_QUOTE : FIELD_UNKNOWN;
-		case 6:
-			return KEY_IS(key, length, "amount") ? FIELD_AMOUNT :
-				KEY_IS(key, length, "seller") ? FIELD_SELLER :
-				KEY_IS(key, length, "frozen") ? FIELD_FROZEN : FIELD_UNKNOWN;
-		case 7:
-			return KEY_IS(key, length, "account") ? FIELD_ACCOUNT : FIELD_UNKNOWN;
-		case 8:
-			return KEY_IS(key, length, "currency") ? FIELD_CURRENCY : FIELD_UNKNOWN;
-		case 9:
-			return KEY_IS(key, length, "buyer_fee") ? FIELD_BUYER_FEE :
-				KEY_IS(key, length, "available") ? FIELD_AVAILABLE : FIELD_UNKNOWN;
-		case 10:
-			return KEY_IS(key, length, "seller_fee") ? FIELD_SELLER_FEE : FIELD_UNKNOWN;
-		case 11:
-			return KEY_IS(key, length, "base_amount") ? FIELD_BASE_AMOUNT :
-				KEY_IS(key, length, "fee_account") ? FIELD_FEE_ACCOUNT : FIELD_UNKNOWN;
-		case 12:
-			return KEY_IS(key, length, "quote_amount") ? FIELD_QUOTE_AMOUNT : FIELD_UNKNOWN;
-		default:
-			return FIELD_UNKNOWN;
-	}
-}
-
 /* Set up scope for object: one pass over its keys. */
 static void
 open_scope(JsonScope *scope, json_object *object, int leg_index, JsonDecode *decode)
@@ -419,7 +325,7 @@ open_scope(JsonScope *scope, json_object *object, int leg_index, JsonDecode *dec
 	scope->decode = decode;
 	json_object_object_foreachC(object, entry)
 	{
-		JsonField	field = classify_key(entry.key, strlen(entry.key));
+		JsonField	field = json_classify_key(entry.key, strlen(entry.key));
 
 		if (field == FIELD_UNKNOWN)
 			scope->has_unknown_key = true;
@@ -458,7 +364,7 @@ check_keys(const JsonScope *scope, uint32_t allowed)
 		snprintf(prefix, sizeof(prefix), "legs[%d].", scope->leg_index);
 	json_object_object_foreachC(scope->object, entry)
 	{
-		JsonField	field = classify_key(entry.key, strlen(entry.key));
+		JsonField	field = json_classify_key(entry.key, strlen(entry.key));
 		char		path[48];
 
 		if (field != FIELD_UNKNOWN && (allowed & FIELD_BIT(field)) != 0)
@@ -875,400 +781,4 @@ axs_event_from_json_reference(const char *text, size_t len, AxsEvent *out,
 	}
 	json_object_put(root);
 	return ok;
-}
-
-/*
- * Fast path.  json-c builds a heap object per value and a hash table per
- * object, which made it most of axs-feeder's CPU per message.  This scanner
- * reads the common shape of an event in one pass without allocating: an
- * object of known, distinct keys in any order, JSON whitespace anywhere
- * between tokens, strings without escapes (printable ASCII), non-negative
- * integers without fraction or exponent that fit in int64, kinds other than
- * legs.  On anything else (a legs event, an escape, a negative number, a
- * fraction or an exponent, null, a nested value, an unknown, duplicate or
- * missing key, malformed text) it declines and the reference decoder judges
- * the text, so every error message, and the meaning of every valid text,
- * stays the reference decoder's; the unit test test_event_json_fast.c checks
- * the two against each other on mutated texts.
- */
-typedef struct FastScanner
-{
-	const char *at;
-	const char *end;
-} FastScanner;
-
-/* The fields whose JSON value is a string; every other one is an integer. */
-#define FAST_STRING_FIELDS \
-	(FIELD_BIT(FIELD_KIND) | FIELD_BIT(FIELD_CURRENCY) | FIELD_BIT(FIELD_BASE) | \
-	 FIELD_BIT(FIELD_QUOTE))
-
-/* A scanned value: a string's bytes, or an integer. */
-typedef struct FastValue
-{
-	const char *string;			/* NULL for an integer */
-	size_t		length;
-	int64_t		integer;
-} FastValue;
-
-static void
-fast_skip_whitespace(FastScanner *scanner)
-{
-	while (scanner->at < scanner->end && json_whitespace(*scanner->at))
-		scanner->at++;
-}
-
-static bool
-fast_expect(FastScanner *scanner, char c)
-{
-	fast_skip_whitespace(scanner);
-	if (scanner->at >= scanner->end || *scanner->at != c)
-		return false;
-	scanner->at++;
-	return true;
-}
-
-/* A string of printable ASCII without escapes; the scanner is past its quote. */
-static bool
-fast_string(FastScanner *scanner, FastValue *value)
-{
-	const char *start = scanner->at;
-
-	while (scanner->at < scanner->end)
-	{
-		unsigned char c = (unsigned char) *scanner->at;
-
-		if (c == '"')
-		{
-			value->string = start;
-			value->length = (size_t) (scanner->at - start);
-			scanner->at++;
-			return true;
-		}
-		if (c == '\\' || c < 0x20 || c >= 0x7f)
-			return false;
-		scanner->at++;
-	}
-	return false;
-}
-
-/*
- * A non-negative integer that fits in int64.  A leading zero ("01"), a
- * fraction or an exponent leaves a digit, '.', 'e' or 'E' next, which the
- * caller's check for ',' or '}' declines.
- */
-static bool
-fast_integer(FastScanner *scanner, FastValue *value)
-{
-	uint64_t	number = 0;
-	const char *start = scanner->at;
-
-	if (scanner->at < scanner->end && *scanner->at == '0')
-		scanner->at++;
-	else
-	{
-		while (scanner->at < scanner->end && *scanner->at >= '0' && *scanner->at <= '9')
-		{
-			unsigned	digit = (unsigned) (*scanner->at - '0');
-
-			if (number > ((uint64_t) INT64_MAX - digit) / 10)
-				return false;
-			number = number * 10 + digit;
-			scanner->at++;
-		}
-	}
-	value->string = NULL;
-	value->integer = (int64_t) number;
-	return scanner->at > start;
-}
-
-/* Copy a scanned currency code into dest, if it fits (see read_code). */
-static bool
-fast_code(const FastValue *value, char *dest)
-{
-	if (value->length > AXS_CURRENCY_CODE_MAX)
-		return false;
-	memcpy(dest, value->string, value->length);
-	dest[value->length] = '\0';
-	return true;
-}
-
-static bool
-fast_kind(const FastValue *value, AxsEventKind *kind)
-{
-	for (int candidate = AXS_KIND_DEPOSIT; candidate < AXS_KIND_LEGS; candidate++)
-	{
-		const char *name = axs_event_kind_name((AxsEventKind) candidate);
-
-		if (strlen(name) == value->length && memcmp(name, value->string, value->length) == 0)
-		{
-			*kind = (AxsEventKind) candidate;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Read the fields of a scanned event into out (zeroed by the caller). */
-static bool
-fast_read_fields(const FastValue *values, uint32_t present, AxsEvent *out)
-{
-	uint32_t	required;
-	uint32_t	allowed;
-
-	switch (out->kind)
-	{
-		case AXS_KIND_TRANSFER:
-			required = allowed = TRANSFER_FIELDS;
-			break;
-		case AXS_KIND_TRADE:
-			allowed = TRADE_FIELDS;
-			required = TRADE_FIELDS & ~(FIELD_BIT(FIELD_BUYER_FEE) | FIELD_BIT(FIELD_SELLER_FEE) |
-										FIELD_BIT(FIELD_FEE_ACCOUNT));
-			break;
-		default:
-			required = allowed = AMOUNT_EVENT_FIELDS;
-			break;
-	}
-	required |= COMMON_FIELDS;
-	allowed |= COMMON_FIELDS;
-	if ((present & ~allowed) != 0 || (present & required) != required)
-		return false;
-
-	out->id = values[FIELD_ID].integer;
-	switch (out->kind)
-	{
-		case AXS_KIND_TRANSFER:
-			out->u.transfer.from_account = values[FIELD_FROM].integer;
-			out->u.transfer.to_account = values[FIELD_TO].integer;
-			out->u.transfer.amount = values[FIELD_AMOUNT].integer;
-			return fast_code(&values[FIELD_CURRENCY], out->u.transfer.currency);
-		case AXS_KIND_TRADE:
-			out->u.trade.buyer = values[FIELD_BUYER].integer;
-			out->u.trade.seller = values[FIELD_SELLER].integer;
-			out->u.trade.base_amount = values[FIELD_BASE_AMOUNT].integer;
-			out->u.trade.quote_amount = values[FIELD_QUOTE_AMOUNT].integer;
-			if (present & FIELD_BIT(FIELD_BUYER_FEE))
-				out->u.trade.buyer_fee = values[FIELD_BUYER_FEE].integer;
-			if (present & FIELD_BIT(FIELD_SELLER_FEE))
-				out->u.trade.seller_fee = values[FIELD_SELLER_FEE].integer;
-			if (present & FIELD_BIT(FIELD_FEE_ACCOUNT))
-			{
-				/* an explicit 0 is an error the reference decoder words */
-				out->u.trade.fee_account = values[FIELD_FEE_ACCOUNT].integer;
-				if (out->u.trade.fee_account == 0)
-					return false;
-			}
-			return fast_code(&values[FIELD_BASE], out->u.trade.base) &&
-				fast_code(&values[FIELD_QUOTE], out->u.trade.quote);
-		default:
-			out->u.amount.account = values[FIELD_ACCOUNT].integer;
-			out->u.amount.amount = values[FIELD_AMOUNT].integer;
-			return fast_code(&values[FIELD_CURRENCY], out->u.amount.currency);
-	}
-}
-
-AxsFastDecode
-axs_event_from_json_fast(const char *text, size_t len, AxsEvent *out,
-						 AxsDecodeError *err)
-{
-	FastScanner scanner = {text, text + len};
-	FastValue	values[FIELD_COUNT];
-	uint32_t	present = 0;
-
-	if (!fast_expect(&scanner, '{'))
-		return AXS_FAST_DECLINED;
-	do
-	{
-		FastValue	key;
-		JsonField	field;
-
-		if (!fast_expect(&scanner, '"') || !fast_string(&scanner, &key))
-			return AXS_FAST_DECLINED;
-		field = classify_key(key.string, key.length);
-		if (field == FIELD_UNKNOWN || field == FIELD_LEGS ||
-			(present & FIELD_BIT(field)) != 0 || !fast_expect(&scanner, ':'))
-			return AXS_FAST_DECLINED;
-		present |= FIELD_BIT(field);
-		/* each field's JSON type is known: a value of another declines */
-		if ((FAST_STRING_FIELDS & FIELD_BIT(field)) != 0)
-		{
-			if (!fast_expect(&scanner, '"') || !fast_string(&scanner, &values[field]))
-				return AXS_FAST_DECLINED;
-		}
-		else
-		{
-			fast_skip_whitespace(&scanner);
-			if (!fast_integer(&scanner, &values[field]))
-				return AXS_FAST_DECLINED;
-		}
-		fast_skip_whitespace(&scanner);
-		if (scanner.at >= scanner.end)
-			return AXS_FAST_DECLINED;
-	} while (*scanner.at++ == ',');
-	if (scanner.at[-1] != '}')
-		return AXS_FAST_DECLINED;
-	fast_skip_whitespace(&scanner);
-	if (scanner.at != scanner.end || (present & FIELD_BIT(FIELD_KIND)) == 0)
-		return AXS_FAST_DECLINED;
-
-	memset(out, 0, sizeof(*out));
-	if (!fast_kind(&values[FIELD_KIND], &out->kind) ||
-		!fast_read_fields(values, present, out))
-		return AXS_FAST_DECLINED;
-	err->status = AXS_DECODE_OK;
-	err->field[0] = '\0';
-	err->message[0] = '\0';
-	return axs_event_validate(out, err) ? AXS_FAST_VALID : AXS_FAST_INVALID;
-}
-
-bool
-axs_event_from_json(const char *text, size_t len, AxsEvent *out,
-					AxsDecodeError *err)
-{
-	switch (axs_event_from_json_fast(text, len, out, err))
-	{
-		case AXS_FAST_VALID:
-			return true;
-		case AXS_FAST_INVALID:
-			return false;
-		case AXS_FAST_DECLINED:
-			break;
-	}
-	return axs_event_from_json_reference(text, len, out, err);
-}
-
-/*
- * Canonical JSON writer, without printf: axs-loadgen writes every message it
- * produces here.  Once a write does not fit, overflowed stays set and the
- * result is discarded.
- */
-typedef struct JsonWriter
-{
-	char	   *buf;
-	size_t		cap;
-	size_t		length;
-	bool		overflowed;
-} JsonWriter;
-
-/* Append length bytes; the buffer keeps room for the final NUL. */
-static void
-append_bytes(JsonWriter *writer, const char *bytes, size_t length)
-{
-	if (writer->overflowed || length >= writer->cap - writer->length)
-	{
-		writer->overflowed = true;
-		return;
-	}
-	memcpy(writer->buf + writer->length, bytes, length);
-	writer->length += length;
-	writer->buf[writer->length] = '\0';
-}
-
-#define append_literal(writer, literal) append_bytes((writer), (literal), sizeof(literal) - 1)
-
-static void
-append_int64(JsonWriter *writer, int64_t value)
-{
-	char		digits[20];
-	char	   *start = digits + sizeof(digits);
-	uint64_t	magnitude = value < 0 ? -(uint64_t) value : (uint64_t) value;
-
-	do
-	{
-		*--start = (char) ('0' + magnitude % 10);
-		magnitude /= 10;
-	} while (magnitude != 0);
-	if (value < 0)
-		append_literal(writer, "-");
-	append_bytes(writer, start, (size_t) (digits + sizeof(digits) - start));
-}
-
-/*
- * "key":value and "key":"code".  Currency codes are written as they are: a
- * valid code needs no escaping, and only valid events are written.
- */
-static void
-append_field(JsonWriter *writer, const char *key, int64_t value)
-{
-	append_literal(writer, ",\"");
-	append_bytes(writer, key, strlen(key));
-	append_literal(writer, "\":");
-	append_int64(writer, value);
-}
-
-static void
-append_code(JsonWriter *writer, const char *key, const char *code)
-{
-	const char *nul = memchr(code, '\0', AXS_CURRENCY_CODE_MAX);
-
-	append_literal(writer, ",\"");
-	append_bytes(writer, key, strlen(key));
-	append_literal(writer, "\":\"");
-	append_bytes(writer, code, nul != NULL ? (size_t) (nul - code) : AXS_CURRENCY_CODE_MAX);
-	append_literal(writer, "\"");
-}
-
-size_t
-axs_event_to_json(const AxsEvent *event, char *buf, size_t cap)
-{
-	JsonWriter	writer = {buf, cap, 0, cap == 0};
-	const char *kind_name = axs_event_kind_name(event->kind);
-
-	if (kind_name == NULL)
-		return 0;
-	append_literal(&writer, "{\"id\":");
-	append_int64(&writer, event->id);
-	append_literal(&writer, ",\"kind\":\"");
-	append_bytes(&writer, kind_name, strlen(kind_name));
-	append_literal(&writer, "\"");
-	switch (event->kind)
-	{
-		case AXS_KIND_DEPOSIT:
-		case AXS_KIND_WITHDRAW:
-		case AXS_KIND_FREEZE:
-		case AXS_KIND_UNFREEZE:
-			append_field(&writer, "account", event->u.amount.account);
-			append_code(&writer, "currency", event->u.amount.currency);
-			append_field(&writer, "amount", event->u.amount.amount);
-			break;
-		case AXS_KIND_TRANSFER:
-			append_field(&writer, "from", event->u.transfer.from_account);
-			append_field(&writer, "to", event->u.transfer.to_account);
-			append_code(&writer, "currency", event->u.transfer.currency);
-			append_field(&writer, "amount", event->u.transfer.amount);
-			break;
-		case AXS_KIND_TRADE:
-			append_field(&writer, "buyer", event->u.trade.buyer);
-			append_field(&writer, "seller", event->u.trade.seller);
-			append_code(&writer, "base", event->u.trade.base);
-			append_code(&writer, "quote", event->u.trade.quote);
-			append_field(&writer, "base_amount", event->u.trade.base_amount);
-			append_field(&writer, "quote_amount", event->u.trade.quote_amount);
-			append_field(&writer, "buyer_fee", event->u.trade.buyer_fee);
-			append_field(&writer, "seller_fee", event->u.trade.seller_fee);
-			if (event->u.trade.fee_account != 0)
-				append_field(&writer, "fee_account", event->u.trade.fee_account);
-			break;
-		case AXS_KIND_LEGS:
-			if (event->u.legs.count < 0 || event->u.legs.count > AXS_MAX_RAW_LEGS)
-				return 0;
-			append_literal(&writer, ",\"legs\":[");
-			for (int i = 0; i < event->u.legs.count; i++)
-			{
-				const AxsRawLeg *leg = &event->u.legs.legs[i];
-
-				if (i > 0)
-					append_literal(&writer, ",");
-				append_literal(&writer, "{\"account\":");
-				append_int64(&writer, leg->account);
-				append_code(&writer, "currency", leg->currency);
-				append_field(&writer, "available", leg->available);
-				append_field(&writer, "frozen", leg->frozen);
-				append_literal(&writer, "}");
-			}
-			append_literal(&writer, "]");
-			break;
-	}
-	append_literal(&writer, "}");
-	return writer.overflowed ? 0 : writer.length;
 }

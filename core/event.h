@@ -137,7 +137,7 @@ extern bool axs_event_from_json(const char *text, size_t len, AxsEvent *out,
 /*
  * The two decoders behind axs_event_from_json, exposed for the unit test that
  * checks them against each other.  The fast one reads the common shape of an
- * event without allocating and declines anything else (see event_json.c);
+ * event without allocating and declines anything else (see event_json_fast.c);
  * the reference one parses with json-c and decides every text.  When the
  * fast one does not decline, its result equals the reference one's.
  */

@@ -7,7 +7,8 @@
  *		unfreezes share its market's key, and the ledger core, fed the keys'
  *		streams in a random interleaving, rejects exactly the overdrafts
  *		(the intended rejections); by account, the same events are
- *		rejected insufficient_frozen in such an interleaving.
+ *		rejected insufficient_frozen in such an interleaving; a mix
+ *		without transfers or fees makes none.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,6 +102,12 @@ test_seed_reproduces(void **state)
 	workload_free(second);
 }
 
+/* Bounds that do not rise: a deposit bound below the order bound. */
+static const WorkloadMix falling_mix = {
+	.order_below = 0.5, .deposit_below = 0.4, .withdraw_below = 0.8,
+	.transfer_below = 0.9, .trade_fees = true
+};
+
 static void
 test_rejects_bad_config(void **state)
 {
@@ -112,6 +119,59 @@ test_rejects_bad_config(void **state)
 	config.accounts = 10;
 	config.currencies = 1;
 	assert_null(workload_new(&config, error, sizeof(error)));
+	config.currencies = 5;
+	config.mix = &falling_mix;
+	assert_null(workload_new(&config, error, sizeof(error)));
+}
+
+/* The next message of a workload that makes only valid ones, decoded. */
+static AxsEvent
+next_valid_event(Workload *workload)
+{
+	WorkloadMessage message;
+	AxsEvent	event;
+	AxsDecodeError decode_error;
+
+	workload_next(workload, &message);
+	if (!axs_event_from_json(message.text, message.length, &event, &decode_error))
+		fail_msg("%.*s: %s", (int) message.length, message.text, decode_error.message);
+	return event;
+}
+
+/* A mix without transfers or fees, as the applier benchmark draws. */
+static void
+test_mix_without_transfers_or_fees(void **state)
+{
+	static const WorkloadMix mix = {
+		.order_below = 0.60, .deposit_below = 0.78, .withdraw_below = 0.975,
+		.transfer_below = 0.975, .trade_fees = false
+	};
+	WorkloadConfig config = {
+		.accounts = 1000, .currencies = 5, .duplicate_percent = 1, .seed = 3,
+		.first_id = 1, .mix = &mix
+	};
+	char		error[128];
+	Workload   *workload;
+	int			trades = 0;
+
+	(void) state;
+	workload = workload_new(&config, error, sizeof(error));
+	assert_non_null(workload);
+	for (int i = 0; i < SAMPLE; i++)
+	{
+		AxsEvent	event = next_valid_event(workload);
+
+		assert_int_not_equal(event.kind, AXS_KIND_TRANSFER);
+		if (event.kind == AXS_KIND_TRADE)
+		{
+			trades++;
+			assert_int_equal(event.u.trade.buyer_fee, 0);
+			assert_int_equal(event.u.trade.seller_fee, 0);
+			assert_int_equal(event.u.trade.fee_account, 0);
+		}
+	}
+	assert_true(trades > 0);
+	workload_free(workload);
 }
 
 /* Messages of one generated stream, with their keys as strings. */
@@ -411,6 +471,7 @@ main(void)
 		cmocka_unit_test(test_messages_decode_as_labelled),
 		cmocka_unit_test(test_seed_reproduces),
 		cmocka_unit_test(test_rejects_bad_config),
+		cmocka_unit_test(test_mix_without_transfers_or_fees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,8 +4,8 @@
  *		applying legs to balances all or none.
  *
  * This is the only place that decides whether an event may change balances.
- * axs_ledger_apply runs about a million times a second per core in the
- * applier, so it works on small fixed arrays and never allocates.  Pure C:
+ * axs_ledger_apply runs once per event in the applier's batch loop, so it
+ * works on small fixed arrays and never allocates.  Pure C:
  * it must not include PostgreSQL headers.
  */
 #include "ledger.h"

@@ -3,9 +3,13 @@
  *		Time helpers shared by the feeder and the load generator: monotonic
  *		milliseconds for deadlines and rates, wall-clock milliseconds for
  *		timestamps, and sleeps that end early when a stop is asked.
+ *
+ * A client-program utility, in the core library for the reason log.h
+ * gives: every client program links it, and the extension, which waits on
+ * its latch and never calls these, takes none of it into axs.so.
  */
-#ifndef AXS_FEEDER_CLOCK_H
-#define AXS_FEEDER_CLOCK_H
+#ifndef AXS_CLOCK_H
+#define AXS_CLOCK_H
 
 #include <signal.h>
 #include <stdbool.h>
@@ -30,4 +34,4 @@ extern void clock_sleep_ms(int64_t milliseconds);
  */
 extern bool clock_sleep_while_running(int64_t milliseconds, volatile sig_atomic_t *running);
 
-#endif							/* AXS_FEEDER_CLOCK_H */
+#endif							/* AXS_CLOCK_H */

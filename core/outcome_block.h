@@ -6,7 +6,7 @@
  * The applier records each batch's outcomes in axs.event_log (one row per
  * event, for queries and audit) and, for idempotency, in axs.outcome_blocks:
  * one row per block of the batch's ids.  A block row costs one index entry
- * instead of one per event, which is where the applier's time went.
+ * instead of one per event.
  *
  * Encoding (all integers little-endian, so a dump restores on any machine):
  *	 count		u16

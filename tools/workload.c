@@ -72,9 +72,19 @@ typedef struct PendingEvent
 	bool		overdraft;
 } PendingEvent;
 
+/* Orders 55%, deposits 15%, withdrawals 12%, transfers 12%, overdrafts 6%. */
+const WorkloadMix workload_exchange_mix = {
+	.order_below = 0.55,
+	.deposit_below = 0.70,
+	.withdraw_below = 0.82,
+	.transfer_below = 0.94,
+	.trade_fees = true
+};
+
 struct Workload
 {
 	WorkloadConfig config;
+	WorkloadMix mix;
 	uint64_t	random_state;
 	int64_t		next_id;
 	char		(*currency_codes)[AXS_CURRENCY_CODE_MAX + 1];
@@ -191,10 +201,23 @@ workload_new(const WorkloadConfig *config, char *error, size_t error_size)
 		snprintf(error, error_size, "first id must be positive");
 		return NULL;
 	}
+	if (config->mix != NULL &&
+		!(0.0 <= config->mix->order_below &&
+		  config->mix->order_below <= config->mix->deposit_below &&
+		  config->mix->deposit_below <= config->mix->withdraw_below &&
+		  config->mix->withdraw_below <= config->mix->transfer_below &&
+		  config->mix->transfer_below <= 1.0))
+	{
+		snprintf(error, error_size, "the mix's bounds must rise from 0 to 1");
+		return NULL;
+	}
 	workload = calloc(1, sizeof(Workload));
 	if (workload == NULL)
 		goto out_of_memory;
 	workload->config = *config;
+	/* the mix is copied: the caller's may not outlive the workload */
+	workload->config.mix = NULL;
+	workload->mix = config->mix != NULL ? *config->mix : workload_exchange_mix;
 	workload->random_state = config->seed;
 	workload->next_id = config->first_id;
 	workload->trader_count = config->accounts - 1;
@@ -388,9 +411,12 @@ step_order(Workload *workload)
 		copy_code(trade->quote, workload->currency_codes[0]);
 		trade->base_amount = filled_base;
 		trade->quote_amount = filled_quote;
-		trade->buyer_fee = filled_base / 100;
-		trade->seller_fee = filled_quote / 1000;
-		trade->fee_account = WORKLOAD_FEE_ACCOUNT;
+		if (workload->mix.trade_fees)
+		{
+			trade->buyer_fee = filled_base / 100;
+			trade->seller_fee = filled_quote / 1000;
+			trade->fee_account = WORKLOAD_FEE_ACCOUNT;
+		}
 
 		stream_balance(workload, buyer, 0, market)->frozen -= filled_quote;
 		stream_balance(workload, buyer, base, market)->available += filled_base - trade->buyer_fee;
@@ -473,11 +499,12 @@ step_transfer(Workload *workload)
 static void
 workload_step(Workload *workload)
 {
+	const WorkloadMix *mix = &workload->mix;
 	double		choice = random_unit(workload);
 
-	if (choice < 0.55)
+	if (choice < mix->order_below)
 		step_order(workload);
-	else if (choice < 0.70)
+	else if (choice < mix->deposit_below)
 	{
 		int64_t		account = random_trader(workload);
 		int			currency = (int) random_below(workload, workload->config.currencies);
@@ -485,9 +512,9 @@ workload_step(Workload *workload)
 		push_amount(workload, AXS_KIND_DEPOSIT, account, currency, STREAM_WALLET,
 					1000 + random_below(workload, 100000));
 	}
-	else if (choice < 0.82)
+	else if (choice < mix->withdraw_below)
 		step_withdraw(workload, false);
-	else if (choice < 0.94)
+	else if (choice < mix->transfer_below)
 		step_transfer(workload);
 	else
 		step_withdraw(workload, true);

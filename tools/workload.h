@@ -8,8 +8,8 @@
  * Generates message texts and keys only; producing them is the caller's.
  * Deterministic for a given configuration and seed.
  */
-#ifndef AXS_FEEDER_WORKLOAD_H
-#define AXS_FEEDER_WORKLOAD_H
+#ifndef AXS_WORKLOAD_H
+#define AXS_WORKLOAD_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,6 +43,24 @@ typedef enum WorkloadKeying
 	WORKLOAD_KEY_ACCOUNT
 } WorkloadKeying;
 
+/*
+ * Which user action a step is: a uniform draw in [0, 1) makes an order below
+ * order_below, else a deposit below deposit_below, a withdrawal below
+ * withdraw_below, a transfer below transfer_below, and an overdraft above.
+ * With trade_fees, a trade charges fees to WORKLOAD_FEE_ACCOUNT.
+ */
+typedef struct WorkloadMix
+{
+	double		order_below;
+	double		deposit_below;
+	double		withdraw_below;
+	double		transfer_below;
+	bool		trade_fees;
+} WorkloadMix;
+
+/* axs-loadgen's mix, which a configuration without a mix gets. */
+extern const WorkloadMix workload_exchange_mix;
+
 typedef struct WorkloadConfig
 {
 	int64_t		accounts;		/* at least 3 */
@@ -52,6 +70,7 @@ typedef struct WorkloadConfig
 	uint64_t	seed;
 	int64_t		first_id;
 	WorkloadKeying keying;
+	const WorkloadMix *mix;		/* NULL: workload_exchange_mix */
 } WorkloadConfig;
 
 typedef enum WorkloadMessageKind
@@ -89,4 +108,4 @@ extern const char *workload_keying_name(WorkloadKeying keying);
 /* The last id used so far (first_id - 1 if none). */
 extern int64_t workload_last_id(const Workload *workload);
 
-#endif							/* AXS_FEEDER_WORKLOAD_H */
+#endif							/* AXS_WORKLOAD_H */
