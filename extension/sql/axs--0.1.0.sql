@@ -126,7 +126,7 @@ CREATE TABLE axs.id_conflicts (
 -- commit one after another and positions become visible in order; the
 -- applier can then follow a plain watermark.  The table is split into 64
 -- segments of 2^18 positions (small, so that emptying one is a short
--- burst of file-system work: inbox.c); a segment is truncated in place, to
+-- burst of file-system work: inbox_janitor.c); a segment is truncated in place, to
 -- zero blocks, once every row in it is applied, so the inbox never needs
 -- VACUUM.
 ---------------------------------------------------------------------------
@@ -150,7 +150,7 @@ BEGIN
 					   segment, segment);
 		EXECUTE format('ALTER TABLE axs.inbox_%s SET (autovacuum_enabled = off)', segment);
 		-- BRIN, not btree: appends only extend the last block range, and
-		-- the applier summarizes the complete ones before it reads (inbox.c)
+		-- the applier summarizes the complete ones before it reads (inbox_reader.c)
 		EXECUTE format('CREATE INDEX inbox_%s_position ON axs.inbox_%s USING brin (position) '
 					   'WITH (pages_per_range = 32, autosummarize = off)', segment, segment);
 	END LOOP;
@@ -567,7 +567,7 @@ GRANT EXECUTE ON FUNCTION axs.create_currency(text, integer), axs.feeder_rewind(
 
 -- The feeder COPYs into the inbox (the trigger runs with the inserter's rights).
 -- Not the position: rows get theirs from the sequence, which is how the
--- janitor knows that a segment holds nothing undecided (inbox.c).
+-- janitor knows that a segment holds nothing undecided (inbox_janitor.c).
 GRANT INSERT (event_id, payload, queued_at) ON axs.inbox TO axs_feeder;
 GRANT INSERT ON axs.dead_letters TO axs_feeder;
 GRANT SELECT ON axs.feeder_offsets TO axs_feeder;

@@ -211,7 +211,7 @@ drill_end
 # --- b. PostgreSQL crash mid-stream, in the middle of a janitor truncation --
 # The applier runs, and the stream crosses inbox segments: the position
 # sequence starts 4000 before the end of segment 0, so once the applier's
-# watermark enters segment 1 the janitor empties segment 0 (inbox.c).  A
+# watermark enters segment 1 the janitor empties segment 0 (inbox_janitor.c).  A
 # session holds segment 0's pg_class row FOR UPDATE: the janitor gives the
 # segment's blocks back, then waits for that row to record the emptied
 # segment's statistics, its transaction still open (the janitor's
