@@ -1,12 +1,6 @@
 -- Currencies, deposits, withdrawals, freezes and unfreezes through the typed
 -- shortcuts and axs.apply, with the balances after each step.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS axs CASCADE;
-CREATE EXTENSION axs;
-RESET client_min_messages;
--- the users the cases act as, each a member of one axs group only
-CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
-SET ROLE regress_axs_admin;
+\i ../sql/include/fresh_ledger.sql
 SELECT axs.create_currency('BTC', 8) AS btc, axs.create_currency('USDT', 6) AS usdt;
 SELECT code, scale FROM axs.currencies ORDER BY id;
 

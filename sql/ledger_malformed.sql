@@ -1,12 +1,6 @@
 -- Malformed events raise 22023 (or 22P02 for text that is not JSON), name
 -- the field, and record nothing; then numbers jsonb normalizes (1e2) apply.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS axs CASCADE;
-CREATE EXTENSION axs;
-RESET client_min_messages;
--- the users the cases act as, each a member of one axs group only
-CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
-SET ROLE regress_axs_admin;
+\i ../sql/include/fresh_ledger.sql
 SELECT axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
 SET ROLE regress_axs_app;
 \set VERBOSITY default

@@ -1,10 +1,7 @@
 -- The read side: balance, balances, event_status, the events view, verify.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS axs CASCADE;
-CREATE EXTENSION axs;
-RESET client_min_messages;
--- the users the cases act as, each a member of one axs group only
-CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app; CREATE ROLE regress_axs_reader IN ROLE axs_reader;
+\i ../sql/include/fresh_ledger.sql
+RESET ROLE;
+CREATE ROLE regress_axs_reader IN ROLE axs_reader;
 SET ROLE regress_axs_admin;
 SELECT axs.create_currency('BTC', 8) IS NOT NULL AS btc, axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
 SET ROLE regress_axs_app;

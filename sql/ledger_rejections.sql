@@ -1,12 +1,6 @@
 -- Every rejection reason: the event is recorded, changes no balance, and its
 -- outcome is final.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS axs CASCADE;
-CREATE EXTENSION axs;
-RESET client_min_messages;
--- the users the cases act as, each a member of one axs group only
-CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
-SET ROLE regress_axs_admin;
+\i ../sql/include/fresh_ledger.sql
 SELECT axs.create_currency('BTC', 8) IS NOT NULL AS btc, axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
 SET ROLE regress_axs_app;
 SELECT (axs.deposit(1, 42, 'USDT', 100)).status;

@@ -3,13 +3,7 @@
 -- id is decided once, whether it comes again through the queue or through
 -- the synchronous API, in the same batch, a later one, or interleaved with
 -- ids of other blocks.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS axs CASCADE;
-CREATE EXTENSION axs;
-RESET client_min_messages;
--- the users the cases act as, each a member of one axs group only
-CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
-SET ROLE regress_axs_admin;
+\i ../sql/include/fresh_ledger.sql
 SELECT axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
 RESET ROLE;
 SELECT axs.start_applier() > 0 AS started;

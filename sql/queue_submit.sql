@@ -1,12 +1,6 @@
 -- The queue: axs.submit / axs.submit_many validate at submit time, events are
 -- pending until the applier decides them, axs.wait follows the applier.
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS axs CASCADE;
-CREATE EXTENSION axs;
-RESET client_min_messages;
--- the users the cases act as, each a member of one axs group only
-CREATE ROLE regress_axs_admin IN ROLE axs_admin; CREATE ROLE regress_axs_app IN ROLE axs_app;
-SET ROLE regress_axs_admin;
+\i ../sql/include/fresh_ledger.sql
 SELECT axs.create_currency('BTC', 8) IS NOT NULL AS btc, axs.create_currency('USDT', 6) IS NOT NULL AS usdt;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
