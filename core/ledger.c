@@ -34,6 +34,8 @@ axs_reason_name(AxsReason reason)
 			return "id_reused";
 		case AXS_REASON_INVALID_PAYLOAD:
 			return "invalid_payload";
+		case AXS_REASON_ACCOUNT_SUSPENDED:
+			return "account_suspended";
 	}
 	return NULL;
 }
@@ -391,7 +393,8 @@ axs_ledger_apply(AxsBalanceMap *map, const AxsLeg *legs, int nlegs)
 	BalanceChange changes[AXS_MAX_LEGS];
 	int			nchanges = 0;
 	bool		overflow = false;
-	bool		available_negative = false;
+	bool		suspended_debit = false;
+	bool		available_short = false;
 	bool		frozen_negative = false;
 	bool		missing_entries = false;
 
@@ -422,23 +425,31 @@ axs_ledger_apply(AxsBalanceMap *map, const AxsLeg *legs, int nlegs)
 	for (int i = 0; i < nchanges; i++)
 	{
 		BalanceChange *change = &changes[i];
+		bool		lowers_available = change->available < 0;
+		bool		lowers_total = change->available + change->frozen < 0;
+		int64_t		credit = 0;
 
 		change->entry = axs_balance_map_find(map, change->account, change->currency);
 		if (change->entry != NULL)
 		{
 			change->available += change->entry->available;
 			change->frozen += change->entry->frozen;
+			credit = change->entry->credit;
+			suspended_debit |= lowers_total && change->entry->suspended;
 		}
 		else
 			missing_entries = true;
 		overflow |= !fits_int64(change->available) || !fits_int64(change->frozen);
-		available_negative |= change->available < 0;
+		/* a limit lowered below its use blocks debits only, never credits */
+		available_short |= lowers_available && change->available < -(__int128) credit;
 		frozen_negative |= change->frozen < 0;
 	}
 
 	if (overflow)
 		return AXS_REASON_OVERFLOW;
-	if (available_negative)
+	if (suspended_debit)
+		return AXS_REASON_ACCOUNT_SUSPENDED;
+	if (available_short)
 		return AXS_REASON_INSUFFICIENT_AVAILABLE;
 	if (frozen_negative)
 		return AXS_REASON_INSUFFICIENT_FROZEN;

@@ -4,9 +4,12 @@
  *
  * An event is expanded into legs (signed deltas of available and frozen for
  * one account and currency), and the legs are applied to balances all or
- * none.  The checks run on the balances after all legs of the event:
- * unknown_currency, then overflow, then insufficient_available, then
- * insufficient_frozen.
+ * none.  The checks run on each balance's net change over all legs of the
+ * event: unknown_currency, then overflow, then account_suspended (the
+ * event lowers the total, available + frozen, of a suspended account in a
+ * currency), then insufficient_available (it lowers available and leaves
+ * it below -credit, the balance's credit line, 0 by default), then
+ * insufficient_frozen (it leaves frozen below 0).
  *
  * Pure C: no PostgreSQL headers.  The caller loads balances into an
  * AxsBalanceMap (from SQL rows, or from nothing in tests), applies events,
@@ -28,7 +31,8 @@ typedef enum AxsReason
 	AXS_REASON_UNKNOWN_CURRENCY = 3,
 	AXS_REASON_OVERFLOW = 4,
 	AXS_REASON_ID_REUSED = 5,
-	AXS_REASON_INVALID_PAYLOAD = 6	/* applier only: an inbox payload that does not decode */
+	AXS_REASON_INVALID_PAYLOAD = 6,	/* applier only: an inbox payload that does not decode */
+	AXS_REASON_ACCOUNT_SUSPENDED = 7
 } AxsReason;
 
 /* "insufficient_available", ...; NULL for AXS_REASON_NONE */
@@ -76,6 +80,8 @@ typedef struct AxsBalance
 	int32_t		currency;
 	int64_t		available;
 	int64_t		frozen;
+	int64_t		credit;			/* credit line: available may go down to -credit (set by the loader) */
+	bool		suspended;		/* the account is suspended (set by the loader) */
 	bool		existed;		/* row exists in storage (set by the loader) */
 	bool		changed;		/* modified by an applied event */
 	uint64_t	location;		/* where the loader found the row; opaque to the core */
@@ -116,8 +122,9 @@ extern AxsBalance *axs_balance_map_next(AxsBalanceMap *map, size_t *cursor);
 /*
  * Apply legs to the balances in map, all or none.  Every touched key must be
  * present in the map (use axs_balance_map_get, which also creates missing
- * ones as zero).  Returns AXS_REASON_NONE and marks touched entries changed,
- * or a rejection reason and changes nothing.
+ * ones as zero), with its credit and suspended set by the caller.  Returns
+ * AXS_REASON_NONE and marks touched entries changed, or a rejection reason
+ * and changes nothing.
  */
 extern AxsReason axs_ledger_apply(AxsBalanceMap *map, const AxsLeg *legs,
 								  int nlegs);

@@ -43,18 +43,20 @@ CREATE TABLE axs.currencies (
 	created_at	timestamptz NOT NULL DEFAULT now()
 );
 
--- The currency cache of every backend follows this table (currency_cache.c).
-CREATE FUNCTION axs.currencies_changed() RETURNS trigger
-AS 'MODULE_PATHNAME', 'axs_currencies_changed' LANGUAGE C SET search_path = pg_catalog, pg_temp;
+-- Every backend's caches of the tables that carry this trigger
+-- (currency_cache.c, account_rules.c) follow them: the trigger queues a
+-- relcache invalidation of the table, which the caches listen to.
+CREATE FUNCTION axs.cache_invalidate() RETURNS trigger
+AS 'MODULE_PATHNAME', 'axs_cache_invalidate' LANGUAGE C SET search_path = pg_catalog, pg_temp;
 CREATE TRIGGER currencies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON axs.currencies
-	FOR EACH STATEMENT EXECUTE FUNCTION axs.currencies_changed();
+	FOR EACH STATEMENT EXECUTE FUNCTION axs.cache_invalidate();
 
 -- One row per (account, currency), created by the first event that credits it.
 -- fillfactor leaves room for HOT updates of the hot rows.
 CREATE TABLE axs.balances (
 	account		bigint NOT NULL CHECK (account > 0),
 	currency	integer NOT NULL,	-- an id of axs.currencies (no foreign key: ids come only from that registry and currencies are never removed; a key check per row would cost the applier)
-	available	bigint NOT NULL DEFAULT 0 CHECK (available >= 0),
+	available	bigint NOT NULL DEFAULT 0,	-- below 0 only within a credit line (axs.credit_lines)
 	frozen		bigint NOT NULL DEFAULT 0 CHECK (frozen >= 0),
 	PRIMARY KEY (account, currency)
 ) WITH (fillfactor = 70);
@@ -104,7 +106,8 @@ INSERT INTO axs.reasons VALUES
 	(3, 'unknown_currency'),
 	(4, 'overflow'),
 	(5, 'id_reused'),
-	(6, 'invalid_payload');
+	(6, 'invalid_payload'),
+	(7, 'account_suspended');
 
 -- Inbox events whose id was already used by an event with other content:
 -- the original stays untouched, the newcomer is recorded here (reason id_reused).
@@ -192,10 +195,52 @@ CREATE TABLE axs.dead_letters (
 	PRIMARY KEY (topic, partition, "offset")
 );
 
+-- Credit lines: available of (account, currency) may go down to -credit.
+-- No row: credit 0.  Changed only by axs.set_credit_limit.
+CREATE TABLE axs.credit_lines (
+	account		bigint NOT NULL CHECK (account > 0),
+	currency	integer NOT NULL REFERENCES axs.currencies (id),
+	credit		bigint NOT NULL CHECK (credit >= 0),
+	set_at		timestamptz NOT NULL,
+	PRIMARY KEY (account, currency)
+);
+
+-- Accounts whose status was ever changed; no row: active.  Changed only by
+-- axs.suspend_account and axs.resume_account.
+CREATE TABLE axs.account_states (
+	account		bigint PRIMARY KEY CHECK (account > 0),
+	status		text NOT NULL CHECK (status IN ('active', 'suspended')),
+	reason		text,			-- why it was suspended; NULL when active
+	since		timestamptz NOT NULL
+);
+
+-- The rules' caches in every backend (account_rules.c) follow both tables.
+CREATE TRIGGER credit_lines_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON axs.credit_lines
+	FOR EACH STATEMENT EXECUTE FUNCTION axs.cache_invalidate();
+CREATE TRIGGER account_states_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON axs.account_states
+	FOR EACH STATEMENT EXECUTE FUNCTION axs.cache_invalidate();
+
+-- Every change of a credit line or an account's status: who, when, the old
+-- and the new value, and the applier's watermark when it took effect (queued
+-- events at or below it were decided under the old rule, the ones after it
+-- under the new).
+CREATE TABLE axs.account_changes (
+	change_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,	-- the order the changes were made in
+	changed_at	timestamptz NOT NULL,
+	changed_by	name NOT NULL,	-- the session user who called the function
+	account		bigint NOT NULL,
+	currency	text,			-- the credit line's currency; NULL for a status change
+	change		text NOT NULL CHECK (change IN ('credit_limit', 'suspend', 'resume')),
+	old_value	text,
+	new_value	text,
+	applier_watermark bigint NOT NULL
+);
+CREATE INDEX account_changes_account ON axs.account_changes (account, changed_at);
+
 -- What pg_dump keeps (pg_restore then gives a working ledger):
 --  * the ledger's state: currencies (and their id sequence), balances, the
 --    decided events, the outcome blocks, id conflicts, feeder offsets, dead
---    letters;
+--    letters, credit lines, account states and their changes;
 --  * the inbox rows the applier had not decided yet, and the position
 --    sequence, so that new positions come after every restored one;
 --  * not axs.applier_state: the restored database starts with the install
@@ -210,6 +255,10 @@ SELECT pg_catalog.pg_extension_config_dump('axs.outcome_blocks', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.id_conflicts', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.feeder_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.dead_letters', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.credit_lines', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.account_states', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.account_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.account_changes_change_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.inbox_position_seq', '');
 DO $dump_inbox$
 BEGIN
@@ -400,6 +449,122 @@ END
 $$;
 
 ---------------------------------------------------------------------------
+-- Credit lines and suspended accounts (axs_admin)
+--
+-- A change takes effect for every event decided after its transaction
+-- commits, on both paths: it takes ROW EXCLUSIVE on axs.balances, so it
+-- waits for an applier batch in progress and the next batch waits for its
+-- commit; both paths read the rules after they lock axs.balances
+-- (account_rules.c).  Each change is recorded in axs.account_changes with
+-- the applier's watermark at that point.
+---------------------------------------------------------------------------
+
+CREATE FUNCTION axs.set_credit_limit(account bigint, currency text, credit bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	currency_id integer;
+	previous bigint;
+BEGIN
+	IF account IS NULL OR account OPERATOR(pg_catalog.<=) 0 THEN
+		RAISE EXCEPTION 'invalid account %', coalesce(account::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = 'An account id is a bigint greater than 0.';
+	END IF;
+	IF credit IS NULL OR credit OPERATOR(pg_catalog.<) 0 THEN
+		RAISE EXCEPTION 'invalid credit limit % for account %', coalesce(credit::text, 'NULL'), account
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = 'A credit limit is 0 or more, in minor units.';
+	END IF;
+	SELECT c.id INTO currency_id FROM axs.currencies AS c WHERE c.code OPERATOR(pg_catalog.=) set_credit_limit.currency;
+	IF currency_id IS NULL THEN
+		RAISE EXCEPTION 'unknown currency %', coalesce(quote_literal(set_credit_limit.currency), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'axs.currencies lists the registered codes.';
+	END IF;
+	LOCK TABLE axs.balances IN ROW EXCLUSIVE MODE;
+	SELECT l.credit INTO previous FROM axs.credit_lines AS l
+	 WHERE l.account OPERATOR(pg_catalog.=) set_credit_limit.account
+	   AND l.currency OPERATOR(pg_catalog.=) currency_id
+	   FOR UPDATE;
+	INSERT INTO axs.credit_lines AS l (account, currency, credit, set_at)
+	VALUES (set_credit_limit.account, currency_id, set_credit_limit.credit, pg_catalog.now())
+	ON CONFLICT ON CONSTRAINT credit_lines_pkey
+	DO UPDATE SET credit = excluded.credit, set_at = excluded.set_at;
+	INSERT INTO axs.account_changes (changed_at, changed_by, account, currency, change, old_value, new_value,
+									 applier_watermark)
+	SELECT pg_catalog.now(), session_user, set_credit_limit.account, set_credit_limit.currency, 'credit_limit',
+		   coalesce(previous, 0)::text, set_credit_limit.credit::text, st.watermark
+	FROM axs.applier_state AS st;
+END
+$$;
+
+CREATE FUNCTION axs.suspend_account(account bigint, reason text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	previous axs.account_states;
+BEGIN
+	IF account IS NULL OR account OPERATOR(pg_catalog.<=) 0 THEN
+		RAISE EXCEPTION 'invalid account %', coalesce(account::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = 'An account id is a bigint greater than 0.';
+	END IF;
+	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a suspension of account % needs a reason', account
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Say why, for the audit trail (axs.account_changes).';
+	END IF;
+	LOCK TABLE axs.balances IN ROW EXCLUSIVE MODE;
+	SELECT * INTO previous FROM axs.account_states AS a
+	 WHERE a.account OPERATOR(pg_catalog.=) suspend_account.account FOR UPDATE;
+	IF previous.status OPERATOR(pg_catalog.=) 'suspended' AND previous.reason OPERATOR(pg_catalog.=) suspend_account.reason THEN
+		RETURN false;
+	END IF;
+	INSERT INTO axs.account_states AS a (account, status, reason, since)
+	VALUES (suspend_account.account, 'suspended', suspend_account.reason, pg_catalog.now())
+	ON CONFLICT ON CONSTRAINT account_states_pkey
+	DO UPDATE SET status = 'suspended', reason = excluded.reason,
+				  since = CASE WHEN a.status OPERATOR(pg_catalog.=) 'suspended' THEN a.since ELSE excluded.since END;
+	INSERT INTO axs.account_changes (changed_at, changed_by, account, currency, change, old_value, new_value,
+									 applier_watermark)
+	SELECT pg_catalog.now(), session_user, suspend_account.account, NULL, 'suspend',
+		   CASE WHEN previous.status OPERATOR(pg_catalog.=) 'suspended' THEN previous.reason ELSE 'active' END,
+		   suspend_account.reason, st.watermark
+	FROM axs.applier_state AS st;
+	RETURN previous.status IS DISTINCT FROM 'suspended';
+END
+$$;
+
+CREATE FUNCTION axs.resume_account(account bigint) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	previous axs.account_states;
+BEGIN
+	IF account IS NULL OR account OPERATOR(pg_catalog.<=) 0 THEN
+		RAISE EXCEPTION 'invalid account %', coalesce(account::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = 'An account id is a bigint greater than 0.';
+	END IF;
+	LOCK TABLE axs.balances IN ROW EXCLUSIVE MODE;
+	SELECT * INTO previous FROM axs.account_states AS a
+	 WHERE a.account OPERATOR(pg_catalog.=) resume_account.account FOR UPDATE;
+	IF previous.status IS DISTINCT FROM 'suspended' THEN
+		RETURN false;
+	END IF;
+	UPDATE axs.account_states AS a SET status = 'active', reason = NULL, since = pg_catalog.now()
+	 WHERE a.account OPERATOR(pg_catalog.=) resume_account.account;
+	INSERT INTO axs.account_changes (changed_at, changed_by, account, currency, change, old_value, new_value,
+									 applier_watermark)
+	SELECT pg_catalog.now(), session_user, resume_account.account, NULL, 'resume', previous.reason, 'active', st.watermark
+	FROM axs.applier_state AS st;
+	RETURN true;
+END
+$$;
+
+CREATE VIEW axs.credit_limits AS
+	SELECT l.account, c.code AS currency, l.credit, l.set_at
+	FROM axs.credit_lines AS l JOIN axs.currencies AS c ON c.id OPERATOR(pg_catalog.=) l.currency;
+
+CREATE VIEW axs.account_status AS
+	SELECT a.account, a.status, a.reason, a.since FROM axs.account_states AS a;
+
+---------------------------------------------------------------------------
 -- Reads
 ---------------------------------------------------------------------------
 
@@ -547,7 +712,8 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA axs FROM PUBLIC;
 GRANT USAGE ON SCHEMA axs TO axs_reader, axs_app, axs_feeder, axs_admin;
 
 GRANT SELECT ON axs.currencies, axs.balances, axs.event_log, axs.outcome_blocks, axs.reasons, axs.id_conflicts,
-	axs.applier_state, axs.feeder_offsets, axs.dead_letters, axs.events, axs.applier_status
+	axs.applier_state, axs.feeder_offsets, axs.dead_letters, axs.events, axs.applier_status,
+	axs.credit_lines, axs.account_states, axs.account_changes, axs.credit_limits, axs.account_status
 	TO axs_reader;
 GRANT EXECUTE ON FUNCTION axs.balance(bigint, text), axs.balances(bigint), axs.event_status(bigint),
 	axs.verify(), axs.event_json(bigint, bytea), axs.event_legs(bigint, bytea), axs.decided_reason(bigint),
@@ -562,7 +728,8 @@ GRANT EXECUTE ON FUNCTION axs.apply(jsonb),
 	axs.submit(jsonb), axs.submit_many(jsonb), axs.wait(bigint, integer)
 	TO axs_app;
 
-GRANT EXECUTE ON FUNCTION axs.create_currency(text, integer), axs.feeder_rewind(text, integer, bigint)
+GRANT EXECUTE ON FUNCTION axs.create_currency(text, integer), axs.feeder_rewind(text, integer, bigint),
+	axs.set_credit_limit(bigint, text, bigint), axs.suspend_account(bigint, text), axs.resume_account(bigint)
 	TO axs_admin;
 
 -- The feeder COPYs into the inbox (the trigger runs with the inserter's rights).

@@ -20,6 +20,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "account_rules.h"
 #include "applier_batch.h"
 #include "applier_dedupe.h"
 #include "applier_fence.h"
@@ -223,6 +224,8 @@ apply_events(Batch *batch)
 {
 	size_t		nbalances;
 	AxsBatchBalance *balances = axs_batch_load_balances(batch->map, &nbalances);
+
+	axs_account_rules_apply_to(batch->map);
 
 	for (int i = 0; i < batch->count; i++)
 	{

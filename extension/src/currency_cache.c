@@ -4,8 +4,8 @@
  *
  * Codes are looked up in axs.currencies on first use and cached.  The cache
  * follows the table the way PostgreSQL's own caches follow the catalogs: a
- * statement trigger on axs.currencies queues a relcache invalidation of the
- * table, and this module drops the whole cache when that invalidation is
+ * statement trigger on axs.currencies (axs_cache_invalidate, pg_util.c)
+ * queues a relcache invalidation of the table, and this module drops the whole cache when that invalidation is
  * processed: in this backend at the next command, and again when the
  * (sub)transaction that changed the table rolls back or is prepared; in
  * every other backend once the change commits.  Unknown codes are not
@@ -18,13 +18,11 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 
 #include "currency_cache.h"
 #include "event.h"
@@ -114,20 +112,4 @@ axs_currency_resolve(void *context, const char *code)
 	entry = hash_search(currency_cache, code, HASH_ENTER, &found);
 	entry->id = id;
 	return id;
-}
-
-PG_FUNCTION_INFO_V1(axs_currencies_changed);
-/*
- * Statement trigger on axs.currencies: queue an invalidation of the table's
- * relcache entry, which every backend's currency cache follows.
- */
-Datum
-axs_currencies_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigger = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "axs_currencies_changed must be called as a trigger");
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
-	return PointerGetDatum(NULL);
 }

@@ -11,9 +11,11 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "pgstat.h"
 #include "utils/array.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -169,4 +171,21 @@ axs_worker_session_settings(int block_timeout_ms)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	snprintf(lock_timeout, sizeof(lock_timeout), "%d", Max(block_timeout_ms, 1000));
 	SetConfigOption("lock_timeout", lock_timeout, PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+PG_FUNCTION_INFO_V1(axs_cache_invalidate);
+/*
+ * Statement trigger axs.cache_invalidate(): queue an invalidation of the
+ * table's relcache entry, which the backends' caches of that table follow
+ * (currency_cache.c, account_rules.c).
+ */
+Datum
+axs_cache_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigger = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "axs_cache_invalidate must be called as a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
+	return PointerGetDatum(NULL);
 }

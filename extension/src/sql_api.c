@@ -17,6 +17,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "account_rules.h"
 #include "currency_cache.h"
 #include "event_store.h"
 #include "pg_util.h"
@@ -131,6 +132,7 @@ apply_event(const AxsEvent *event)
 		for (int i = 0; i < nlegs; i++)
 			axs_balance_map_get(map, legs[i].account, legs[i].currency);
 		axs_store_lock_balances(map);
+		axs_account_rules_apply_to(map);
 		outcome.reason = axs_ledger_apply(map, legs, nlegs);
 	}
 	outcome.applied = (outcome.reason == AXS_REASON_NONE);

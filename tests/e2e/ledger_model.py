@@ -5,8 +5,9 @@ It reads the JSON events a test produced (one message per line, exactly as
 sent) and decides every event itself with the rules README.md documents
 ("The event" and its "Rules"): which messages are valid events, which
 content an id stands for, the legs of each kind, all or none, the order of
-the checks (unknown_currency, overflow, insufficient_available,
-insufficient_frozen), idempotency by id.  It then compares with what the
+the checks (unknown_currency, overflow, account_suspended,
+insufficient_available within the credit line, insufficient_frozen),
+idempotency by id.  It then compares with what the
 ledger recorded: every decided id and its outcome, the id conflicts, and
 every balance.
 
@@ -193,18 +194,44 @@ def legs_of(content):
     return list(content[2])
 
 
-def decide(content, balances, currencies):
+class Rules:
+    """Credit lines by (account, currency code) and suspended accounts."""
+
+    def __init__(self):
+        self.credit = {}
+        self.suspended = set()
+
+    def change(self, change, account, currency, value):
+        """One row of axs.account_changes: change, account, currency, new_value."""
+        if change == "credit_limit":
+            self.credit[(account, currency)] = int(value)
+        elif change == "suspend":
+            self.suspended.add(account)
+        elif change == "resume":
+            self.suspended.discard(account)
+        else:
+            raise ValueError("unknown change %r" % change)
+
+
+def decide(content, balances, currencies, rules):
     """Apply one event all or none; return its outcome ("applied" or the reason)."""
-    after = {}
+    delta = {}
     for account, currency, available, frozen in legs_of(content):
-        key = (account, currency)
-        old = after.get(key, balances.get(key, (0, 0)))
+        old = delta.get((account, currency), (0, 0))
+        delta[(account, currency)] = (old[0] + available, old[1] + frozen)
+    after = {}
+    for key, (available, frozen) in delta.items():
+        old = balances.get(key, (0, 0))
         after[key] = (old[0] + available, old[1] + frozen)
     if any(currency not in currencies for _, currency in after):
         return "unknown_currency"
     if any(not INT64_MIN <= value <= INT64_MAX for pair in after.values() for value in pair):
         return "overflow"
-    if any(available < 0 for available, _ in after.values()):
+    if any(key[0] in rules.suspended and available + frozen < 0
+           for key, (available, frozen) in delta.items()):
+        return "account_suspended"
+    if any(delta[key][0] < 0 and available < -rules.credit.get(key, 0)
+           for key, (available, _) in after.items()):
         return "insufficient_available"
     if any(frozen < 0 for _, frozen in after.values()):
         return "insufficient_frozen"
@@ -239,6 +266,8 @@ def main():
                         "(each message reached the queue exactly once)")
     parser.add_argument("--dead-letters", type=int,
                         help="axs.dead_letters rows: must equal the malformed messages")
+    parser.add_argument("--rules", help="watermark|change|account|currency|new_value of axs.account_changes, "
+                        "in the order they were made: each applies to the events queued after its watermark")
     parser.add_argument("--limit", type=int, default=10, help="disagreements shown per kind")
     args = parser.parse_args()
 
@@ -264,7 +293,10 @@ def main():
     currencies = {line.strip() for line in open(args.currencies, encoding="utf-8") if line.strip()}
     chosen = {int(event_id): text for event_id, text in read_rows(args.chosen, 2)}
 
-    # 2. Every decided event, in the ledger's order, decided again by the model.
+    # 2. Every decided event, in the ledger's order, decided again by the model,
+    # with the credit lines and suspensions in force at its queue position.
+    rules = Rules()
+    changes = read_rows(args.rules, 5) if args.rules else []
     balances = {}
     outcomes = {"applied": 0}
     expected_conflicts = {}
@@ -280,6 +312,9 @@ def main():
         if last_position is not None and position <= last_position:
             problem("order", "queue positions not increasing at %d" % position)
         last_position = position
+        while changes and int(changes[0][0]) < position:
+            _, change, account, currency, value = changes.pop(0)
+            rules.change(change, int(account), currency, value)
         if event_id in decided_ids:
             problem("ids", "id %d decided twice" % event_id)
             continue
@@ -298,7 +333,7 @@ def main():
                 continue
         expected_conflicts[event_id] = sum(n for c, n in candidates.items() if c != content)
         expected_duplicates += candidates[content] - 1
-        model_outcome = decide(content, balances, currencies)
+        model_outcome = decide(content, balances, currencies, rules)
         outcomes[model_outcome] = outcomes.get(model_outcome, 0) + 1
         if model_outcome != ledger_outcome:
             problem("outcome", "id %d at queue position %d: the model says %s, the ledger %s"

@@ -12,10 +12,10 @@
 # from database postgres of the cluster in DIR, into DIR/model/.
 
 # model_check DESCRIPTION [MODEL_ARG...]: dump the ledger's decisions,
-# conflicts and balances, run the model with MODEL_ARGs (at least one
-# --events FILE; --dead-letters N when every malformed message is a dead
-# letter; --exact-conflicts when every message reached the queue exactly
-# once, so that axs.id_conflicts must hold each other-content copy once and
+# conflicts, balances and credit-line and suspension changes, run the model
+# with MODEL_ARGs (at least one --events FILE; --dead-letters N when every
+# malformed message is a dead letter; --exact-conflicts when every message
+# reached the queue exactly once, so that axs.id_conflicts must hold each other-content copy once and
 # axs.applier_state.duplicates_total each re-sent same-content copy once),
 # and check that it agrees.
 model_check()
@@ -41,8 +41,10 @@ model_check()
 	q -c 'SELECT l.id, axs.event_json(l.id, l.payload) FROM axs.event_log AS l
 	       WHERE l.id IN (SELECT id FROM axs.id_conflicts)' >"$out/chosen"
 	q -c 'SELECT id, count(*) FROM axs.id_conflicts GROUP BY id ORDER BY id' >"$out/conflicts"
+	q -c "SELECT applier_watermark, change, account, coalesce(currency, ''), coalesce(new_value, '')
+	        FROM axs.account_changes ORDER BY change_id" >"$out/rules"
 	python3 "$TOP/tests/e2e/ledger_model.py" --currencies "$out/currencies" --decided "$out/decided" \
-		--balances "$out/balances" --chosen "$out/chosen" "${args[@]}" >"$out/report" 2>&1 || rc=$?
+		--balances "$out/balances" --chosen "$out/chosen" --rules "$out/rules" "${args[@]}" >"$out/report" 2>&1 || rc=$?
 	grep '^# model:' "$out/report" || true
 	check "$description" "$([ "$rc" = 0 ] && echo ok || grep -v '^# model:' "$out/report")"
 }

@@ -11,18 +11,18 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(100);
+SELECT plan(110);
 
 ---------------------------------------------------------------------------
 -- Catalogue: every public function with its exact signature, and no others
 ---------------------------------------------------------------------------
 
 SELECT functions_are('axs', ARRAY[
-	'apply', 'applier_stats', 'balance', 'balances', 'create_currency', 'currencies_changed',
+	'apply', 'applier_stats', 'balance', 'balances', 'cache_invalidate', 'create_currency',
 	'decided_reason', 'deposit', 'event_json', 'event_legs', 'event_status', 'feeder_advance',
 	'feeder_rewind', 'freeze',
-	'inbox_append_guard', 'start_applier', 'submit', 'submit_many', 'trade',
-	'transfer', 'unfreeze', 'verify', 'wait', 'withdraw'],
+	'inbox_append_guard', 'resume_account', 'set_credit_limit', 'start_applier', 'submit', 'submit_many',
+	'suspend_account', 'trade', 'transfer', 'unfreeze', 'verify', 'wait', 'withdraw'],
 	'schema axs has exactly the documented functions');
 
 SELECT has_function('axs', 'apply', ARRAY['jsonb'], 'axs.apply(jsonb)');
@@ -48,6 +48,9 @@ SELECT has_function('axs', 'event_legs', ARRAY['bigint', 'bytea'], 'axs.event_le
 SELECT has_function('axs', 'verify', ARRAY[]::name[], 'axs.verify()');
 SELECT has_function('axs', 'feeder_advance', ARRAY['text', 'integer', 'bigint', 'bigint'], 'axs.feeder_advance(text, integer, bigint, bigint)');
 SELECT has_function('axs', 'inbox_append_guard', ARRAY[]::name[], 'axs.inbox_append_guard()');
+SELECT has_function('axs', 'set_credit_limit', ARRAY['bigint', 'text', 'bigint'], 'axs.set_credit_limit(bigint, text, bigint)');
+SELECT has_function('axs', 'suspend_account', ARRAY['bigint', 'text'], 'axs.suspend_account(bigint, text)');
+SELECT has_function('axs', 'resume_account', ARRAY['bigint'], 'axs.resume_account(bigint)');
 
 SELECT function_returns('axs', 'apply', ARRAY['jsonb'], 'axs.result', 'axs.apply returns axs.result');
 SELECT function_returns('axs', 'transfer', ARRAY['bigint', 'bigint', 'bigint', 'text', 'bigint'], 'axs.result', 'axs.transfer returns axs.result');
@@ -68,6 +71,10 @@ SELECT has_function('axs', 'feeder_rewind', ARRAY['text', 'integer', 'bigint'], 
 
 SELECT has_view('axs', 'events', 'view axs.events exists');
 SELECT has_view('axs', 'applier_status', 'view axs.applier_status exists');
+SELECT columns_are('axs', 'credit_limits', ARRAY['account', 'currency', 'credit', 'set_at'],
+	'axs.credit_limits has the documented columns');
+SELECT columns_are('axs', 'account_status', ARRAY['account', 'status', 'reason', 'since'],
+	'axs.account_status has the documented columns');
 SELECT columns_are('axs', 'events',
 	ARRAY['id', 'kind', 'event', 'status', 'reason', 'queue_position', 'queued_at', 'recorded_at'],
 	'axs.events has the documented columns');
@@ -278,6 +285,16 @@ SELECT throws_ok($$SELECT axs.create_currency('EUR', 2)$$,
 	'42501', NULL, 'axs_app cannot create currencies');
 SELECT throws_ok($$SELECT axs.start_applier()$$,
 	'42501', NULL, 'axs_app cannot start appliers');
+SELECT throws_ok($$SELECT axs.set_credit_limit(101, 'TUSD', 1000)$$,
+	'42501', NULL, 'axs_app cannot set credit lines');
+SELECT throws_ok($$SELECT axs.suspend_account(102, 'x')$$,
+	'42501', NULL, 'axs_app cannot suspend accounts');
+SELECT throws_ok($$SELECT axs.resume_account(102)$$,
+	'42501', NULL, 'axs_app cannot resume accounts');
+SELECT throws_ok($$INSERT INTO axs.credit_lines VALUES (101, 1, 5, now())$$,
+	'42501', NULL, 'axs_app cannot write axs.credit_lines');
+SELECT throws_ok($$DELETE FROM axs.account_changes$$,
+	'42501', NULL, 'axs_app cannot erase the audit trail');
 
 SELECT lives_ok($$SELECT axs.deposit(9100, 101, 'TUSD', 25)$$, 'axs_app can call axs.deposit');
 SELECT lives_ok($$SELECT axs.transfer(9101, 101, 103, 'TUSD', 5)$$, 'axs_app can call axs.transfer');

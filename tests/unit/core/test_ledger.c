@@ -1,8 +1,9 @@
 /*
  * test_ledger.c
  *		Tests of the balance rules: expansion of every kind into legs, every
- *		rejection reason and its precedence, all-or-nothing application, and
- *		events that touch one balance more than once.
+ *		rejection reason and its precedence, all-or-nothing application,
+ *		events that touch one balance more than once, credit lines and
+ *		suspended accounts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,6 +84,7 @@ test_reason_names(void **state)
 	assert_string_equal(axs_reason_name(AXS_REASON_OVERFLOW), "overflow");
 	assert_string_equal(axs_reason_name(AXS_REASON_ID_REUSED), "id_reused");
 	assert_string_equal(axs_reason_name(AXS_REASON_INVALID_PAYLOAD), "invalid_payload");
+	assert_string_equal(axs_reason_name(AXS_REASON_ACCOUNT_SUSPENDED), "account_suspended");
 }
 
 static void
@@ -403,6 +405,111 @@ test_empty_event(void **state)
 	assert_int_equal(axs_balance_map_count(map), 0);
 }
 
+/* The loader's part: a key's credit line and its account's suspension. */
+static void
+set_rules(AxsBalanceMap *map, int64_t account, int32_t currency, int64_t credit, bool suspended)
+{
+	AxsBalance *entry = axs_balance_map_get(map, account, currency);
+
+	entry->credit = credit;
+	entry->suspended = suspended;
+}
+
+static void
+test_credit_line(void **state)
+{
+	AxsBalanceMap *map = *state;
+
+	set_balance(map, 42, TEST_USDT, 100, 0);
+	set_rules(map, 42, TEST_USDT, 50, false);
+	/* down to -credit and not one past it */
+	assert_int_equal(apply_json(map, "{\"id\":1,\"kind\":\"withdraw\",\"account\":42,\"currency\":\"USDT\",\"amount\":151}"),
+					 AXS_REASON_INSUFFICIENT_AVAILABLE);
+	assert_balance(map, 42, TEST_USDT, 100, 0);
+	assert_int_equal(apply_json(map, "{\"id\":2,\"kind\":\"withdraw\",\"account\":42,\"currency\":\"USDT\",\"amount\":130}"),
+					 AXS_REASON_NONE);
+	assert_balance(map, 42, TEST_USDT, -30, 0);
+	/* borrowed funds can back an order */
+	assert_int_equal(apply_json(map, "{\"id\":3,\"kind\":\"freeze\",\"account\":42,\"currency\":\"USDT\",\"amount\":20}"),
+					 AXS_REASON_NONE);
+	assert_balance(map, 42, TEST_USDT, -50, 20);
+	/* frozen funds keep their own rule */
+	assert_int_equal(apply_json(map, "{\"id\":4,\"kind\":\"unfreeze\",\"account\":42,\"currency\":\"USDT\",\"amount\":21}"),
+					 AXS_REASON_INSUFFICIENT_FROZEN);
+	/* the line is per currency: BTC has none */
+	set_balance(map, 42, TEST_BTC, 5, 0);
+	assert_int_equal(apply_json(map, "{\"id\":5,\"kind\":\"withdraw\",\"account\":42,\"currency\":\"BTC\",\"amount\":6}"),
+					 AXS_REASON_INSUFFICIENT_AVAILABLE);
+}
+
+static void
+test_credit_line_lowered_below_use(void **state)
+{
+	AxsBalanceMap *map = *state;
+
+	/* -80 used, the line lowered to 10: debits stop, credits and unfreezes go on */
+	set_balance(map, 42, TEST_USDT, -80, 30);
+	set_rules(map, 42, TEST_USDT, 10, false);
+	assert_int_equal(apply_json(map, "{\"id\":1,\"kind\":\"withdraw\",\"account\":42,\"currency\":\"USDT\",\"amount\":1}"),
+					 AXS_REASON_INSUFFICIENT_AVAILABLE);
+	assert_int_equal(apply_json(map, "{\"id\":2,\"kind\":\"freeze\",\"account\":42,\"currency\":\"USDT\",\"amount\":1}"),
+					 AXS_REASON_INSUFFICIENT_AVAILABLE);
+	assert_int_equal(apply_json(map, "{\"id\":3,\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":5}"),
+					 AXS_REASON_NONE);
+	assert_int_equal(apply_json(map, "{\"id\":4,\"kind\":\"unfreeze\",\"account\":42,\"currency\":\"USDT\",\"amount\":30}"),
+					 AXS_REASON_NONE);
+	assert_balance(map, 42, TEST_USDT, -45, 0);
+	/* an event that leaves available unchanged applies: a zero-sum legs event */
+	assert_int_equal(apply_json(map, "{\"id\":5,\"kind\":\"legs\",\"legs\":["
+								"{\"account\":42,\"currency\":\"USDT\",\"available\":-3,\"frozen\":0},"
+								"{\"account\":42,\"currency\":\"USDT\",\"available\":3,\"frozen\":0}]}"),
+					 AXS_REASON_NONE);
+	assert_balance(map, 42, TEST_USDT, -45, 0);
+}
+
+static void
+test_suspended_account(void **state)
+{
+	AxsBalanceMap *map = *state;
+
+	set_balance(map, 42, TEST_USDT, 1000, 0);
+	set_balance(map, 42, TEST_BTC, 10, 5);
+	set_balance(map, 43, TEST_USDT, 1000, 500);
+	set_balance(map, 43, TEST_BTC, 10, 0);
+	set_rules(map, 42, TEST_USDT, 0, true);
+	set_rules(map, 42, TEST_BTC, 0, true);
+	/* credits, freezes and unfreezes apply */
+	assert_int_equal(apply_json(map, "{\"id\":1,\"kind\":\"deposit\",\"account\":42,\"currency\":\"USDT\",\"amount\":5}"),
+					 AXS_REASON_NONE);
+	assert_int_equal(apply_json(map, "{\"id\":2,\"kind\":\"freeze\",\"account\":42,\"currency\":\"USDT\",\"amount\":5}"),
+					 AXS_REASON_NONE);
+	assert_int_equal(apply_json(map, "{\"id\":3,\"kind\":\"unfreeze\",\"account\":42,\"currency\":\"USDT\",\"amount\":5}"),
+					 AXS_REASON_NONE);
+	assert_int_equal(apply_json(map, "{\"id\":4,\"kind\":\"transfer\",\"from\":43,\"to\":42,\"currency\":\"USDT\",\"amount\":7}"),
+					 AXS_REASON_NONE);
+	/* whatever lowers its total is rejected, before the sufficiency checks */
+	assert_int_equal(apply_json(map, "{\"id\":5,\"kind\":\"withdraw\",\"account\":42,\"currency\":\"USDT\",\"amount\":1}"),
+					 AXS_REASON_ACCOUNT_SUSPENDED);
+	assert_int_equal(apply_json(map, "{\"id\":6,\"kind\":\"withdraw\",\"account\":42,\"currency\":\"USDT\",\"amount\":999999}"),
+					 AXS_REASON_ACCOUNT_SUSPENDED);
+	assert_int_equal(apply_json(map, "{\"id\":7,\"kind\":\"transfer\",\"from\":42,\"to\":43,\"currency\":\"USDT\",\"amount\":1}"),
+					 AXS_REASON_ACCOUNT_SUSPENDED);
+	/* a trade where it sells its frozen BTC: its USDT rises, its BTC total falls */
+	assert_int_equal(apply_json(map, "{\"id\":8,\"kind\":\"trade\",\"buyer\":43,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\","
+								"\"base_amount\":2,\"quote_amount\":200}"),
+					 AXS_REASON_ACCOUNT_SUSPENDED);
+	assert_balance(map, 42, TEST_USDT, 1012, 0);
+	assert_balance(map, 42, TEST_BTC, 10, 5);
+	assert_balance(map, 43, TEST_USDT, 993, 500);
+	/* resumed: the same trade settles */
+	set_rules(map, 42, TEST_USDT, 0, false);
+	set_rules(map, 42, TEST_BTC, 0, false);
+	assert_int_equal(apply_json(map, "{\"id\":9,\"kind\":\"trade\",\"buyer\":43,\"seller\":42,\"base\":\"BTC\",\"quote\":\"USDT\","
+								"\"base_amount\":2,\"quote_amount\":200}"),
+					 AXS_REASON_NONE);
+	assert_balance(map, 42, TEST_BTC, 10, 3);
+}
+
 int
 main(void)
 {
@@ -421,6 +528,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_overflow, create_map, destroy_map),
 		cmocka_unit_test_setup_teardown(test_missing_key, create_map, destroy_map),
 		cmocka_unit_test_setup_teardown(test_empty_event, create_map, destroy_map),
+		cmocka_unit_test_setup_teardown(test_credit_line, create_map, destroy_map),
+		cmocka_unit_test_setup_teardown(test_credit_line_lowered_below_use, create_map, destroy_map),
+		cmocka_unit_test_setup_teardown(test_suspended_account, create_map, destroy_map),
 	};
 
 	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);

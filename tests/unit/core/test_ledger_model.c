@@ -2,13 +2,16 @@
  * test_ledger_model.c
  *		Randomized test of the whole ledger core against a straightforward
  *		model: 200k random events (valid and invalid) over a few accounts and
- *		currencies, with a fixed seed.
+ *		currencies, with credit lines set and lowered and accounts suspended
+ *		and resumed along the way, with a fixed seed.
  *
  * The model works from the event semantics directly, in 128-bit arithmetic,
  * and shares no code with the core: its own validity rules, its own balance
  * effects per kind, its own checks.  After every event the core and the
- * model must agree on the decision and on every balance, and no balance may
- * be negative.  Each event also makes the JSON and binary round trips.
+ * model must agree on the decision and on every balance, and no frozen
+ * balance may be negative.  Each event also makes the JSON and binary round
+ * trips.  The credit lines and suspensions are the loader's input to the
+ * core (the map entries' credit and suspended), set from the model's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,7 +38,12 @@ typedef struct Model
 {
 	__int128	available[ACCOUNT_COUNT + 1][CURRENCY_COUNT + 1];
 	__int128	frozen[ACCOUNT_COUNT + 1][CURRENCY_COUNT + 1];
+	int64_t		credit[ACCOUNT_COUNT + 1][CURRENCY_COUNT + 1];
+	bool		suspended[ACCOUNT_COUNT + 1];
 } Model;
+
+/* Every this many events, a credit line or a suspension changes. */
+#define RULE_CHANGE_EVERY 100
 
 /* Effect of one event on the model, before the checks. */
 typedef struct ModelDelta
@@ -388,27 +396,33 @@ static int
 model_apply(Model *model, const ModelDelta *delta)
 {
 	bool		overflow = false;
-	bool		available_negative = false;
+	bool		suspended_debit = false;
+	bool		available_short = false;
 	bool		frozen_negative = false;
 
 	for (int account = 1; account <= ACCOUNT_COUNT; account++)
 	{
 		for (int currency = 1; currency <= CURRENCY_COUNT; currency++)
 		{
-			__int128	available = model->available[account][currency] + delta->available[account][currency];
-			__int128	frozen = model->frozen[account][currency] + delta->frozen[account][currency];
+			__int128	available_delta = delta->available[account][currency];
+			__int128	frozen_delta = delta->frozen[account][currency];
+			__int128	available = model->available[account][currency] + available_delta;
+			__int128	frozen = model->frozen[account][currency] + frozen_delta;
 
 			if (!delta->touched[account][currency])
 				continue;
 			overflow |= available > INT64_MAX || available < INT64_MIN ||
 				frozen > INT64_MAX || frozen < INT64_MIN;
-			available_negative |= available < 0;
+			suspended_debit |= model->suspended[account] && available_delta + frozen_delta < 0;
+			available_short |= available_delta < 0 && available < -(__int128) model->credit[account][currency];
 			frozen_negative |= frozen < 0;
 		}
 	}
 	if (overflow)
 		return AXS_REASON_OVERFLOW;
-	if (available_negative)
+	if (suspended_debit)
+		return AXS_REASON_ACCOUNT_SUSPENDED;
+	if (available_short)
 		return AXS_REASON_INSUFFICIENT_AVAILABLE;
 	if (frozen_negative)
 		return AXS_REASON_INSUFFICIENT_FROZEN;
@@ -423,9 +437,30 @@ model_apply(Model *model, const ModelDelta *delta)
 	return AXS_REASON_NONE;
 }
 
-/* The core, driven the way the applier drives it. */
+/* A credit line set, raised or lowered (possibly below its use), or an account suspended or resumed. */
+static void
+change_rules(TestRandom *random, Model *model)
+{
+	int			account = 1 + (int) test_random_below(random, ACCOUNT_COUNT);
+	uint64_t	pick = test_random_below(random, 8);
+
+	/* resumed three times as often as suspended: an account is suspended a quarter of the time */
+	if (pick == 0)
+		model->suspended[account] = true;
+	else if (pick <= 3)
+		model->suspended[account] = false;
+	else
+	{
+		static const int64_t credits[] = {0, 0, 10, 1000, 1000000, INT64_MAX};
+		int			currency = 1 + (int) test_random_below(random, CURRENCY_COUNT);
+
+		model->credit[account][currency] = credits[test_random_below(random, 6)];
+	}
+}
+
+/* The core, driven the way the applier drives it; the loader's part from the model's rules. */
 static int
-core_apply(AxsBalanceMap *map, const AxsEvent *event)
+core_apply(AxsBalanceMap *map, const Model *model, const AxsEvent *event)
 {
 	AxsDecodeError err;
 	AxsLeg		legs[AXS_MAX_LEGS];
@@ -447,7 +482,12 @@ core_apply(AxsBalanceMap *map, const AxsEvent *event)
 		return reason;
 	assert_true(nlegs >= 1 && nlegs <= AXS_MAX_LEGS);
 	for (int i = 0; i < nlegs; i++)
-		axs_balance_map_get(map, legs[i].account, legs[i].currency);
+	{
+		AxsBalance *entry = axs_balance_map_get(map, legs[i].account, legs[i].currency);
+
+		entry->credit = model->credit[legs[i].account][legs[i].currency];
+		entry->suspended = model->suspended[legs[i].account];
+	}
 	return axs_ledger_apply(map, legs, nlegs);
 }
 
@@ -510,7 +550,6 @@ compare_balances(AxsBalanceMap *map, const Model *model, const ModelDelta *delta
 	}
 	while ((entry = axs_balance_map_next(map, &cursor)) != NULL)
 	{
-		assert_true(entry->available >= 0);
 		assert_true(entry->frozen >= 0);
 		assert_true(entry->account >= 1 && entry->account <= ACCOUNT_COUNT);
 		assert_true(entry->currency >= 1 && entry->currency <= CURRENCY_COUNT);
@@ -523,7 +562,7 @@ test_random_events_match_model(void **state)
 	TestRandom	random = {UINT64_C(0x9E3779B97F4A7C15)};
 	AxsBalanceMap *map = axs_balance_map_create(&axs_default_allocator, 16);
 	static Model model;
-	int			outcome_counts[8] = {0};
+	int			outcome_counts[AXS_REASON_ACCOUNT_SUSPENDED + 2] = {0};
 
 	(void) state;
 	memset(&model, 0, sizeof(model));
@@ -535,6 +574,8 @@ test_random_events_match_model(void **state)
 		int			expected;
 		int			actual;
 
+		if (number % RULE_CHANGE_EVERY == 0)
+			change_rules(&random, &model);
 		random_event(&random, number, &event);
 		valid = model_event_valid(&event);
 		memset(&delta, 0, sizeof(delta));
@@ -545,7 +586,7 @@ test_random_events_match_model(void **state)
 		else
 			expected = model_apply(&model, &delta);
 
-		actual = core_apply(map, &event);
+		actual = core_apply(map, &model, &event);
 		if (actual != expected)
 		{
 			char		json[4096];
@@ -559,15 +600,18 @@ test_random_events_match_model(void **state)
 	}
 
 	/* every outcome must have been reached often, or the test proves little */
-	for (int outcome = OUTCOME_INVALID; outcome <= AXS_REASON_OVERFLOW; outcome++)
+	for (int outcome = OUTCOME_INVALID; outcome <= AXS_REASON_ACCOUNT_SUSPENDED; outcome++)
 	{
+		/* the applier's and the queue's own reasons do not come from the core */
+		if (outcome == AXS_REASON_ID_REUSED || outcome == AXS_REASON_INVALID_PAYLOAD)
+			continue;
 		if (outcome_counts[outcome + 1] < 500)
 			fail_msg("outcome %d happened only %d times", outcome, outcome_counts[outcome + 1]);
 	}
 	print_message("outcomes: invalid %d, applied %d, insufficient_available %d, "
-				  "insufficient_frozen %d, unknown_currency %d, overflow %d\n",
+				  "insufficient_frozen %d, unknown_currency %d, overflow %d, account_suspended %d\n",
 				  outcome_counts[0], outcome_counts[1], outcome_counts[2],
-				  outcome_counts[3], outcome_counts[4], outcome_counts[5]);
+				  outcome_counts[3], outcome_counts[4], outcome_counts[5], outcome_counts[8]);
 	axs_balance_map_destroy(map);
 }
 
