@@ -79,11 +79,16 @@ rules_hash(const char *name, Size keysize, Size entrysize, long rows)
 	return hash_create(name, Max(rows, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
-/* Run a read-only query of the rules; ERROR if it fails. */
+/*
+ * Run a query of the rules with a snapshot of its own (read_only false), not
+ * the caller's: the applier's batch took its snapshot before it waited for
+ * axs.balances, and a change committed meanwhile must be seen.  ERROR if it
+ * fails.
+ */
 static void
 rules_query(const char *query)
 {
-	int			ret = SPI_execute(query, true, 0);
+	int			ret = SPI_execute(query, false, 0);
 
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "\"%s\" failed: %s", query, SPI_result_code_string(ret));

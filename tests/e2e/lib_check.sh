@@ -23,6 +23,12 @@ check()
 	fi
 }
 
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq()
+{
+	if [ "$2" = "$3" ]; then check "$1" ok; else check "$1" "expected $2, got $3"; fi
+}
+
 # wait_for SECONDS SQL: poll (every WAIT_FOR_INTERVAL s, default 0.1) until
 # SQL returns t; false if it never does within SECONDS.
 wait_for()

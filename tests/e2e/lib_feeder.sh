@@ -22,12 +22,6 @@ FEEDER_PIDS=()
 # shellcheck source=tests/e2e/lib_model.sh
 . "$TOP/tests/e2e/lib_model.sh"
 
-# check_eq DESCRIPTION EXPECTED ACTUAL
-check_eq()
-{
-	if [ "$2" = "$3" ]; then check "$1" ok; else check "$1" "expected $2, got $3"; fi
-}
-
 logs_tail()
 {
 	local f
