@@ -6,8 +6,9 @@
 #	axs.start_applier() there: balances, outcomes and idempotency carry over
 #	(a re-sent id is a duplicate or id_reused, never applied twice), events
 #	pending at dump time are applied once, feeder offsets agree with the
-#	inbox, currency creation and new positions just work, axs.verify() is
-#	empty.  The source applies its pending events too, and both databases
+#	inbox, credit lines, suspensions and their audit trail carry over and
+#	are enforced, currency creation and new positions just work,
+#	axs.verify() is empty.  The source applies its pending events too, and both databases
 #	must then hold the same ledger.
 #
 # It owns the cluster .scratch/e2e_dump_restore.
@@ -32,6 +33,8 @@ position=$(q -c "SELECT axs.submit_many(jsonb_build_array(
 	'$(event 11 deposit 2 BTC 1)'::jsonb))")
 q -c "INSERT INTO axs.inbox (event_id, payload) VALUES (13, '\\x0163')" >/dev/null
 q -c "SELECT axs.feeder_advance('trades', 0, NULL, 7)" >/dev/null
+q -c "SELECT axs.set_credit_limit(5, 'USDT', 100)" -c "SELECT axs.suspend_account(6, 'chargeback')" \
+  -c "SELECT axs.deposit(3, 6, 'BTC', 10)" >/dev/null
 wait_for 10 "SELECT watermark > $position FROM axs.applier_state" || die "the first events were not applied"
 q -c 'ALTER SYSTEM SET axs.applier_enabled = off' -c 'SELECT pg_reload_conf()' >/dev/null
 wait_for 10 "SELECT NOT fence_held FROM axs.applier_status" || die "the applier kept the fence"
@@ -69,11 +72,14 @@ snapshot()
 	  -c "SELECT string_agg(format('%s %s %s %s', account, currency, available, frozen), '; ' ORDER BY account, currency) FROM axs.balances" \
 	  -c "SELECT string_agg(format('%s %s %s', id, queue_position IS NOT NULL, octet_length(payload)), '; ' ORDER BY id) FROM axs.id_conflicts" \
 	  -c "SELECT string_agg(format('%s %s %s', topic, \"offset\", reason), '; ' ORDER BY topic, \"offset\") FROM axs.dead_letters" \
-	  -c "SELECT string_agg(format('%s %s %s', topic, partition, next_offset), '; ') FROM axs.feeder_offsets"
+	  -c "SELECT string_agg(format('%s %s %s', topic, partition, next_offset), '; ') FROM axs.feeder_offsets" \
+	  -c "SELECT string_agg(format('%s %s %s', account, currency, credit), '; ') FROM axs.credit_limits" \
+	  -c "SELECT string_agg(format('%s %s %s', account, status, reason), '; ') FROM axs.account_status" \
+	  -c "SELECT string_agg(format('%s %s %s %s', change_id, account, change, new_value), '; ' ORDER BY change_id) FROM axs.account_changes"
 }
 source_state=$(snapshot postgres)
 restored_state=$(snapshot restored)
-check "outcomes, balances, id conflicts, dead letters and offsets are the same in both databases" \
+check "outcomes, balances, id conflicts, dead letters, offsets, credit lines, suspensions and their changes are the same in both databases" \
 	"$([ "$source_state" = "$restored_state" ] && echo ok || diff <(echo "$source_state") <(echo "$restored_state"))"
 check "the pending events were applied once (event 20 and 21 applied, the re-sent 10 a duplicate)" \
 	"$(q -d restored -c "SELECT CASE WHEN string_agg(format('%s:%s', id, status), ' ' ORDER BY id) = '10:applied 20:applied 21:applied'
@@ -90,9 +96,17 @@ check "a new queue position comes after every restored one" \
 check "axs.wait on it returns true" "$(q -c "SELECT CASE WHEN axs.wait($position, 10000) THEN 'ok' ELSE 'timed out' END")"
 check "re-sent ids were not applied twice (account 1 USDT 1000, account 2 BTC 300/100, account 3 USDT 31)" \
 	"$(q -c "SELECT CASE WHEN string_agg(format('%s %s %s %s', account, currency, available, frozen), '; ' ORDER BY account, currency)
-	  = '1 1 1000 0; 2 2 200 100; 3 1 31 0' THEN 'ok' ELSE string_agg(format('%s %s %s %s', account, currency, available, frozen), '; ' ORDER BY account, currency) END FROM axs.balances")"
+	  = '1 1 1000 0; 2 2 200 100; 3 1 31 0' THEN 'ok' ELSE string_agg(format('%s %s %s %s', account, currency, available, frozen), '; ' ORDER BY account, currency) END
+	  FROM axs.balances WHERE account <= 3")"
 check "the re-sent id 20 with other content is id_reused" \
 	"$(q -c "SELECT CASE WHEN count(*) = 1 THEN 'ok' ELSE count(*) || ' conflicts for id 20' END FROM axs.id_conflicts WHERE id = 20")"
+check "the restored credit line and suspension are enforced (account 5 withdraws 100 on credit, 101 is refused; account 6 cannot withdraw)" \
+	"$(q -c "SELECT CASE WHEN (axs.withdraw(30, 5, 'USDT', 101)).reason = 'insufficient_available'
+	                       AND (axs.withdraw(31, 5, 'USDT', 100)).status = 'applied'
+	                       AND (axs.withdraw(32, 6, 'BTC', 1)).reason = 'account_suspended' THEN 'ok' ELSE 'not as restored' END")"
+q -c "SELECT axs.resume_account(6)" >/dev/null
+check "a change in the restored database continues the audit trail" \
+	"$(q -c "SELECT CASE WHEN max(change_id) = 3 THEN 'ok' ELSE 'change ids ' || string_agg(change_id::text, ',') END FROM axs.account_changes")"
 currency=$(q -c "SELECT axs.create_currency('ETH', 18)" 2>&1 || true)
 check "a new currency gets the next id (3) after the restored ones" "$([ "$currency" = 3 ] && echo ok || echo "$currency")"
 check "and is usable at once" "$(q -c "SELECT CASE WHEN (axs.deposit(24, 4, 'ETH', 5)).status = 'applied' THEN 'ok' ELSE 'not applied' END")"
