@@ -641,10 +641,11 @@ reader_decode_run(const BlockReader *reader, int64_t locator,
 	{
 		AxsHistoryEntry next = entry;
 
+		if (entry.seqno == INT64_MAX || decoded == capacity)
+			return false;
 		next.seqno = entry.seqno + 1;
 		next.previous_block = locator;
-		if (entry.seqno == INT64_MAX || decoded == capacity ||
-			!read_entry(&position, end, entry.event_id, &next) ||
+		if (!read_entry(&position, end, entry.event_id, &next) ||
 			__builtin_add_overflow(entry.available, next.available_delta, &next.available) ||
 			__builtin_add_overflow(entry.frozen, next.frozen_delta, &next.frozen))
 			return false;

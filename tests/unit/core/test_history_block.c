@@ -417,10 +417,8 @@ test_encoder_refusals(void **state)
 	REFUSE(bad[0].seqno = 0; bad[1].seqno = 1; bad[2].seqno = 2);
 	REFUSE(bad[0].seqno = -1; bad[1].seqno = 0; bad[2].seqno = 1);
 	/* the balance before the first entry would not be an int64 */
-	REFUSE(bad[3].available = INT64_MIN; bad[3].available_delta = 1;
-		   bad[4].available = INT64_MIN + bad[4].available_delta);
-	REFUSE(bad[3].frozen = INT64_MAX; bad[3].frozen_delta = -1;
-		   bad[4].frozen = INT64_MAX + bad[4].frozen_delta);
+	REFUSE(bad[3].available = INT64_MIN; bad[3].available_delta = 1);
+	REFUSE(bad[3].frozen = INT64_MAX; bad[3].frozen_delta = -1);
 	/* a chained balance overflowing */
 	REFUSE(bad[0].available = INT64_MAX; bad[0].available_delta = 0;
 		   bad[1].available_delta = 1; bad[1].available = INT64_MIN);
