@@ -22,6 +22,13 @@
 /* Sorting: runs this short are left to insertion sort. */
 #define INSERTION_SORT_MAX 16
 
+/* Sorting: fewer entries than this are sorted in place. */
+#define RADIX_SORT_MIN 256
+
+/* A checkpoint every this many runs; each is two u16 offsets. */
+#define CHECKPOINT_RUNS 16
+#define CHECKPOINT_SIZE 4
+
 
 /* Varints and zigzag */
 
@@ -299,38 +306,171 @@ introsort(AxsHistoryEntry *entries, size_t count, int depth_left)
 	insertion_sort(entries, count);
 }
 
-void
-axs_history_sort(AxsHistoryEntry *entries, size_t count)
+static void
+sort_in_place(AxsHistoryEntry *entries, size_t count)
 {
-	size_t		i = 1;
 	int			depth = 0;
 
-	while (i < count && !entry_less(&entries[i], &entries[i - 1]))
-		i++;
-	if (i >= count)
-		return;					/* already sorted, as a unit often is */
 	for (size_t n = count; n > 1; n >>= 1)
 		depth += 2;
 	introsort(entries, count, depth);
 }
 
+/* An entry's key as unsigned numbers in the same order, and where it is. */
+typedef struct SortKey
+{
+	uint64_t	account;
+	uint32_t	currency;
+	uint32_t	index;
+} SortKey;
+
+/* Bytes of the radix sort's key: currency then account, least significant first. */
+#define SORT_DIGITS 12
+
+static inline unsigned
+sort_digit(const SortKey *key, int digit)
+{
+	if (digit < 4)
+		return (key->currency >> (8 * digit)) & 0xFF;
+	return (unsigned) (key->account >> (8 * (digit - 4))) & 0xFF;
+}
+
+/*
+ * Sort by key with a least-significant-digit radix sort of (key, index)
+ * pairs, skipping the bytes every key shares, then move the entries into
+ * that order along the permutation's cycles.  The radix sort is stable, so
+ * a key's entries keep their order; in the usual case (entries made in the
+ * order they were applied) that is already seqno order, and a key whose
+ * entries are not is sorted on its own.
+ */
+static void
+sort_by_radix(AxsHistoryEntry *entries, size_t count, SortKey *keys, SortKey *spare,
+			  AxsHistoryEntry *moved)
+{
+	size_t		histogram[SORT_DIGITS][256];
+	SortKey    *from = keys;
+	SortKey    *to = spare;
+
+	memset(histogram, 0, sizeof(histogram));
+	for (size_t i = 0; i < count; i++)
+	{
+		keys[i].account = (uint64_t) entries[i].account ^ (UINT64_C(1) << 63);
+		keys[i].currency = (uint32_t) entries[i].currency ^ (UINT32_C(1) << 31);
+		keys[i].index = (uint32_t) i;
+		for (int digit = 0; digit < SORT_DIGITS; digit++)
+			histogram[digit][sort_digit(&keys[i], digit)]++;
+	}
+	for (int digit = 0; digit < SORT_DIGITS; digit++)
+	{
+		size_t	   *offsets = histogram[digit];
+		size_t		sum = 0;
+		SortKey    *swap;
+
+		if (offsets[sort_digit(&keys[0], digit)] == count)
+			continue;			/* every key has this byte */
+		for (int value = 0; value < 256; value++)
+		{
+			size_t		bucket = offsets[value];
+
+			offsets[value] = sum;
+			sum += bucket;
+		}
+		for (size_t i = 0; i < count; i++)
+			to[offsets[sort_digit(&from[i], digit)]++] = from[i];
+		swap = from;
+		from = to;
+		to = swap;
+	}
+
+	for (size_t i = 0; i < count; i++)
+		moved[i] = entries[from[i].index];
+	memcpy(entries, moved, count * sizeof(AxsHistoryEntry));
+
+	for (size_t start = 0; start < count;)
+	{
+		size_t		end = start + 1;
+		bool		in_order = true;
+
+		while (end < count && same_key(&entries[end], &entries[start]))
+		{
+			in_order = in_order && entries[end - 1].seqno <= entries[end].seqno;
+			end++;
+		}
+		if (!in_order)
+			sort_in_place(entries + start, end - start);
+		start = end;
+	}
+}
+
+void
+axs_history_sort(AxsHistoryEntry *entries, size_t count, const AxsAllocator *allocator)
+{
+	size_t		i = 1;
+	SortKey    *keys;
+	AxsHistoryEntry *moved;
+
+	while (i < count && !entry_less(&entries[i], &entries[i - 1]))
+		i++;
+	if (i >= count)
+		return;					/* already sorted */
+	if (allocator == NULL || count < RADIX_SORT_MIN || count > UINT32_MAX)
+	{
+		sort_in_place(entries, count);
+		return;
+	}
+	keys = allocator->allocate(allocator->context, 2 * count * sizeof(SortKey));
+	moved = allocator->allocate(allocator->context, count * sizeof(AxsHistoryEntry));
+	sort_by_radix(entries, count, keys, keys + count, moved);
+	allocator->release(allocator->context, moved);
+	allocator->release(allocator->context, keys);
+}
+
 
 /* Encoding */
 
-static inline size_t
-header_size(size_t entry_count, size_t directory_length, int64_t base_event_id)
+static inline void
+put_u16(uint8_t *out, size_t value)
 {
-	return 1 + varint_size(entry_count) + varint_size(directory_length) +
-		zigzag_size(base_event_id);
+	out[0] = (uint8_t) value;
+	out[1] = (uint8_t) (value >> 8);
 }
 
-/* Bytes of the directory item's key; previous is the run before, or NULL. */
 static inline size_t
-directory_key_size(const AxsHistoryEntry *entry, const AxsHistoryEntry *previous)
+get_u16(const uint8_t *in)
+{
+	return (size_t) in[0] | ((size_t) in[1] << 8);
+}
+
+/* Checkpoints of a block of run_count runs: one for each CHECKPOINT_RUNS but the first. */
+static inline size_t
+checkpoint_count(size_t run_count)
+{
+	return (run_count - 1) / CHECKPOINT_RUNS;
+}
+
+static inline size_t
+header_size(size_t entry_count, size_t run_count, size_t directory_length,
+			int64_t base_event_id)
+{
+	return 1 + varint_size(entry_count) + varint_size(run_count) +
+		varint_size(directory_length) + zigzag_size(base_event_id) +
+		CHECKPOINT_SIZE * checkpoint_count(run_count);
+}
+
+/* Whether run number run stores its account whole rather than as an increase. */
+static inline bool
+account_whole(size_t run)
+{
+	return run % CHECKPOINT_RUNS == 0;
+}
+
+/* Bytes of the directory item's key; previous is the entry before, if any. */
+static inline size_t
+directory_key_size(const AxsHistoryEntry *entry, const AxsHistoryEntry *previous, size_t run)
 {
 	size_t		account_size;
 
-	if (previous == NULL)
+	if (account_whole(run))
 		account_size = zigzag_size(entry->account);
 	else
 		account_size = varint_size((uint64_t) entry->account - (uint64_t) previous->account);
@@ -366,29 +506,41 @@ put_entry(uint8_t *out, const AxsHistoryEntry *entry, int64_t since)
 }
 
 /*
- * Write entries[0..count), already checked, as one block: header, then a
- * directory item and the data of each run.
+ * Write entries[0..count), already checked, as one block of run_count runs:
+ * header, checkpoints, then a directory item and the data of each run.
  */
 static size_t
-write_block(const AxsHistoryEntry *entries, size_t count, int64_t locator,
+write_block(const AxsHistoryEntry *entries, size_t count, size_t run_count, int64_t locator,
 			size_t directory_length, uint8_t *out)
 {
 	int64_t		base_event_id = entries[0].event_id;
+	uint8_t    *checkpoints;
+	uint8_t    *directory_start;
 	uint8_t    *directory;
+	uint8_t    *data_start;
 	uint8_t    *data;
 	size_t		start = 0;
 
 	*out = AXS_HISTORY_BLOCK_VERSION;
-	directory = put_varint(out + 1, count);
-	directory = put_varint(directory, directory_length);
-	directory = put_zigzag(directory, base_event_id);
-	data = directory + directory_length;
+	checkpoints = put_varint(out + 1, count);
+	checkpoints = put_varint(checkpoints, run_count);
+	checkpoints = put_varint(checkpoints, directory_length);
+	checkpoints = put_zigzag(checkpoints, base_event_id);
+	directory_start = directory = checkpoints + CHECKPOINT_SIZE * checkpoint_count(run_count);
+	data_start = data = directory + directory_length;
 
-	while (start < count)
+	for (size_t run = 0; start < count; run++)
 	{
 		const AxsHistoryEntry *first = &entries[start];
-		uint8_t    *run = data;
+		uint8_t    *run_data = data;
 		size_t		end = start + 1;
+
+		if (run > 0 && account_whole(run))
+		{
+			put_u16(checkpoints, (size_t) (directory - directory_start));
+			put_u16(checkpoints + 2, (size_t) (data - data_start));
+			checkpoints += CHECKPOINT_SIZE;
+		}
 
 		data = put_varint(data, (uint64_t) first->seqno);
 		if (first->seqno > 1)
@@ -408,13 +560,13 @@ write_block(const AxsHistoryEntry *entries, size_t count, int64_t locator,
 			end++;
 		}
 
-		if (start == 0)
+		if (account_whole(run))
 			directory = put_zigzag(directory, first->account);
 		else
 			directory = put_varint(directory,
 								   (uint64_t) first->account - (uint64_t) entries[start - 1].account);
 		directory = put_varint(directory, (uint32_t) first->currency);
-		directory = put_varint(directory, (uint64_t) (data - run));
+		directory = put_varint(directory, (uint64_t) (data - run_data));
 		start = end;
 	}
 	return (size_t) (data - out);
@@ -425,6 +577,7 @@ axs_history_block_encode(const AxsHistoryEntry *entries, size_t count, int64_t l
 						 uint8_t *out, size_t capacity, size_t *length)
 {
 	size_t		fitting = 0;
+	size_t		run_count = 0;
 	size_t		directory_length = 0;
 	size_t		data_length = 0;
 	size_t		run_length = 0;
@@ -446,6 +599,7 @@ axs_history_block_encode(const AxsHistoryEntry *entries, size_t count, int64_t l
 	{
 		const AxsHistoryEntry *entry = &entries[i];
 		const AxsHistoryEntry *previous = i > 0 ? &entries[i - 1] : NULL;
+		size_t		next_runs = run_count;
 		size_t		next_directory;
 		size_t		next_data;
 		size_t		next_run;
@@ -468,21 +622,24 @@ axs_history_block_encode(const AxsHistoryEntry *entries, size_t count, int64_t l
 			next_run = run_header_size(entry, locator) + entry_size(entry, base_event_id);
 			if (i == 0)
 				next_run -= zigzag_size(0);	/* the header's base_event_id */
-			next_directory = directory_length + directory_key_size(entry, previous) +
+			next_directory = directory_length + directory_key_size(entry, previous, run_count) +
 				varint_size(next_run);
 			next_data = data_length + next_run;
+			next_runs++;
 		}
 		if (i + 1 > AXS_HISTORY_BLOCK_MAX_ENTRIES ||
-			header_size(i + 1, next_directory, base_event_id) + next_directory + next_data > capacity)
+			header_size(i + 1, next_runs, next_directory, base_event_id) +
+			next_directory + next_data > capacity)
 			break;
 		fitting = i + 1;
+		run_count = next_runs;
 		directory_length = next_directory;
 		data_length = next_data;
 		run_length = next_run;
 	}
 	if (fitting == 0)
 		return 0;
-	*length = write_block(entries, fitting, locator, directory_length, out);
+	*length = write_block(entries, fitting, run_count, locator, directory_length, out);
 	return fitting;
 }
 
@@ -492,16 +649,22 @@ axs_history_block_encode(const AxsHistoryEntry *entries, size_t count, int64_t l
 /* A position in a block's directory and data. */
 typedef struct BlockReader
 {
+	const uint8_t *checkpoints;
+	size_t		checkpoint_count;
+	const uint8_t *directory_start;
 	const uint8_t *directory;	/* the next directory item */
 	const uint8_t *directory_end;
+	const uint8_t *data_start;
 	const uint8_t *data;		/* the next run's data */
 	const uint8_t *end;			/* the block's end */
 	size_t		entry_count;
+	size_t		run_count;
 	int64_t		base_event_id;
-	bool		started;		/* a run has been read */
+	size_t		run;			/* the next run's number */
+	bool		started;		/* a run has been read since the last seek */
 	int64_t		account;		/* the key and data of the run last read */
 	int32_t		currency;
-	const uint8_t *run;
+	const uint8_t *run_data;
 	const uint8_t *run_end;
 } BlockReader;
 
@@ -512,23 +675,71 @@ reader_open(BlockReader *reader, const uint8_t *block, size_t length)
 	const uint8_t *position = block + 1;
 	const uint8_t *end = block + length;
 	uint64_t	entry_count;
+	uint64_t	run_count;
 	uint64_t	directory_length;
+	size_t		checkpoints_length;
 
 	if (length < 1 || block[0] != AXS_HISTORY_BLOCK_VERSION)
 		return false;
 	if (!read_varint(&position, end, &entry_count) ||
-		entry_count == 0 || entry_count > AXS_HISTORY_BLOCK_MAX_ENTRIES)
-		return false;
-	if (!read_varint(&position, end, &directory_length) ||
+		entry_count == 0 || entry_count > AXS_HISTORY_BLOCK_MAX_ENTRIES ||
+		!read_varint(&position, end, &run_count) ||
+		run_count == 0 || run_count > entry_count ||
+		!read_varint(&position, end, &directory_length) ||
 		!read_zigzag(&position, end, &reader->base_event_id))
 		return false;
-	if (directory_length == 0 || directory_length > (uint64_t) (end - position))
+	checkpoints_length = CHECKPOINT_SIZE * checkpoint_count((size_t) run_count);
+	if (checkpoints_length > (size_t) (end - position) ||
+		directory_length == 0 || directory_length > (size_t) (end - position) - checkpoints_length)
 		return false;
-	reader->directory = position;
-	reader->directory_end = position + directory_length;
-	reader->data = reader->directory_end;
+	reader->checkpoints = position;
+	reader->checkpoint_count = checkpoint_count((size_t) run_count);
+	reader->directory_start = reader->directory = position + checkpoints_length;
+	reader->directory_end = reader->directory + directory_length;
+	reader->data_start = reader->data = reader->directory_end;
 	reader->end = end;
 	reader->entry_count = (size_t) entry_count;
+	reader->run_count = (size_t) run_count;
+	reader->run = 0;
+	reader->started = false;
+	return true;
+}
+
+/*
+ * Where checkpoint number checkpoint (0: the first run) puts the reader in
+ * the directory and the data; false if its offsets are out of the block.
+ */
+static bool
+checkpoint_position(const BlockReader *reader, size_t checkpoint,
+					const uint8_t **directory, const uint8_t **data)
+{
+	size_t		directory_offset = 0;
+	size_t		data_offset = 0;
+
+	if (checkpoint > reader->checkpoint_count)
+		return false;
+	if (checkpoint > 0)
+	{
+		const uint8_t *offsets = reader->checkpoints + CHECKPOINT_SIZE * (checkpoint - 1);
+
+		directory_offset = get_u16(offsets);
+		data_offset = get_u16(offsets + 2);
+		if (directory_offset >= (size_t) (reader->directory_end - reader->directory_start) ||
+			data_offset >= (size_t) (reader->end - reader->data_start))
+			return false;
+	}
+	*directory = reader->directory_start + directory_offset;
+	*data = reader->data_start + data_offset;
+	return true;
+}
+
+/* Move to a checkpoint, where the directory item holds a whole account. */
+static bool
+reader_seek(BlockReader *reader, size_t checkpoint)
+{
+	if (!checkpoint_position(reader, checkpoint, &reader->directory, &reader->data))
+		return false;
+	reader->run = CHECKPOINT_RUNS * checkpoint;
 	reader->started = false;
 	return true;
 }
@@ -552,28 +763,54 @@ reader_next_run(BlockReader *reader)
 		!read_varint(&reader->directory, reader->directory_end, &currency) ||
 		!read_varint(&reader->directory, reader->directory_end, &run_length))
 		return -1;
-	if (currency > UINT32_MAX)
+	if (currency > UINT32_MAX || reader->run >= reader->run_count)
 		return -1;
-	if (!reader->started)
+	if (account_whole(reader->run))
 		account = unzigzag(account_part);
 	else
 	{
-		/* the increase may not pass INT64_MAX, nor be 0 without a greater currency */
-		if (account_part > (uint64_t) INT64_MAX - (uint64_t) reader->account)
+		/* an increase: it may not pass INT64_MAX */
+		if (!reader->started ||
+			account_part > (uint64_t) INT64_MAX - (uint64_t) reader->account)
 			return -1;
 		account = wrapping_sum(reader->account, (int64_t) account_part);
-		if (account_part == 0 && (int32_t) (uint32_t) currency <= reader->currency)
-			return -1;
 	}
+	if (reader->started &&
+		!key_less(reader->account, reader->currency, account, (int32_t) (uint32_t) currency))
+		return -1;
 	if (run_length == 0 || run_length > (uint64_t) (reader->end - reader->data))
 		return -1;
+	reader->run++;
 	reader->started = true;
 	reader->account = account;
 	reader->currency = (int32_t) (uint32_t) currency;
-	reader->run = reader->data;
+	reader->run_data = reader->data;
 	reader->run_end = reader->data + run_length;
 	reader->data = reader->run_end;
 	return 1;
+}
+
+/*
+ * The key of the directory item at a checkpoint, read in place; false if
+ * it is malformed.
+ */
+static bool
+reader_checkpoint_key(const BlockReader *reader, size_t checkpoint,
+					  int64_t *account, int32_t *currency)
+{
+	const uint8_t *directory;
+	const uint8_t *data;
+	uint64_t	account_part;
+	uint64_t	currency_part;
+
+	if (!checkpoint_position(reader, checkpoint, &directory, &data) ||
+		!read_varint(&directory, reader->directory_end, &account_part) ||
+		!read_varint(&directory, reader->directory_end, &currency_part) ||
+		currency_part > UINT32_MAX)
+		return false;
+	*account = unzigzag(account_part);
+	*currency = (int32_t) (uint32_t) currency_part;
+	return true;
 }
 
 /* Read one entry's event_id and deltas into entry; since as in entry_size. */
@@ -598,7 +835,7 @@ static bool
 reader_decode_run(const BlockReader *reader, int64_t locator,
 				  AxsHistoryEntry *out, size_t capacity, size_t *count)
 {
-	const uint8_t *position = reader->run;
+	const uint8_t *position = reader->run_data;
 	const uint8_t *end = reader->run_end;
 	AxsHistoryEntry entry;
 	uint64_t	seqno;
@@ -623,7 +860,7 @@ reader_decode_run(const BlockReader *reader, int64_t locator,
 	if (!read_zigzag(&position, end, &entry.available) ||
 		!read_zigzag(&position, end, &entry.frozen))
 		return false;
-	if (reader->run == reader->directory_end)
+	if (reader->run_data == reader->data_start)
 	{
 		/* the block's first entry: its event_id is the header's */
 		entry.event_id = reader->base_event_id;
@@ -677,17 +914,30 @@ axs_history_block_decode(const uint8_t *block, size_t length, int64_t locator,
 	*count = 0;
 	if (!reader_open(&reader, block, length) || reader.entry_count > capacity)
 		return false;
-	while ((step = reader_next_run(&reader)) == 1)
+	for (;;)
 	{
 		size_t		run_count;
 
+		/* each checkpoint says where its run is */
+		if (reader.run > 0 && reader.run < reader.run_count && account_whole(reader.run))
+		{
+			const uint8_t *directory;
+			const uint8_t *data;
+
+			if (!checkpoint_position(&reader, reader.run / CHECKPOINT_RUNS, &directory, &data) ||
+				directory != reader.directory || data != reader.data)
+				return false;
+		}
+		if ((step = reader_next_run(&reader)) != 1)
+			break;
 		if (!reader_decode_run(&reader, locator, out + decoded,
 							   reader.entry_count - decoded, &run_count))
 			return false;
 		decoded += run_count;
 	}
 	/* the runs cover the data exactly and hold the entries announced */
-	if (step < 0 || reader.data != reader.end || decoded != reader.entry_count)
+	if (step < 0 || reader.run != reader.run_count || reader.data != reader.end ||
+		decoded != reader.entry_count)
 		return false;
 	*count = decoded;
 	return true;
@@ -699,17 +949,39 @@ axs_history_block_find(const uint8_t *block, size_t length, int64_t locator,
 					   AxsHistoryEntry *out, size_t capacity, size_t *count)
 {
 	BlockReader reader;
+	size_t		low = 0;
+	size_t		high;
 	int			step;
 
 	*count = 0;
 	if (!reader_open(&reader, block, length))
+		return false;
+
+	/* the last checkpoint whose key is not above the one sought, or the first */
+	high = reader.checkpoint_count;
+	while (low < high)
+	{
+		size_t		middle = high - (high - low) / 2;
+		int64_t		middle_account;
+		int32_t		middle_currency;
+
+		if (!reader_checkpoint_key(&reader, middle, &middle_account, &middle_currency))
+			return false;
+		if (key_less(account, currency, middle_account, middle_currency))
+			high = middle - 1;
+		else
+			low = middle;
+	}
+
+	/* then the runs from there, in key order */
+	if (!reader_seek(&reader, low))
 		return false;
 	while ((step = reader_next_run(&reader)) == 1)
 	{
 		if (reader.account == account && reader.currency == currency)
 			return reader_decode_run(&reader, locator, out, capacity, count);
 		if (key_less(account, currency, reader.account, reader.currency))
-			return true;		/* runs are in key order: it would be here */
+			return true;		/* it would be here */
 	}
 	return step == 0;
 }
@@ -725,13 +997,15 @@ axs_history_block_bounds(const uint8_t *block, size_t length,
 		return false;
 	first->account = reader.account;
 	first->currency = reader.currency;
-	while ((step = reader_next_run(&reader)) == 1)
-		;
-	if (step < 0 || reader.data != reader.end)
+	if (!reader_seek(&reader, reader.checkpoint_count))
 		return false;
-	last->account = reader.account;
-	last->currency = reader.currency;
-	return true;
+	while ((step = reader_next_run(&reader)) == 1)
+	{
+		last->account = reader.account;
+		last->currency = reader.currency;
+	}
+	/* run_count is past the last checkpoint: a run was read after it */
+	return step == 0 && reader.run == reader.run_count && reader.data == reader.end;
 }
 
 
@@ -748,18 +1022,23 @@ axs_history_pack(AxsHistoryEntry *entries, size_t count,
 	size_t		start = 0;
 
 	*head_count = 0;
-	axs_history_sort(entries, count);
 
 	/* every entry, before any block leaves */
 	for (size_t i = 0; i < count; i++)
 	{
-		if (i > 0 && same_key(&entries[i], &entries[i - 1]))
+		const AxsHistoryEntry *previous = i > 0 ? &entries[i - 1] : NULL;
+
+		if (previous != NULL && same_key(&entries[i], previous))
 		{
-			if (!entry_continues(&entries[i - 1], &entries[i]))
+			if (!entry_continues(previous, &entries[i]))
 				return false;
 		}
 		else
 		{
+			if (previous != NULL &&
+				!key_less(previous->account, previous->currency,
+						  entries[i].account, entries[i].currency))
+				return false;
 			if (!run_start_valid(&entries[i]))
 				return false;
 			keys++;

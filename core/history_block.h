@@ -24,11 +24,15 @@
  *
  *	 header		version u8 (1)
  *				entry_count varint (> 0)
+ *				run_count varint (keys in the block, 1 to entry_count)
  *				directory_length varint (bytes of the directory)
  *				base_event_id zigzag (the block's first entry's event_id)
+ *	 checkpoints  for runs 16, 32, 48, ...: where the run's directory item
+ *				and data start, as u16 offsets from the start of the
+ *				directory and of the data
  *	 directory	one item a key run, sorted by (account, currency), keys unique:
- *				  account	first run: zigzag; later runs: varint, the
- *							increase over the previous run's account
+ *				  account	runs 0, 16, 32, ...: zigzag; the others:
+ *							varint, the increase over the previous run's
  *				  currency	varint of the currency as uint32
  *				  length	varint, bytes of the run's data (> 0)
  *	 data		the runs' data, in directory order, back to back:
@@ -46,8 +50,9 @@
  * has previous_block = the block's own locator and the balance of the
  * entry before it plus its deltas.  Differences are taken modulo 2^64, so
  * every int64 value is representable; derived values that would overflow
- * make a block malformed.  The directory lets a lookup step over the runs
- * of other keys without decoding their entries.
+ * make a block malformed.  A lookup binary-searches the checkpoints, then
+ * steps through at most 16 directory items, over the runs of other keys
+ * without decoding their entries.
  *
  * Pure C: no PostgreSQL headers, unit-tested with cmocka.
  */
@@ -57,6 +62,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ledger.h"				/* AxsAllocator */
 
 /* Largest encoded block: a block row must fit in one 8 kB heap page. */
 #define AXS_HISTORY_BLOCK_MAX 7800
@@ -97,8 +104,14 @@ typedef struct AxsHistoryHead
 	int64_t		locator;
 } AxsHistoryHead;
 
-/* Sort by (account, currency, seqno), in place. */
-extern void axs_history_sort(AxsHistoryEntry *entries, size_t count);
+/*
+ * Sort by (account, currency, seqno).  With an allocator, a large array is
+ * radix-sorted, borrowing 32 bytes an entry for the call; with none (NULL),
+ * or under 256 entries, it is sorted in place.  Input already in order
+ * costs one pass.
+ */
+extern void axs_history_sort(AxsHistoryEntry *entries, size_t count,
+							 const AxsAllocator *allocator);
 
 /*
  * Encode the leading entries of entries[0..count) that fit in capacity
@@ -152,20 +165,21 @@ typedef void (*AxsHistoryEmit) (void *context, int64_t locator,
 								const uint8_t *block, size_t length);
 
 /*
- * Pack a whole unit: sort the entries, check them all, then encode them
- * into as few blocks as fit, taking each block's locator from next_locator
- * (positive, never one already used for a block these entries name) and
- * handing each block to emit, in order.
+ * Pack a whole unit, sorted by axs_history_sort: check every entry, then
+ * encode them into as few blocks as fit, taking each block's locator from
+ * next_locator (positive, never one already used for a block these entries
+ * name) and handing each block to emit, in order.
  *
  * The caller fills every field but previous_block, which it sets only on
  * each key's first entry of the unit (the key's head before the unit, 0 if
- * seqno is 1).  On return the entries are sorted and every previous_block
- * is what a decoder reports, and heads[0..*head_count) holds, per key in
- * key order, its last seqno and the locator of the block holding it.
+ * seqno is 1).  On return every previous_block is what a decoder reports,
+ * and heads[0..*head_count) holds, per key in key order, its last seqno
+ * and the locator of the block holding it.
  *
- * Returns false, before emitting anything, if the entries do not chain
- * (see axs_history_block_encode) or there are more keys than
- * heads_capacity; false midway only if next_locator breaks its contract.
+ * Returns false, before emitting anything, if the entries are not sorted
+ * or do not chain (see axs_history_block_encode) or there are more keys
+ * than heads_capacity; false midway only if next_locator breaks its
+ * contract.
  */
 extern bool axs_history_pack(AxsHistoryEntry *entries, size_t count,
 							 AxsHistoryNextLocator next_locator, AxsHistoryEmit emit,

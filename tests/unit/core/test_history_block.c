@@ -195,6 +195,7 @@ test_exact_layout(void **state)
 	static const uint8_t expected[] = {
 		0x01,					/* version */
 		0x03,					/* three entries */
+		0x02,					/* two runs: no checkpoint */
 		0x06,					/* directory of six bytes */
 		0xC8, 0x01,				/* base event id 100 */
 		0x0A, 0x01, 0x09,		/* account 5, currency 1, nine bytes of data */
@@ -427,24 +428,12 @@ test_encoder_refusals(void **state)
 	/* a seqno past INT64_MAX */
 	REFUSE(bad[0].seqno = INT64_MAX; bad[1].seqno = INT64_MIN; bad[2].seqno = INT64_MIN + 1);
 
-	/* sorted by key: pack sorts, the encoder refuses */
-	memcpy(bad, valid, sizeof(valid));
-	bad[3] = valid[0];
-	bad[4] = valid[1];
-	bad[0] = valid[2];
-	bad[1] = valid[3];
-	bad[2] = valid[4];
-	assert_refused(bad, count, 50, AXS_HISTORY_BLOCK_MAX);
-	memcpy(bad, valid, sizeof(valid));
-	bad[3].account = 1;
-	bad[3].currency = 0;
-	assert_refused(bad, count, 50, AXS_HISTORY_BLOCK_MAX);
-
+	/* keys out of order */
+	REFUSE(bad[3] = valid[0]; bad[4] = valid[1]; bad[0] = valid[2]; bad[1] = valid[3];
+		   bad[2] = valid[4]);
+	REFUSE(bad[3].account = 1; bad[3].currency = 0);
 	/* a key's entries split by another key */
-	memcpy(bad, valid, sizeof(valid));
-	bad[1] = valid[3];
-	bad[3] = valid[1];
-	assert_refused(bad, count, 50, AXS_HISTORY_BLOCK_MAX);
+	REFUSE(bad[1] = valid[3]; bad[3] = valid[1]);
 
 	/* the previous block may not be the block itself, nor the locator <= 0 */
 	assert_refused(valid, count, 30, AXS_HISTORY_BLOCK_MAX);
@@ -757,7 +746,7 @@ test_runs_across_blocks(void **state)
 }
 
 static void
-test_pack_sorts_and_checks(void **state)
+test_pack(void **state)
 {
 	AxsHistoryEntry entries[16];
 	AxsHistoryEntry sorted[16];
@@ -768,17 +757,10 @@ test_pack_sorts_and_checks(void **state)
 	TestRandom	random = {UINT64_C(0x5eed0f0a11ce1234)};
 
 	(void) state;
-	count = append_chain(sorted, 0, 9, 3, 1, 0, 0, 0, 1, 1, 4);
+	count = append_chain(sorted, 0, -9, 2, 1, 0, 0, 0, 3, 1, 2);
 	count = append_chain(sorted, count, 9, 1, 5, 2, -10, 0, 2, 1, 3);
-	count = append_chain(sorted, count, -9, 2, 1, 0, 0, 0, 3, 1, 2);
+	count = append_chain(sorted, count, 9, 3, 1, 0, 0, 0, 1, 1, 4);
 	count = append_chain(sorted, count, 100, 1, 1, 0, 0, 0, 4, 1, 1);
-	axs_history_sort(sorted, count);
-	for (size_t i = 1; i < count; i++)
-		assert_true(sorted[i - 1].account < sorted[i].account ||
-					(sorted[i - 1].account == sorted[i].account &&
-					 (sorted[i - 1].currency < sorted[i].currency ||
-					  (sorted[i - 1].currency == sorted[i].currency &&
-					   sorted[i - 1].seqno < sorted[i].seqno))));
 
 	for (int round = 0; round < 50; round++)
 	{
@@ -791,6 +773,11 @@ test_pack_sorts_and_checks(void **state)
 			entries[i] = entries[j];
 			entries[j] = swap;
 		}
+		/* out of order: refused before any block */
+		assert_false(axs_history_pack(entries, count, refusing_next_locator, refusing_emit, NULL,
+									  heads, 16, &head_count));
+
+		axs_history_sort(entries, count, round % 2 == 0 ? NULL : &axs_default_allocator);
 		store.next_locator = 2;
 		assert_true(axs_history_pack(entries, count, store_next_locator, store_emit, &store,
 									 heads, 4, &head_count));
@@ -806,7 +793,6 @@ test_pack_sorts_and_checks(void **state)
 		store_free(&store);
 
 		/* too few heads: refused before any block */
-		memcpy(entries, sorted, count * sizeof(*entries));
 		assert_false(axs_history_pack(entries, count, refusing_next_locator, refusing_emit, NULL,
 									  heads, 3, &head_count));
 	}
@@ -829,18 +815,45 @@ test_pack_sorts_and_checks(void **state)
 	assert_int_equal(head_count, 0);
 }
 
-/* Sort sizes and orders that reach insertion sort, quicksort and heap sort. */
+/* Fail unless entries[0..n) are in order and hold event ids 0..n-1 once each. */
+static void
+assert_sorted_permutation(const AxsHistoryEntry *entries, size_t n, bool *seen)
+{
+	memset(seen, 0, n * sizeof(bool));
+	for (size_t i = 0; i < n; i++)
+	{
+		const AxsHistoryEntry *b = &entries[i];
+
+		assert_true(b->event_id >= 0 && (size_t) b->event_id < n && !seen[b->event_id]);
+		seen[b->event_id] = true;
+		if (i > 0)
+		{
+			const AxsHistoryEntry *a = &entries[i - 1];
+
+			assert_true(a->account < b->account ||
+						(a->account == b->account &&
+						 (a->currency < b->currency ||
+						  (a->currency == b->currency && a->seqno <= b->seqno))));
+		}
+	}
+}
+
+/*
+ * Sort sizes and orders that reach insertion sort, quicksort, heap sort
+ * and the radix sort, with and without an allocator.
+ */
 static void
 test_sort(void **state)
 {
 	static AxsHistoryEntry entries[20000];
+	static bool seen[20000];
 	TestRandom	random = {UINT64_C(0x0123456789abcdef)};
-	const size_t sizes[] = {0, 1, 2, 3, 16, 17, 100, 1000, 20000};
+	const size_t sizes[] = {0, 1, 2, 3, 16, 17, 100, 255, 256, 1000, 20000};
 
 	(void) state;
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
 	{
-		for (int order = 0; order < 6; order++)
+		for (int order = 0; order < 8; order++)
 		{
 			size_t		n = sizes[s];
 
@@ -860,11 +873,21 @@ test_sort(void **state)
 					case 2:		/* descending */
 						entries[i].account = -(int64_t) i;
 						break;
-					case 3:		/* all equal */
+					case 3:		/* all one key, seqnos descending */
 						entries[i].account = 7;
+						entries[i].seqno = (int64_t) (n - i);
 						break;
 					case 4:		/* organ pipe */
 						entries[i].account = (int64_t) (i < n / 2 ? i : n - i);
+						break;
+					case 5:		/* random keys, each key's seqnos in order */
+						entries[i].account = (int64_t) test_random_below(&random, 300) * 1000003;
+						entries[i].currency = (int32_t) test_random_below(&random, 5) - 2;
+						entries[i].seqno = (int64_t) i;
+						break;
+					case 6:		/* in key order, seqnos descending in some keys */
+						entries[i].account = (int64_t) (i / 40);
+						entries[i].seqno = (int64_t) (i / 40 % 3 == 0 ? n - i : i);
 						break;
 					default:	/* full-range values */
 						entries[i].account = (int64_t) test_random_next(&random);
@@ -874,17 +897,11 @@ test_sort(void **state)
 				}
 				entries[i].event_id = (int64_t) i;
 			}
-			axs_history_sort(entries, n);
-			for (size_t i = 1; i < n; i++)
-			{
-				const AxsHistoryEntry *a = &entries[i - 1];
-				const AxsHistoryEntry *b = &entries[i];
-
-				assert_true(a->account < b->account ||
-							(a->account == b->account &&
-							 (a->currency < b->currency ||
-							  (a->currency == b->currency && a->seqno <= b->seqno))));
-			}
+			axs_history_sort(entries, n, (order + (int) s) % 2 == 0 ? &axs_default_allocator : NULL);
+			assert_sorted_permutation(entries, n, seen);
+			/* sorting sorted entries leaves them */
+			axs_history_sort(entries, n, &axs_default_allocator);
+			assert_sorted_permutation(entries, n, seen);
 		}
 	}
 }
@@ -908,7 +925,7 @@ sample_entries(TestRandom *random, AxsHistoryEntry *entries, size_t keys)
 							 (int64_t) (5000 + test_random_below(random, 3000)),
 							 1 + (int64_t) test_random_below(random, 4), length);
 	}
-	axs_history_sort(entries, count);
+	axs_history_sort(entries, count, NULL);
 	return count;
 }
 
@@ -1021,6 +1038,116 @@ probes_of(const AxsHistoryEntry *entries, size_t count, AxsHistoryKey *probes)
 	return n + 1;
 }
 
+/* A varint read back by the test, for finding fields in encoded blocks. */
+static size_t
+get_test_varint(const uint8_t *in, uint64_t *value)
+{
+	size_t		n = 0;
+
+	*value = 0;
+	do
+		*value |= (uint64_t) (in[n] & 0x7F) << (7 * n);
+	while (in[n++] & 0x80);
+	return n;
+}
+
+/*
+ * Blocks of up to 300 keys, so of up to 18 checkpoints: every key found
+ * through them, every gap between keys absent; then damaged checkpoints
+ * make the block malformed and lookups safe.
+ */
+static void
+assert_many_keys(size_t keys)
+{
+	static AxsHistoryEntry entries[1000];
+	static AxsHistoryEntry decoded[OUT_CAPACITY];
+	static AxsHistoryKey probes[1000];
+	uint8_t		block[AXS_HISTORY_BLOCK_MAX];
+	size_t		count = 0;
+	size_t		length;
+	size_t		probe_count = 0;
+	size_t		checkpoints;
+	uint64_t	value;
+
+	for (size_t k = 0; k < keys; k++)
+		count = append_chain(entries, count, 10 * (int64_t) (k / 3) - 500, (int32_t) (k % 3) * 2,
+							 k % 2 == 0 ? 1 : 100, k % 2 == 0 ? 0 : 3, 1000, 0,
+							 7000 + (int64_t) k, 1, 1 + k % 3);
+	length = assert_round_trip(entries, count, 9, block, sizeof(block));
+	for (size_t i = 0; i < count; i++)
+	{
+		assert_absent(block, length, 9, entries[i].account, entries[i].currency + 1);
+		assert_absent(block, length, 9, entries[i].account + 5, entries[i].currency);
+		assert_absent(block, length, 9, entries[i].account - 5, entries[i].currency);
+		if (i == 0 || entries[i].account != entries[i - 1].account ||
+			entries[i].currency != entries[i - 1].currency)
+		{
+			probes[probe_count].account = entries[i].account;
+			probes[probe_count].currency = entries[i].currency;
+			probe_count++;
+		}
+	}
+	assert_int_equal(probe_count, keys);
+	assert_absent(block, length, 9, -1000, 0);
+	assert_absent(block, length, 9, 1000, 0);
+
+	/* the header's length, then each checkpoint's offsets changed */
+	{
+		size_t		header = 1;
+
+		header += get_test_varint(block + header, &value);
+		assert_int_equal(value, count);
+		header += get_test_varint(block + header, &value);
+		assert_int_equal(value, keys);
+		header += get_test_varint(block + header, &value);
+		header += get_test_varint(block + header, &value);
+		checkpoints = (keys - 1) / 16;
+		for (size_t c = 0; c < checkpoints; c++)
+		{
+			for (int damage = 0; damage < (checkpoints > 1 ? 5 : 4); damage++)
+			{
+				uint8_t    *copy = test_exact_copy(block, length);
+				uint8_t    *offsets = copy + header + 4 * c;
+				AxsHistoryEntry out[4];
+				size_t		found;
+
+				switch (damage)
+				{
+					case 0:		/* the directory offset one byte on */
+						offsets[0]++;
+						break;
+					case 1:		/* the data offset one byte back */
+						offsets[2]--;
+						break;
+					case 2:		/* past the end */
+						offsets[0] = offsets[1] = 0xFF;
+						break;
+					case 3:
+						offsets[2] = offsets[3] = 0xFF;
+						break;
+					default:	/* the next checkpoint's offsets */
+						memcpy(offsets, block + header + 4 * ((c + 1) % checkpoints), 4);
+						break;
+				}
+				assert_false(axs_history_block_decode(copy, length, 9, decoded, OUT_CAPACITY, &found));
+				assert_self_consistent(copy, length, 9, probes, probe_count);
+				(void) axs_history_block_find(copy, length, 9, 0, 0, out, 4, &found);
+				free(copy);
+			}
+		}
+	}
+}
+
+static void
+test_many_keys(void **state)
+{
+	const size_t key_counts[] = {15, 16, 17, 32, 33, 48, 300};
+
+	(void) state;
+	for (size_t n = 0; n < sizeof(key_counts) / sizeof(key_counts[0]); n++)
+		assert_many_keys(key_counts[n]);
+}
+
 static void
 test_truncated_blocks_are_safe(void **state)
 {
@@ -1098,6 +1225,7 @@ single_run_block(uint8_t *out, uint64_t entry_count, const uint64_t *data, size_
 		run_length += put_test_varint(run + run_length, data[i]);
 	out[length++] = AXS_HISTORY_BLOCK_VERSION;
 	length += put_test_varint(out + length, entry_count);
+	out[length++] = 0x01;		/* one run */
 	length += put_test_varint(out + length, 2 + put_test_varint(scratch, run_length));
 	out[length++] = 0x00;		/* base event id 0 */
 	out[length++] = 0x02;		/* account 1 */
@@ -1163,7 +1291,7 @@ static void
 test_damaged_blocks_are_safe(void **state)
 {
 	static const uint8_t good[] = {
-		0x01, 0x03, 0x06, 0xC8, 0x01,
+		0x01, 0x03, 0x02, 0x06, 0xC8, 0x01,
 		0x0A, 0x01, 0x09, 0x02, 0x02, 0x06,
 		0x03, 0x04, 0x28, 0x00, 0x0E, 0x00, 0x04, 0x03, 0x04,
 		0x01, 0x0A, 0x00, 0x02, 0x0A, 0x00,
@@ -1183,31 +1311,35 @@ test_damaged_blocks_are_safe(void **state)
 		{1, 0x02, 0, 0, false},	/* fewer entries than the runs hold */
 		{1, 0x04, 0, 0, false},	/* more */
 		{1, 0xFF, 0, 0, false},	/* a varint running into the next field */
-		{2, 0x00, 0, 0, false},	/* an empty directory */
-		{2, 0x05, 0, 0, false},	/* a directory cutting an item */
-		{2, 0x07, 0, 0, false},
-		{2, 0x7F, 0, 0, false},	/* past the block's end */
-		{3, 0xCA, 0, 0, true},	/* another base event id: other ids */
-		{7, 0x00, 0, 0, false},	/* a run of no bytes */
-		{7, 0x08, 0, 0, false},	/* runs not covering the data */
-		{7, 0x0A, 0, 0, false},
-		{7, 0x7F, 0, 0, false},	/* a run past the block's end */
-		{8, 0x00, 9, 0x01, false},	/* the same key twice */
-		{8, 0x00, 9, 0x00, false},	/* keys out of order */
-		{8, 0x00, 0, 0, true},	/* (5, 2) after (5, 1) */
-		{9, 0x00, 0, 0, true},	/* (7, 0) */
-		{10, 0x05, 0, 0, false},
-		{10, 0x00, 0, 0, false},
-		{11, 0x00, 0, 0, false},	/* seqno 0 */
-		{11, 0x01, 0, 0, false},	/* seqno 1 with a previous block */
-		{12, 0x00, 0, 0, false},	/* previous block 10 - 0: the block itself */
-		{12, 0x14, 0, 0, false},	/* previous block 10 - 10: none */
-		{12, 0x16, 0, 0, false},	/* previous block 10 - 11: negative */
-		{12, 0x15, 0, 0, true},	/* previous block 10 + 11 */
-		{12, 0x80, 0, 0, false},	/* a varint running on */
-		{14, 0x80, 0, 0, false},
-		{13, 0xFF, 14, 0xFF, false},	/* the last run's data runs short */
-		{25, 0x80, 0, 0, false},	/* cut off at the block's end */
+		{2, 0x00, 0, 0, false},	/* no runs */
+		{2, 0x01, 0, 0, false},	/* fewer runs than the directory holds */
+		{2, 0x03, 0, 0, false},	/* more */
+		{2, 0x04, 0, 0, false},	/* more runs than entries */
+		{3, 0x00, 0, 0, false},	/* an empty directory */
+		{3, 0x05, 0, 0, false},	/* a directory cutting an item */
+		{3, 0x07, 0, 0, false},
+		{3, 0x7F, 0, 0, false},	/* past the block's end */
+		{4, 0xCA, 0, 0, true},	/* another base event id: other ids */
+		{8, 0x00, 0, 0, false},	/* a run of no bytes */
+		{8, 0x08, 0, 0, false},	/* runs not covering the data */
+		{8, 0x0A, 0, 0, false},
+		{8, 0x7F, 0, 0, false},	/* a run past the block's end */
+		{9, 0x00, 10, 0x01, false},	/* the same key twice */
+		{9, 0x00, 10, 0x00, false},	/* keys out of order */
+		{9, 0x00, 0, 0, true},	/* (5, 2) after (5, 1) */
+		{10, 0x00, 0, 0, true},	/* (7, 0) */
+		{11, 0x05, 0, 0, false},
+		{11, 0x00, 0, 0, false},
+		{12, 0x00, 0, 0, false},	/* seqno 0 */
+		{12, 0x01, 0, 0, false},	/* seqno 1 with a previous block */
+		{13, 0x00, 0, 0, false},	/* previous block 10 - 0: the block itself */
+		{13, 0x14, 0, 0, false},	/* previous block 10 - 10: none */
+		{13, 0x16, 0, 0, false},	/* previous block 10 - 11: negative */
+		{13, 0x15, 0, 0, true},	/* previous block 10 + 11 */
+		{13, 0x80, 0, 0, false},	/* a varint running on */
+		{15, 0x80, 0, 0, false},
+		{14, 0xFF, 15, 0xFF, false},	/* the last run's data runs short */
+		{26, 0x80, 0, 0, false},	/* cut off at the block's end */
 	};
 	AxsHistoryKey probes[] = {{5, 1}, {7, 2}, {6, 0}, {5, 2}, {7, 0}, {INT64_MAX, 0}};
 	AxsHistoryEntry out[OUT_CAPACITY];
@@ -1235,13 +1367,13 @@ test_damaged_blocks_are_safe(void **state)
 	{
 		uint8_t		longer[sizeof(good) + 1];
 		static const uint8_t overlong[] = {
-			0x01, 0x83, 0x00, 0x06, 0xC8, 0x01,
+			0x01, 0x83, 0x00, 0x02, 0x06, 0xC8, 0x01,
 			0x0A, 0x01, 0x09, 0x02, 0x02, 0x06,
 			0x03, 0x04, 0x28, 0x00, 0x0E, 0x00, 0x04, 0x03, 0x04,
 			0x01, 0x0A, 0x00, 0x02, 0x0A, 0x00,
 		};
 		uint8_t		widest[] = {
-			0x01, 0x01, 0x0C, 0x00,
+			0x01, 0x01, 0x01, 0x0C, 0x00,
 			0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01,	/* INT64_MIN */
 			0x01, 0x05,
 			0x01, 0x00, 0x00, 0x00, 0x00,
@@ -1262,7 +1394,7 @@ test_damaged_blocks_are_safe(void **state)
 
 		/* a currency beyond 32 bits; the widest one is -1 */
 		uint8_t		currency[] = {
-			0x01, 0x01, 0x07, 0x00,
+			0x01, 0x01, 0x01, 0x07, 0x00,
 			0x02, 0x80, 0x80, 0x80, 0x80, 0x10, 0x05,	/* account 1, currency 2^32 */
 			0x01, 0x00, 0x00, 0x00, 0x00,
 		};
@@ -1271,8 +1403,8 @@ test_damaged_blocks_are_safe(void **state)
 		assert_false(axs_history_block_decode(block, sizeof(currency), 10, out, OUT_CAPACITY, &count));
 		assert_self_consistent(block, sizeof(currency), 10, probes, 6);
 		free(block);
-		currency[5] = currency[6] = currency[7] = currency[8] = 0xFF;
-		currency[9] = 0x0F;
+		currency[6] = currency[7] = currency[8] = currency[9] = 0xFF;
+		currency[10] = 0x0F;
 		block = test_exact_copy(currency, sizeof(currency));
 		assert_true(axs_history_block_decode(block, sizeof(currency), 10, out, OUT_CAPACITY, &count));
 		assert_int_equal(out[0].account, 1);
@@ -1285,12 +1417,12 @@ test_damaged_blocks_are_safe(void **state)
 		assert_int_equal(count, 1);
 		assert_int_equal(out[0].account, INT64_MIN);
 		free(block);
-		widest[13] = 0x02;
+		widest[14] = 0x02;
 		block = test_exact_copy(widest, sizeof(widest));
 		assert_false(axs_history_block_decode(block, sizeof(widest), 10, out, OUT_CAPACITY, &count));
 		assert_self_consistent(block, sizeof(widest), 10, probes, 6);
 		free(block);
-		widest[13] = 0x81;
+		widest[14] = 0x81;
 		block = test_exact_copy(widest, sizeof(widest));
 		assert_false(axs_history_block_decode(block, sizeof(widest), 10, out, OUT_CAPACITY, &count));
 		assert_self_consistent(block, sizeof(widest), 10, probes, 6);
@@ -1304,7 +1436,7 @@ test_damaged_blocks_are_safe(void **state)
 			};
 			uint8_t		bytes[64];
 			size_t		length;
-			const size_t second_account = 4 + 10 + 1 + 1;	/* header, first item */
+			const size_t second_account = 5 + 10 + 1 + 1;	/* header, first item */
 
 			assert_int_equal(axs_history_block_encode(top, 2, 10, bytes, sizeof(bytes), &length), 2);
 			assert_int_equal(bytes[second_account], 1);
@@ -1420,24 +1552,27 @@ model_key_index(int64_t account, int32_t currency)
 	return index * MODEL_CURRENCIES + (size_t) (currency - 1);
 }
 
-/* A rank in [0, n) with weight 1 / (rank + 1), from a cumulative table. */
+/*
+ * A rank in [0, n), skewed like Zipf's law: a power of two picked
+ * uniformly, then a rank uniformly among the ranks of that many bits, so
+ * rank 0 is as likely as all of 512..1023 together.
+ */
 static size_t
-zipf_pick(TestRandom *random, const double *cumulative, size_t n)
+skewed_pick(TestRandom *random, size_t n)
 {
-	double		u = (double) (test_random_next(random) >> 11) / 9007199254740992.0 * cumulative[n - 1];
-	size_t		low = 0;
-	size_t		high = n - 1;
+	size_t		levels = 0;
+	size_t		level;
+	size_t		low;
+	size_t		width;
 
-	while (low < high)
-	{
-		size_t		middle = (low + high) / 2;
-
-		if (cumulative[middle] < u)
-			low = middle + 1;
-		else
-			high = middle;
-	}
-	return low;
+	while (((size_t) 1 << levels) <= n)
+		levels++;
+	level = test_random_below(random, levels);
+	low = ((size_t) 1 << level) - 1;
+	width = (size_t) 1 << level;
+	if (low + width > n)
+		width = n - low;
+	return low + test_random_below(random, width);
 }
 
 static int64_t
@@ -1452,7 +1587,6 @@ static void
 test_model(void **state)
 {
 	static ModelKey keys[MODEL_KEYS];
-	static double cumulative[MODEL_ACCOUNTS];
 	static AxsHistoryEntry unit[MODEL_UNIT_MAX_EVENTS * MODEL_LEGS_MAX];
 	static AxsHistoryHead heads[MODEL_UNIT_MAX_EVENTS * MODEL_LEGS_MAX];
 	TestRandom	random = {UINT64_C(0x4d0de1c0ffee5eed)};
@@ -1465,8 +1599,6 @@ test_model(void **state)
 
 	(void) state;
 	memset(keys, 0, sizeof(keys));
-	for (size_t i = 0; i < MODEL_ACCOUNTS; i++)
-		cumulative[i] = (i > 0 ? cumulative[i - 1] : 0) + 1.0 / (double) (i + 1);
 	store.next_locator = 1000;
 	store.random = &locator_random;
 
@@ -1495,7 +1627,7 @@ test_model(void **state)
 			event_id = id > event_id ? id : event_id + 1;
 			for (size_t l = 0; l < legs; l++)
 			{
-				size_t		key = zipf_pick(&random, cumulative, MODEL_ACCOUNTS) * MODEL_CURRENCIES +
+				size_t		key = skewed_pick(&random, MODEL_ACCOUNTS) * MODEL_CURRENCIES +
 					test_random_below(&random, MODEL_CURRENCIES);
 				int64_t		amount = model_amount(&random);
 				int64_t		available = 0;
@@ -1572,7 +1704,7 @@ test_model(void **state)
 					break;
 				}
 
-		/* in no particular order: pack sorts */
+		/* in no particular order, then sorted */
 		for (size_t i = count; i > 1; i--)
 		{
 			size_t		j = test_random_below(&random, i);
@@ -1581,6 +1713,7 @@ test_model(void **state)
 			unit[i - 1] = unit[j];
 			unit[j] = swap;
 		}
+		axs_history_sort(unit, count, u % 2 == 0 ? &axs_default_allocator : NULL);
 		assert_true(axs_history_pack(unit, count, store_next_locator, store_emit, &store,
 									 heads, sizeof(heads) / sizeof(heads[0]), &head_count));
 		assert_true(store.count > blocks_before);
@@ -1653,11 +1786,12 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_many_keys),
 		cmocka_unit_test(test_exact_layout),
 		cmocka_unit_test(test_extreme_values),
 		cmocka_unit_test(test_encoder_refusals),
 		cmocka_unit_test(test_runs_across_blocks),
-		cmocka_unit_test(test_pack_sorts_and_checks),
+		cmocka_unit_test(test_pack),
 		cmocka_unit_test(test_sort),
 		cmocka_unit_test(test_truncated_blocks_are_safe),
 		cmocka_unit_test(test_damaged_blocks_are_safe),
