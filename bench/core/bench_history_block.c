@@ -25,12 +25,16 @@
  *
  * Times are thread CPU time, each figure the best of ROUNDS rounds (for
  * sorting and packing, summed over the units), so that a busy machine
- * disturbs them as little as possible.
+ * disturbs them as little as possible.  Finds in random blocks read blocks
+ * that are mostly not in the CPU's caches, as a block read from PostgreSQL's
+ * buffers would be; walks are timed both with the caches emptied first
+ * (cold) and with the blocks in them from the round before (warm).
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <malloc.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,17 +399,43 @@ typedef struct Probe
 	int32_t		currency;
 } Probe;
 
+/* Bytes read by evict_caches, so that the compiler keeps the reads. */
+static uint64_t evicted_sum;
+
+/* Read a buffer larger than the caches, so that the blocks are not in them. */
+static void
+evict_caches(void)
+{
+	static uint8_t *buffer;
+	const size_t size = 256 * 1024 * 1024;
+
+	if (buffer == NULL)
+	{
+		buffer = malloc(size);
+		memset(buffer, 1, size);
+	}
+	for (size_t i = 0; i < size; i += 64)
+		evicted_sum += ((volatile uint8_t *) buffer)[i];
+}
+
+/*
+ * ns per find of probes[0..count), best of ROUNDS; with cold, the caches
+ * are emptied before each round.
+ */
 static double
-time_finds(const Probe *probes, size_t count, size_t *found_total)
+time_finds(const Probe *probes, size_t count, bool cold, size_t *found_total)
 {
 	static AxsHistoryEntry out[AXS_HISTORY_BLOCK_MAX_ENTRIES];
 	double		best = 0;
 
 	for (int round = 0; round < ROUNDS; round++)
 	{
-		double		start = now_seconds();
+		double		start;
 		double		ns;
 
+		if (cold)
+			evict_caches();
+		start = now_seconds();
 		*found_total = 0;
 		for (size_t p = 0; p < count; p++)
 		{
@@ -424,17 +454,22 @@ time_finds(const Probe *probes, size_t count, size_t *found_total)
 	return best;
 }
 
+/* us per walk of WALK_ENTRIES entries, best of ROUNDS, as time_finds. */
 static double
-time_walk(const Store *store, int64_t head, int64_t account, int32_t currency, size_t *visited)
+time_walk(const Store *store, int64_t head, int64_t account, int32_t currency, bool cold,
+		  size_t *visited)
 {
 	static AxsHistoryEntry out[WALK_ENTRIES];
 	double		best = 0;
 
 	for (int round = 0; round < ROUNDS; round++)
 	{
-		double		start = now_seconds();
+		double		start;
 		double		us;
 
+		if (cold)
+			evict_caches();
+		start = now_seconds();
 		*visited = walk(store, head, account, currency, WALK_ENTRIES, out);
 		us = (now_seconds() - start) * 1e6;
 		if (round == 0 || us < best)
@@ -600,11 +635,12 @@ main(int argc, char **argv)
 
 	/*
 	 * Finding a key in a random block: one of the block's keys, each as
-	 * likely (present), then a key between its first and last that it does
-	 * not hold (absent: currency 0 is never used).
+	 * likely; one of its keys that has a single entry there; a key between
+	 * its first and last that it does not hold (currency 0 is never used).
 	 */
-	for (int absent = 0; absent < 2; absent++)
+	for (int kind = 0; kind < 3; kind++)
 	{
+		static const char *const kinds[] = {"any key", "a key with one entry", "an absent key"};
 		double		ns;
 		size_t		total_runs = 0;
 
@@ -613,37 +649,48 @@ main(int argc, char **argv)
 			size_t		b = random_next() % store.count;
 			size_t		count;
 			size_t		runs = 0;
+			size_t		singles = 0;
+			const AxsHistoryEntry *run;
 
 			if (!axs_history_block_decode(store.blocks[b].bytes, store.blocks[b].length,
 										  store.first_locator + (int64_t) b, decoded,
 										  AXS_HISTORY_BLOCK_MAX_ENTRIES, &count))
 				abort();
-			/* the first entry of each run, moved to the front */
+			/* each run's first entry, moved to the front; single entries first of all */
 			for (size_t i = 0; i < count; i++)
-				if (i == 0 || decoded[i].account != decoded[i - 1].account ||
-					decoded[i].currency != decoded[i - 1].currency)
+			{
+				bool		first = i == 0 || decoded[i].account != decoded[i - 1].account ||
+					decoded[i].currency != decoded[i - 1].currency;
+				bool		last = i + 1 == count || decoded[i].account != decoded[i + 1].account ||
+					decoded[i].currency != decoded[i + 1].currency;
+
+				if (first)
 					decoded[runs++] = decoded[i];
+				if (first && last)
+				{
+					AxsHistoryEntry swap = decoded[singles];
+
+					decoded[singles++] = decoded[runs - 1];
+					decoded[runs - 1] = swap;
+				}
+			}
+			if (kind == 1 && singles == 0)
+			{
+				p--;
+				continue;
+			}
 			total_runs += runs;
+			run = &decoded[random_next() % (kind == 1 ? singles : runs)];
 			probes[p].block = &store.blocks[b];
 			probes[p].locator = store.first_locator + (int64_t) b;
-			if (absent)
-			{
-				probes[p].account = decoded[random_next() % runs].account;
-				probes[p].currency = 0;
-			}
-			else
-			{
-				const AxsHistoryEntry *run = &decoded[random_next() % runs];
-
-				probes[p].account = run->account;
-				probes[p].currency = run->currency;
-			}
+			probes[p].account = run->account;
+			probes[p].currency = kind == 2 ? 0 : run->currency;
 		}
-		ns = time_finds(probes, FIND_PROBES, &found_total);
-		printf("find one key in one block, %s: %.0f ns (%.2f entries found on average; %.0f keys a block)\n",
-			   absent ? "absent " : "present", ns, (double) found_total / FIND_PROBES,
+		ns = time_finds(probes, FIND_PROBES, false, &found_total);
+		printf("find in one block, %-20s %5.0f ns (%.2f entries found on average; %.0f keys a block)\n",
+			   kinds[kind], ns, (double) found_total / FIND_PROBES,
 			   (double) total_runs / FIND_PROBES);
-		if (!absent)
+		if (kind == 1)
 			memcpy(walk_probes, probes, WALK_ENTRIES * sizeof(Probe));
 	}
 
@@ -657,22 +704,26 @@ main(int argc, char **argv)
 	}
 	{
 		size_t		keys_to_walk[2] = {hot_key, warm_key};
-		const char *names[2] = {"the hottest key", "a key with ~100 entries a unit"};
+		const char *names[2] = {"the hottest key:", "a key with ~100 entries a unit:"};
 
 		for (int w = 0; w < 2; w++)
 		{
 			size_t		k = keys_to_walk[w];
 			int64_t		account = account_of_rank(k / CURRENCIES);
 			int32_t		currency = (int32_t) (k % CURRENCIES) + 1;
-			double		us = time_walk(&store, keys[k].head, account, currency, &visited);
+			double		cold = time_walk(&store, keys[k].head, account, currency, true, &visited);
+			double		warm = time_walk(&store, keys[k].head, account, currency, false, &visited);
 
-			printf("walk 1,000 entries, %s: %.1f us (%zu blocks)\n", names[w], us, visited);
+			printf("walk 1,000 entries, %-31s %7.1f us cold, %7.1f us warm (%zu blocks)\n",
+				   names[w], cold, warm, visited);
 		}
 	}
 
-	/* a key with one entry a block: 1,000 finds of present keys in random blocks */
-	printf("walk 1,000 entries, one a block: %.1f us (1,000 finds)\n",
-		   time_finds(walk_probes, WALK_ENTRIES, &found_total) * WALK_ENTRIES / 1000.0);
+	/* a key with one entry a block: 1,000 finds of such keys in random blocks */
+	printf("walk 1,000 entries, %-31s %7.1f us cold, %7.1f us warm (1000 blocks)\n",
+		   "one a block:",
+		   time_finds(walk_probes, WALK_ENTRIES, true, &found_total) * WALK_ENTRIES / 1000.0,
+		   time_finds(walk_probes, WALK_ENTRIES, false, &found_total) * WALK_ENTRIES / 1000.0);
 
 	free(store.arena);
 	free(store.blocks);
@@ -682,6 +733,8 @@ main(int argc, char **argv)
 	free(unit_keys_seen);
 	free(probes);
 	free(walk_probes);
+	if (evicted_sum == 0)
+		return 1;
 	free(keys);
 	free(rank_of_account);
 	free(account_table);
