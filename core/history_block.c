@@ -57,12 +57,14 @@ wrapping_sum(int64_t a, int64_t b)
 	return (int64_t) ((uint64_t) a + (uint64_t) b);
 }
 
+/* Bytes of the varint of value. */
 static inline size_t
 varint_size(uint64_t value)
 {
 	return (size_t) (64 - __builtin_clzll(value | 1) + 6) / 7;
 }
 
+/* Bytes of the zigzag varint of value. */
 static inline size_t
 zigzag_size(int64_t value)
 {
@@ -122,6 +124,7 @@ read_varint(const uint8_t **position, const uint8_t *end, uint64_t *value)
 	return false;
 }
 
+/* Read a zigzag varint, as read_varint. */
 static inline bool
 read_zigzag(const uint8_t **position, const uint8_t *end, int64_t *value)
 {
@@ -136,18 +139,21 @@ read_zigzag(const uint8_t **position, const uint8_t *end, int64_t *value)
 
 /* The rules entries follow, shared by the encoder and pack */
 
+/* Whether two entries are of one (account, currency). */
 static inline bool
 same_key(const AxsHistoryEntry *a, const AxsHistoryEntry *b)
 {
 	return a->account == b->account && a->currency == b->currency;
 }
 
+/* (account, currency) order, signed. */
 static inline bool
 key_less(int64_t account_a, int32_t currency_a, int64_t account_b, int32_t currency_b)
 {
 	return account_a < account_b || (account_a == account_b && currency_a < currency_b);
 }
 
+/* (account, currency, seqno) order, signed. */
 static inline bool
 entry_less(const AxsHistoryEntry *a, const AxsHistoryEntry *b)
 {
@@ -196,6 +202,7 @@ entry_continues(const AxsHistoryEntry *previous, const AxsHistoryEntry *entry)
 
 /* Sorting */
 
+/* Exchange two entries. */
 static inline void
 swap_entries(AxsHistoryEntry *a, AxsHistoryEntry *b)
 {
@@ -205,6 +212,7 @@ swap_entries(AxsHistoryEntry *a, AxsHistoryEntry *b)
 	*b = swap;
 }
 
+/* Sort a few entries. */
 static void
 insertion_sort(AxsHistoryEntry *entries, size_t count)
 {
@@ -222,6 +230,7 @@ insertion_sort(AxsHistoryEntry *entries, size_t count)
 	}
 }
 
+/* Restore the max-heap property below root. */
 static void
 sift_down(AxsHistoryEntry *entries, size_t root, size_t count)
 {
@@ -240,6 +249,7 @@ sift_down(AxsHistoryEntry *entries, size_t root, size_t count)
 	}
 }
 
+/* Sort in place in O(n log n) whatever the input. */
 static void
 heap_sort(AxsHistoryEntry *entries, size_t count)
 {
@@ -306,6 +316,7 @@ introsort(AxsHistoryEntry *entries, size_t count, int depth_left)
 	insertion_sort(entries, count);
 }
 
+/* Sort with no memory but the stack. */
 static void
 sort_in_place(AxsHistoryEntry *entries, size_t count)
 {
@@ -327,6 +338,7 @@ typedef struct SortKey
 /* Bytes of the radix sort's key: currency then account, least significant first. */
 #define SORT_DIGITS 12
 
+/* Byte digit of a sort key, 0 the least significant. */
 static inline unsigned
 sort_digit(const SortKey *key, int digit)
 {
@@ -448,6 +460,7 @@ checkpoint_count(size_t run_count)
 	return (run_count - 1) / CHECKPOINT_RUNS;
 }
 
+/* Bytes of the header and the checkpoints. */
 static inline size_t
 header_size(size_t entry_count, size_t run_count, size_t directory_length,
 			int64_t base_event_id)

@@ -14,9 +14,10 @@
  * history backward from the block holding its latest entry.
  *
  * This module owns the encoding, the lookup and the checks that entries
- * chain; it stores nothing and never allocates.  The caller assigns
- * locators, stores blocks and remembers each key's head (the locator of
- * the block holding its latest entry).
+ * chain; it stores nothing, and only the sort borrows memory (from the
+ * caller's allocator).  The caller assigns locators, stores blocks and
+ * remembers each key's head (the locator of the block holding its latest
+ * entry).
  *
  * Encoding (varint: unsigned LEB128, 7 bits a byte, shortest form only;
  * zigzag: a signed value as a varint, 0 -1 1 -2 2 ... -> 0 1 2 3 4 ...;
@@ -27,9 +28,9 @@
  *				run_count varint (keys in the block, 1 to entry_count)
  *				directory_length varint (bytes of the directory)
  *				base_event_id zigzag (the block's first entry's event_id)
- *	 checkpoints  for runs 16, 32, 48, ...: where the run's directory item
- *				and data start, as u16 offsets from the start of the
- *				directory and of the data
+ *	 checkpoints	one for each of runs 16, 32, 48, ...: where its
+ *				directory item and its data start, as two u16 offsets from
+ *				the start of the directory and of the data
  *	 directory	one item a key run, sorted by (account, currency), keys unique:
  *				  account	runs 0, 16, 32, ...: zigzag; the others:
  *							varint, the increase over the previous run's

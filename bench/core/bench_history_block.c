@@ -101,6 +101,7 @@ random_unit(void)
 	return (double) (random_next() >> 11) / 9007199254740992.0;
 }
 
+/* The thread's CPU time. */
 static double
 now_seconds(void)
 {
@@ -127,6 +128,7 @@ zipf_table(size_t n, double exponent)
 	return cumulative;
 }
 
+/* A rank drawn from a table of zipf_table. */
 static size_t
 zipf_pick(const double *cumulative, size_t n)
 {
@@ -146,6 +148,7 @@ zipf_pick(const double *cumulative, size_t n)
 	return low;
 }
 
+/* The probability of one rank in a table of zipf_table. */
 static double
 zipf_probability(const double *cumulative, size_t rank)
 {
@@ -172,6 +175,7 @@ static double *currency_table;
 static KeyState *keys;
 static int64_t next_event_id = INT64_C(5000000000);
 
+/* A key's index in keys[]. */
 static size_t
 key_index(size_t account_rank, int32_t currency)
 {
@@ -216,6 +220,7 @@ typedef struct Leg
 	int64_t		frozen;
 } Leg;
 
+/* Add one leg to an event's legs, summed with an earlier one on the same key. */
 static void
 add_leg(Leg *legs, size_t *count, size_t rank, int32_t currency, int64_t available, int64_t frozen)
 {
@@ -311,6 +316,7 @@ generate_unit(AxsHistoryEntry *entries, size_t events, int64_t *unit_keys_seen, 
 	return count;
 }
 
+/* The store's next locator: they are consecutive. */
 static int64_t
 store_next_locator(void *context)
 {
@@ -319,6 +325,7 @@ store_next_locator(void *context)
 	return store->first_locator + (int64_t) store->count;
 }
 
+/* Keep a block in the store, at the next locator. */
 static void
 store_emit(void *context, int64_t locator, const uint8_t *block, size_t length)
 {
@@ -355,6 +362,7 @@ sink_emit(void *context, int64_t locator, const uint8_t *block, size_t length)
 	sink->count++;
 }
 
+/* The block with this locator. */
 static const Block *
 store_get(const Store *store, int64_t locator)
 {

@@ -24,6 +24,7 @@
 /* Room for any block's entries. */
 #define OUT_CAPACITY AXS_HISTORY_BLOCK_MAX_ENTRIES
 
+/* Fail unless every field of two entries is equal. */
 static void
 assert_entry_equal(const AxsHistoryEntry *found, const AxsHistoryEntry *expected)
 {
@@ -135,6 +136,7 @@ assert_round_trip(AxsHistoryEntry *entries, size_t count, int64_t locator,
 	return length;
 }
 
+/* Fail unless the block reads well and does not hold the key. */
 static void
 assert_absent(const uint8_t *block, size_t length, int64_t locator,
 			  int64_t account, int32_t currency)
@@ -349,6 +351,7 @@ assert_refused(const AxsHistoryEntry *entries, size_t count, int64_t locator, si
 		assert_int_equal(block[i], 0xEE);
 }
 
+/* For packs that must fail before asking for a locator. */
 static int64_t
 refusing_next_locator(void *context)
 {
@@ -357,6 +360,7 @@ refusing_next_locator(void *context)
 	return 0;
 }
 
+/* For packs that must fail before emitting any block. */
 static void
 refusing_emit(void *context, int64_t locator, const uint8_t *block, size_t length)
 {
@@ -489,6 +493,7 @@ typedef struct BlockStore
 	TestRandom *random;			/* if set, locators skip ahead at random */
 } BlockStore;
 
+/* The next locator: one more, or a few more when random is set. */
 static int64_t
 store_next_locator(void *context)
 {
@@ -499,6 +504,7 @@ store_next_locator(void *context)
 	return store->next_locator;
 }
 
+/* Keep a copy of a block, at the locator store_next_locator gave. */
 static void
 store_emit(void *context, int64_t locator, const uint8_t *block, size_t length)
 {
@@ -518,6 +524,7 @@ store_emit(void *context, int64_t locator, const uint8_t *block, size_t length)
 	store->count++;
 }
 
+/* The stored block with this locator; fails the test if there is none. */
 static const StoredBlock *
 store_get(const BlockStore *store, int64_t locator)
 {
@@ -539,6 +546,7 @@ store_get(const BlockStore *store, int64_t locator)
 	return NULL;
 }
 
+/* Free every stored block. */
 static void
 store_free(BlockStore *store)
 {
@@ -594,6 +602,7 @@ assert_chain(const BlockStore *store, int64_t account, int32_t currency, int64_t
 	return visited;
 }
 
+/* Fail unless a head is this key's, with this seqno and locator. */
 static void
 assert_head(const AxsHistoryHead *head, int64_t account, int32_t currency, int64_t seqno,
 			int64_t locator)
