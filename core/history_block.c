@@ -349,11 +349,13 @@ sort_digit(const SortKey *key, int digit)
 
 /*
  * Sort by key with a least-significant-digit radix sort of (key, index)
- * pairs, skipping the bytes every key shares, then move the entries into
- * that order along the permutation's cycles.  The radix sort is stable, so
- * a key's entries keep their order; in the usual case (entries made in the
- * order they were applied) that is already seqno order, and a key whose
- * entries are not is sorted on its own.
+ * pairs, skipping the bytes every key shares, then gather the entries in
+ * that order into moved and copy them back (a gather's reads do not wait
+ * on each other, as moving entries along the permutation's cycles would).
+ * The radix sort is stable, so a key's entries keep their order; in the
+ * usual case (entries made in the order they were applied) that is
+ * already seqno order, and a key whose entries are not is sorted on its
+ * own.
  */
 static void
 sort_by_radix(AxsHistoryEntry *entries, size_t count, SortKey *keys, SortKey *spare,
@@ -440,6 +442,7 @@ axs_history_sort(AxsHistoryEntry *entries, size_t count, const AxsAllocator *all
 
 /* Encoding */
 
+/* A u16, little-endian. */
 static inline void
 put_u16(uint8_t *out, size_t value)
 {
@@ -447,6 +450,7 @@ put_u16(uint8_t *out, size_t value)
 	out[1] = (uint8_t) (value >> 8);
 }
 
+/* A u16, little-endian. */
 static inline size_t
 get_u16(const uint8_t *in)
 {
@@ -510,6 +514,7 @@ entry_size(const AxsHistoryEntry *entry, int64_t since)
 		zigzag_size(entry->available_delta) + zigzag_size(entry->frozen_delta);
 }
 
+/* Write one entry as entry_size counts it. */
 static inline uint8_t *
 put_entry(uint8_t *out, const AxsHistoryEntry *entry, int64_t since)
 {
@@ -685,7 +690,7 @@ typedef struct BlockReader
 static bool
 reader_open(BlockReader *reader, const uint8_t *block, size_t length)
 {
-	const uint8_t *position = block + 1;
+	const uint8_t *position;
 	const uint8_t *end = block + length;
 	uint64_t	entry_count;
 	uint64_t	run_count;
@@ -694,6 +699,7 @@ reader_open(BlockReader *reader, const uint8_t *block, size_t length)
 
 	if (length < 1 || block[0] != AXS_HISTORY_BLOCK_VERSION)
 		return false;
+	position = block + 1;
 	if (!read_varint(&position, end, &entry_count) ||
 		entry_count == 0 || entry_count > AXS_HISTORY_BLOCK_MAX_ENTRIES ||
 		!read_varint(&position, end, &run_count) ||
