@@ -90,6 +90,7 @@ typedef struct AxsHistoryEntry
 								 * when seqno is 1 */
 } AxsHistoryEntry;
 
+/* A key: one account's balance in one currency. */
 typedef struct AxsHistoryKey
 {
 	int64_t		account;
