@@ -59,17 +59,6 @@ assert_absent(const uint8_t *block, size_t length, int64_t id)
 		fail_msg("id %lld found, expected absent", (long long) id);
 }
 
-/* A copy of block[0..length) in a heap buffer of exactly that size. */
-static uint8_t *
-exact_copy(const uint8_t *block, size_t length)
-{
-	uint8_t    *copy = malloc(length > 0 ? length : 1);
-
-	assert_non_null(copy);
-	memcpy(copy, block, length);
-	return copy;
-}
-
 static void
 test_round_trip(void **state)
 {
@@ -361,7 +350,7 @@ test_truncated_blocks_are_safe(void **state)
 	(void) state;
 	for (size_t prefix = 0; prefix < length; prefix++)
 	{
-		uint8_t    *block = exact_copy(valid, prefix);
+		uint8_t    *block = test_exact_copy(valid, prefix);
 		bool		entries_fit = prefix >= COUNT_BYTES + ENTRY_BYTES * count;
 		int64_t		first = 0;
 		int64_t		last = 0;
@@ -418,14 +407,14 @@ test_damaged_blocks_are_safe(void **state)
 	(void) state;
 
 	/* an empty block has no bounds and holds nothing */
-	block = exact_copy((const uint8_t[]) {0, 0}, 2);
+	block = test_exact_copy((const uint8_t[]) {0, 0}, 2);
 	assert_int_equal(axs_outcome_block_count(block, 2), 0);
 	assert_false(axs_outcome_block_bounds(block, 2, &first, &last));
 	assert_absent(block, 2, 0);
 	free(block);
 
 	/* a count that claims more entries than the bytes hold */
-	block = exact_copy(valid, length);
+	block = test_exact_copy(valid, length);
 	too_many = (length - COUNT_BYTES) / ENTRY_BYTES + 1;
 	block[0] = (uint8_t) too_many;
 	block[1] = (uint8_t) (too_many >> 8);
@@ -456,7 +445,7 @@ test_damaged_blocks_are_safe(void **state)
 	{
 		for (size_t i = 0; i < count; i++)
 		{
-			block = exact_copy(valid, length);
+			block = test_exact_copy(valid, length);
 			set_entry_data_offset(block, i, bad_offsets[b]);
 			assert_int_equal(axs_outcome_block_count(block, length), count);
 			assert_absent(block, length, outcomes[i].id);
@@ -476,7 +465,7 @@ test_damaged_blocks_are_safe(void **state)
 
 		for (size_t k = 0; k < 2; k++)
 		{
-			block = exact_copy(valid, length);
+			block = test_exact_copy(valid, length);
 			block[data + 2] = (uint8_t) lengths[k];
 			block[data + 3] = (uint8_t) (lengths[k] >> 8);
 			assert_absent(block, length, outcomes[i].id);
@@ -505,7 +494,7 @@ test_random_mutations_are_safe(void **state)
 
 		if (test_random_below(&random, 4) == 0)
 			length -= test_random_below(&random, length);
-		block = exact_copy(valid, length);
+		block = test_exact_copy(valid, length);
 		for (int f = 0; f < flips && length > 0; f++)
 			block[test_random_below(&random, length)] ^= (uint8_t) (1u << test_random_below(&random, 8));
 

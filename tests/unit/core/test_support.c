@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -82,6 +83,16 @@ test_parse_event(const char *json)
 	if (!axs_event_from_json(json, strlen(json), &event, &err))
 		fail_msg("cannot parse %s: %s (field \"%s\")", json, err.message, err.field);
 	return event;
+}
+
+uint8_t *
+test_exact_copy(const uint8_t *bytes, size_t length)
+{
+	uint8_t    *copy = malloc(length > 0 ? length : 1);
+
+	assert_non_null(copy);
+	memcpy(copy, bytes, length);
+	return copy;
 }
 
 uint64_t

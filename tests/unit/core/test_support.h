@@ -1,7 +1,8 @@
 /*
  * test_support.h
  *		Helpers shared by the unit tests: event comparison, a fixed currency
- *		registry, and a deterministic random number generator.
+ *		registry, exact-size copies of blocks, and a deterministic random
+ *		number generator.
  *
  * Test-only code; nothing here is linked into the extension.
  */
@@ -9,6 +10,7 @@
 #define AXS_TEST_SUPPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ledger.h"
@@ -26,6 +28,12 @@ extern int32_t test_resolve_currency(void *context, const char *code);
 
 /* Parse a NUL-terminated JSON event, failing the test with err if invalid. */
 extern AxsEvent test_parse_event(const char *json);
+
+/*
+ * A copy of bytes[0..length) in a heap buffer of exactly that size, so that
+ * valgrind or AddressSanitizer catches a read past its end; free() it.
+ */
+extern uint8_t *test_exact_copy(const uint8_t *bytes, size_t length);
 
 /* xorshift64* generator: the same seed gives the same sequence everywhere */
 typedef struct TestRandom
