@@ -189,4 +189,16 @@ extern bool axs_history_pack(AxsHistoryEntry *entries, size_t count,
 							 void *context, AxsHistoryHead *heads, size_t heads_capacity,
 							 size_t *head_count);
 
+/*
+ * The entries of one applied event (history_record.c): one per balance it
+ * changed (a net change of zero is no change and gets none), appended to
+ * history, which has room for AXS_MAX_LEGS more.  Each entry takes the
+ * balance after the event and the balance's next seqno, which it advances;
+ * its previous_block is the balance's history_block, the head before this
+ * unit (axs_history_pack fills in the unit's own).  Returns how many were
+ * appended.
+ */
+extern int	axs_history_record(int64_t event_id, const AxsAppliedChange *changes, int nchanges,
+							   AxsHistoryEntry *history);
+
 #endif							/* AXS_HISTORY_BLOCK_H */

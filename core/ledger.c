@@ -373,6 +373,8 @@ typedef struct BalanceChange
 	int32_t		currency;
 	__int128	available;		/* sum of deltas, then the new value */
 	__int128	frozen;
+	int64_t		available_delta;	/* the net change, once known to fit */
+	int64_t		frozen_delta;
 	AxsBalance *entry;			/* NULL if the key is missing from the map */
 } BalanceChange;
 
@@ -390,6 +392,16 @@ fits_int64(__int128 value)
 AxsReason
 axs_ledger_apply(AxsBalanceMap *map, const AxsLeg *legs, int nlegs)
 {
+	AxsAppliedChange changes[AXS_MAX_LEGS];
+	int			nchanges;
+
+	return axs_ledger_apply_changes(map, legs, nlegs, changes, &nchanges);
+}
+
+AxsReason
+axs_ledger_apply_changes(AxsBalanceMap *map, const AxsLeg *legs, int nlegs,
+						 AxsAppliedChange *applied, int *napplied)
+{
 	BalanceChange changes[AXS_MAX_LEGS];
 	int			nchanges = 0;
 	bool		overflow = false;
@@ -399,6 +411,7 @@ axs_ledger_apply(AxsBalanceMap *map, const AxsLeg *legs, int nlegs)
 	bool		missing_entries = false;
 
 	assert(nlegs >= 0 && nlegs <= AXS_MAX_LEGS);
+	*napplied = 0;
 
 	/* 128-bit sums of at most AXS_MAX_LEGS 64-bit deltas cannot overflow */
 	for (int i = 0; i < nlegs; i++)
@@ -429,6 +442,10 @@ axs_ledger_apply(AxsBalanceMap *map, const AxsLeg *legs, int nlegs)
 		bool		lowers_total = change->available + change->frozen < 0;
 		int64_t		credit = 0;
 
+		/* the history records each net change as an int64 */
+		overflow |= !fits_int64(change->available) || !fits_int64(change->frozen);
+		change->available_delta = (int64_t) change->available;
+		change->frozen_delta = (int64_t) change->frozen;
 		change->entry = axs_balance_map_find(map, change->account, change->currency);
 		if (change->entry != NULL)
 		{
@@ -475,6 +492,10 @@ axs_ledger_apply(AxsBalanceMap *map, const AxsLeg *legs, int nlegs)
 		changes[i].entry->available = (int64_t) changes[i].available;
 		changes[i].entry->frozen = (int64_t) changes[i].frozen;
 		changes[i].entry->changed = true;
+		applied[i].balance = changes[i].entry;
+		applied[i].available_delta = changes[i].available_delta;
+		applied[i].frozen_delta = changes[i].frozen_delta;
 	}
+	*napplied = nchanges;
 	return AXS_REASON_NONE;
 }

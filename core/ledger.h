@@ -5,7 +5,8 @@
  * An event is expanded into legs (signed deltas of available and frozen for
  * one account and currency), and the legs are applied to balances all or
  * none.  The checks run on each balance's net change over all legs of the
- * event: unknown_currency, then overflow, then account_suspended (the
+ * event: unknown_currency, then overflow (a balance or its net change
+ * beyond int64), then account_suspended (the
  * event lowers the total, available + frozen, of a suspended account in a
  * currency), then insufficient_available (it lowers available and leaves
  * it below -credit, the balance's credit line, 0 by default), then
@@ -82,6 +83,8 @@ typedef struct AxsBalance
 	int64_t		frozen;
 	int64_t		credit;			/* credit line: available may go down to -credit (set by the loader) */
 	bool		suspended;		/* the account is suspended (set by the loader) */
+	int64_t		history_seqno;	/* entries of this balance's history so far (set by the loader) */
+	int64_t		history_block;	/* locator of the history block with its latest entry, 0 if none */
 	bool		existed;		/* row exists in storage (set by the loader) */
 	bool		changed;		/* modified by an applied event */
 	uint64_t	location;		/* where the loader found the row; opaque to the core */
@@ -128,5 +131,21 @@ extern AxsBalance *axs_balance_map_next(AxsBalanceMap *map, size_t *cursor);
  */
 extern AxsReason axs_ledger_apply(AxsBalanceMap *map, const AxsLeg *legs,
 								  int nlegs);
+
+/* One balance an applied event changed, and its net change (the balance holds the value after). */
+typedef struct AxsAppliedChange
+{
+	AxsBalance *balance;
+	int64_t		available_delta;
+	int64_t		frozen_delta;
+} AxsAppliedChange;
+
+/*
+ * axs_ledger_apply, and when the event applies, every balance it touched in
+ * changes[0..*nchanges) (room for AXS_MAX_LEGS), in the order of their
+ * first legs.  The pointers are valid until the next insert into map.
+ */
+extern AxsReason axs_ledger_apply_changes(AxsBalanceMap *map, const AxsLeg *legs, int nlegs,
+										  AxsAppliedChange *changes, int *nchanges);
 
 #endif							/* AXS_LEDGER_H */

@@ -225,7 +225,8 @@ def decide(content, balances, currencies, rules):
         after[key] = (old[0] + available, old[1] + frozen)
     if any(currency not in currencies for _, currency in after):
         return "unknown_currency"
-    if any(not INT64_MIN <= value <= INT64_MAX for pair in after.values() for value in pair):
+    if any(not INT64_MIN <= value <= INT64_MAX
+           for pairs in (after, delta) for pair in pairs.values() for value in pair):
         return "overflow"
     if any(key[0] in rules.suspended and available + frozen < 0
            for key, (available, frozen) in delta.items()):

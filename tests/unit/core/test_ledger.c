@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "history_block.h"
 #include "ledger.h"
 #include "test_support.h"
 
@@ -510,6 +511,73 @@ test_suspended_account(void **state)
 	assert_balance(map, 42, TEST_BTC, 10, 3);
 }
 
+/* The history entries of applied events: net per balance, none for a zero change, seqnos counted per balance. */
+static void
+test_history_record(void **state)
+{
+	AxsBalanceMap *map = *state;
+	AxsEvent	event = test_parse_event("{\"id\":7,\"kind\":\"legs\",\"legs\":["
+										 "{\"account\":42,\"currency\":\"USDT\",\"available\":-3,\"frozen\":0},"
+										 "{\"account\":43,\"currency\":\"USDT\",\"available\":3,\"frozen\":0},"
+										 "{\"account\":42,\"currency\":\"USDT\",\"available\":-1,\"frozen\":1},"
+										 "{\"account\":44,\"currency\":\"USDT\",\"available\":1,\"frozen\":0},"
+										 "{\"account\":44,\"currency\":\"USDT\",\"available\":-1,\"frozen\":0}]}");
+	AxsLeg		legs[AXS_MAX_LEGS];
+	AxsAppliedChange changes[AXS_MAX_LEGS];
+	AxsHistoryEntry history[AXS_MAX_LEGS];
+	int			nlegs;
+	int			nchanges;
+	AxsBalance *balance;
+
+	set_balance(map, 42, TEST_USDT, 10, 0);
+	balance = axs_balance_map_get(map, 42, TEST_USDT);
+	balance->history_seqno = 4;
+	balance->history_block = 77;
+	assert_int_equal(axs_event_expand(&event, test_resolve_currency, NULL, legs, &nlegs), AXS_REASON_NONE);
+	for (int i = 0; i < nlegs; i++)
+		axs_balance_map_get(map, legs[i].account, legs[i].currency);
+	assert_int_equal(axs_ledger_apply_changes(map, legs, nlegs, changes, &nchanges), AXS_REASON_NONE);
+	assert_int_equal(nchanges, 3);
+	/* account 44's legs cancel out: no entry */
+	assert_int_equal(axs_history_record(7, changes, nchanges, history), 2);
+	assert_int_equal(history[0].account, 42);
+	assert_int_equal(history[0].seqno, 5);
+	assert_int_equal(history[0].previous_block, 77);
+	assert_int_equal(history[0].available_delta, -4);
+	assert_int_equal(history[0].frozen_delta, 1);
+	assert_int_equal(history[0].available, 6);
+	assert_int_equal(history[0].frozen, 1);
+	assert_int_equal(history[0].event_id, 7);
+	assert_int_equal(history[1].account, 43);
+	assert_int_equal(history[1].seqno, 1);
+	assert_int_equal(history[1].previous_block, 0);
+	assert_int_equal(history[1].available, 3);
+	assert_int_equal(axs_balance_map_find(map, 42, TEST_USDT)->history_seqno, 5);
+	/* a rejected event reports no change */
+	event = test_parse_event("{\"id\":8,\"kind\":\"withdraw\",\"account\":43,\"currency\":\"USDT\",\"amount\":4}");
+	assert_int_equal(axs_event_expand(&event, test_resolve_currency, NULL, legs, &nlegs), AXS_REASON_NONE);
+	assert_int_equal(axs_ledger_apply_changes(map, legs, nlegs, changes, &nchanges), AXS_REASON_INSUFFICIENT_AVAILABLE);
+	assert_int_equal(nchanges, 0);
+}
+
+/* A net change beyond int64 is an overflow, even when the balance after it fits. */
+static void
+test_net_change_overflow(void **state)
+{
+	AxsBalanceMap *map = *state;
+
+	set_balance(map, 42, TEST_USDT, -INT64_MAX, 0);
+	set_rules(map, 42, TEST_USDT, INT64_MAX, false);
+	set_balance(map, 43, TEST_USDT, INT64_MAX, 0);
+	assert_int_equal(apply_json(map, "{\"id\":1,\"kind\":\"legs\",\"legs\":["
+								"{\"account\":42,\"currency\":\"USDT\",\"available\":9223372036854775807,\"frozen\":0},"
+								"{\"account\":42,\"currency\":\"USDT\",\"available\":9223372036854775807,\"frozen\":0},"
+								"{\"account\":43,\"currency\":\"USDT\",\"available\":-9223372036854775807,\"frozen\":0},"
+								"{\"account\":43,\"currency\":\"USDT\",\"available\":-9223372036854775807,\"frozen\":0}]}"),
+					 AXS_REASON_OVERFLOW);
+	assert_balance(map, 42, TEST_USDT, -INT64_MAX, 0);
+}
+
 int
 main(void)
 {
@@ -531,6 +599,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_credit_line, create_map, destroy_map),
 		cmocka_unit_test_setup_teardown(test_credit_line_lowered_below_use, create_map, destroy_map),
 		cmocka_unit_test_setup_teardown(test_suspended_account, create_map, destroy_map),
+		cmocka_unit_test_setup_teardown(test_history_record, create_map, destroy_map),
+		cmocka_unit_test_setup_teardown(test_net_change_overflow, create_map, destroy_map),
 	};
 
 	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);

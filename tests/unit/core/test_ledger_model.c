@@ -12,14 +12,20 @@
  * balance may be negative.  Each event also makes the JSON and binary round
  * trips.  The credit lines and suspensions are the loader's input to the
  * core (the map entries' credit and suspended), set from the model's.
+ * Every applied event's history entries (history_record.c) are packed in
+ * units of UNIT_EVENTS events into blocks (history_block.c), as the applier
+ * does with a batch; at the end every balance's history, walked back from
+ * its latest block, must be the model's list of its changes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "history_block.h"
 #include "ledger.h"
 #include "test_support.h"
 
@@ -44,6 +50,39 @@ typedef struct Model
 
 /* Every this many events, a credit line or a suspension changes. */
 #define RULE_CHANGE_EVERY 100
+
+/* The history's decision unit, as an applier batch. */
+#define UNIT_EVENTS 1000
+
+/* One change in a balance's history, as the model sees it. */
+typedef struct ModelChange
+{
+	int64_t		event_id;
+	int64_t		available_delta;
+	int64_t		frozen_delta;
+	int64_t		available;
+	int64_t		frozen;
+} ModelChange;
+
+typedef struct ModelHistory
+{
+	ModelChange *changes;
+	size_t		count;
+	size_t		capacity;
+} ModelHistory;
+
+static ModelHistory model_history[ACCOUNT_COUNT + 1][CURRENCY_COUNT + 1];
+
+/* The core's side: the unit being recorded and the blocks packed so far. */
+typedef struct HistoryStore
+{
+	AxsHistoryEntry *unit;
+	size_t		unit_count;
+	uint8_t   **blocks;			/* by locator - 1 */
+	size_t	   *lengths;
+	size_t		block_count;
+	size_t		block_capacity;
+} HistoryStore;
 
 /* Effect of one event on the model, before the checks. */
 typedef struct ModelDelta
@@ -393,7 +432,7 @@ model_effect(const AxsEvent *event, ModelDelta *delta)
 
 /* Predict the outcome of a valid event and, if it applies, apply it. */
 static int
-model_apply(Model *model, const ModelDelta *delta)
+model_apply(Model *model, const ModelDelta *delta, int64_t event_id)
 {
 	bool		overflow = false;
 	bool		suspended_debit = false;
@@ -413,6 +452,8 @@ model_apply(Model *model, const ModelDelta *delta)
 				continue;
 			overflow |= available > INT64_MAX || available < INT64_MIN ||
 				frozen > INT64_MAX || frozen < INT64_MIN;
+			overflow |= available_delta > INT64_MAX || available_delta < INT64_MIN ||
+				frozen_delta > INT64_MAX || frozen_delta < INT64_MIN;
 			suspended_debit |= model->suspended[account] && available_delta + frozen_delta < 0;
 			available_short |= available_delta < 0 && available < -(__int128) model->credit[account][currency];
 			frozen_negative |= frozen < 0;
@@ -432,6 +473,24 @@ model_apply(Model *model, const ModelDelta *delta)
 		{
 			model->available[account][currency] += delta->available[account][currency];
 			model->frozen[account][currency] += delta->frozen[account][currency];
+			if (delta->available[account][currency] != 0 || delta->frozen[account][currency] != 0)
+			{
+				ModelHistory *history = &model_history[account][currency];
+				ModelChange *change;
+
+				if (history->count == history->capacity)
+				{
+					history->capacity = history->capacity * 2 + 64;
+					history->changes = realloc(history->changes, history->capacity * sizeof(ModelChange));
+					assert_non_null(history->changes);
+				}
+				change = &history->changes[history->count++];
+				change->event_id = event_id;
+				change->available_delta = (int64_t) delta->available[account][currency];
+				change->frozen_delta = (int64_t) delta->frozen[account][currency];
+				change->available = (int64_t) model->available[account][currency];
+				change->frozen = (int64_t) model->frozen[account][currency];
+			}
 		}
 	}
 	return AXS_REASON_NONE;
@@ -460,11 +519,13 @@ change_rules(TestRandom *random, Model *model)
 
 /* The core, driven the way the applier drives it; the loader's part from the model's rules. */
 static int
-core_apply(AxsBalanceMap *map, const Model *model, const AxsEvent *event)
+core_apply(AxsBalanceMap *map, const Model *model, const AxsEvent *event, HistoryStore *store)
 {
 	AxsDecodeError err;
 	AxsLeg		legs[AXS_MAX_LEGS];
+	AxsAppliedChange changes[AXS_MAX_LEGS];
 	int			nlegs;
+	int			nchanges;
 	AxsReason	reason;
 	size_t		cursor = 0;
 	AxsBalance *entry;
@@ -488,7 +549,98 @@ core_apply(AxsBalanceMap *map, const Model *model, const AxsEvent *event)
 		entry->credit = model->credit[legs[i].account][legs[i].currency];
 		entry->suspended = model->suspended[legs[i].account];
 	}
-	return axs_ledger_apply(map, legs, nlegs);
+	reason = axs_ledger_apply_changes(map, legs, nlegs, changes, &nchanges);
+	if (reason == AXS_REASON_NONE)
+		store->unit_count += axs_history_record(event->id, changes, nchanges, &store->unit[store->unit_count]);
+	return reason;
+}
+
+static int64_t
+next_locator(void *context)
+{
+	HistoryStore *store = context;
+
+	return (int64_t) store->block_count + 1;
+}
+
+static void
+keep_block(void *context, int64_t locator, const uint8_t *block, size_t length)
+{
+	HistoryStore *store = context;
+
+	assert_int_equal(locator, (int64_t) store->block_count + 1);
+	if (store->block_count == store->block_capacity)
+	{
+		store->block_capacity = store->block_capacity * 2 + 64;
+		store->blocks = realloc(store->blocks, store->block_capacity * sizeof(uint8_t *));
+		store->lengths = realloc(store->lengths, store->block_capacity * sizeof(size_t));
+		assert_non_null(store->blocks);
+		assert_non_null(store->lengths);
+	}
+	store->blocks[store->block_count] = malloc(length);
+	assert_non_null(store->blocks[store->block_count]);
+	memcpy(store->blocks[store->block_count], block, length);
+	store->lengths[store->block_count++] = length;
+}
+
+/* End a unit as the applier ends a batch: sort, pack, and move each balance's head. */
+static void
+pack_unit(AxsBalanceMap *map, HistoryStore *store)
+{
+	AxsHistoryHead *heads = malloc(sizeof(AxsHistoryHead) * (store->unit_count + 1));
+	size_t		head_count;
+
+	assert_non_null(heads);
+	axs_history_sort(store->unit, store->unit_count, &axs_default_allocator);
+	assert_true(axs_history_pack(store->unit, store->unit_count, next_locator, keep_block, store,
+								 heads, store->unit_count + 1, &head_count));
+	for (size_t i = 0; i < head_count; i++)
+	{
+		AxsBalance *balance = axs_balance_map_find(map, heads[i].account, heads[i].currency);
+
+		assert_non_null(balance);
+		assert_int_equal(balance->history_seqno, heads[i].seqno);
+		balance->history_block = heads[i].locator;
+	}
+	store->unit_count = 0;
+	free(heads);
+}
+
+/* Walk a balance's history back from its latest block; compare with the model's. */
+static void
+compare_history(AxsBalanceMap *map, const HistoryStore *store, int account, int currency)
+{
+	const ModelHistory *expected = &model_history[account][currency];
+	AxsBalance *balance = axs_balance_map_find(map, account, currency);
+	int64_t		locator = balance != NULL ? balance->history_block : 0;
+	size_t		remaining = expected->count;
+	static AxsHistoryEntry found[AXS_HISTORY_BLOCK_MAX_ENTRIES];
+
+	while (locator != 0)
+	{
+		size_t		count;
+
+		assert_true(locator >= 1 && (size_t) locator <= store->block_count);
+		assert_true(axs_history_block_find(store->blocks[locator - 1], store->lengths[locator - 1], locator,
+										   account, currency, found, AXS_HISTORY_BLOCK_MAX_ENTRIES, &count));
+		assert_true(count >= 1 && count <= remaining);
+		for (size_t i = count; i-- > 0;)
+		{
+			const ModelChange *change = &expected->changes[--remaining];
+
+			if (found[i].event_id != change->event_id || found[i].seqno != (int64_t) remaining + 1 ||
+				found[i].available_delta != change->available_delta || found[i].frozen_delta != change->frozen_delta ||
+				found[i].available != change->available || found[i].frozen != change->frozen)
+				fail_msg("balance %d/%d, change %zu: history has event %lld (%lld/%lld -> %lld/%lld), the model event %lld",
+						 account, currency, remaining + 1, (long long) found[i].event_id,
+						 (long long) found[i].available_delta, (long long) found[i].frozen_delta,
+						 (long long) found[i].available, (long long) found[i].frozen, (long long) change->event_id);
+		}
+		locator = found[0].previous_block;
+	}
+	if (remaining != 0)
+		fail_msg("balance %d/%d: the chain ends with %zu of the model's %zu changes unseen",
+				 account, currency, remaining, expected->count);
 }
 
 /* Both external forms must carry a valid event unchanged and refuse an invalid one. */
@@ -563,9 +715,14 @@ test_random_events_match_model(void **state)
 	AxsBalanceMap *map = axs_balance_map_create(&axs_default_allocator, 16);
 	static Model model;
 	int			outcome_counts[AXS_REASON_ACCOUNT_SUSPENDED + 2] = {0};
+	HistoryStore store;
+	size_t		history_entries = 0;
 
 	(void) state;
 	memset(&model, 0, sizeof(model));
+	memset(&store, 0, sizeof(store));
+	store.unit = malloc(sizeof(AxsHistoryEntry) * UNIT_EVENTS * AXS_MAX_LEGS);
+	assert_non_null(store.unit);
 	for (int64_t number = 1; number <= EVENT_COUNT; number++)
 	{
 		AxsEvent	event;
@@ -584,9 +741,9 @@ test_random_events_match_model(void **state)
 		else if (!model_effect(&event, &delta))
 			expected = AXS_REASON_UNKNOWN_CURRENCY;
 		else
-			expected = model_apply(&model, &delta);
+			expected = model_apply(&model, &delta, event.id);
 
-		actual = core_apply(map, &model, &event);
+		actual = core_apply(map, &model, &event, &store);
 		if (actual != expected)
 		{
 			char		json[4096];
@@ -597,7 +754,25 @@ test_random_events_match_model(void **state)
 		check_round_trips(&event, valid);
 		compare_balances(map, &model, &delta, expected == AXS_REASON_NONE, number);
 		outcome_counts[expected + 1]++;
+		if (number % UNIT_EVENTS == 0 || number == EVENT_COUNT)
+			pack_unit(map, &store);
 	}
+	for (int account = 1; account <= ACCOUNT_COUNT; account++)
+	{
+		for (int currency = 1; currency <= CURRENCY_COUNT; currency++)
+		{
+			compare_history(map, &store, account, currency);
+			history_entries += model_history[account][currency].count;
+			free(model_history[account][currency].changes);
+		}
+	}
+	print_message("history: %zu entries in %zu blocks, every balance's chain equal to the model's\n",
+				  history_entries, store.block_count);
+	for (size_t i = 0; i < store.block_count; i++)
+		free(store.blocks[i]);
+	free(store.blocks);
+	free(store.lengths);
+	free(store.unit);
 
 	/* every outcome must have been reached often, or the test proves little */
 	for (int outcome = OUTCOME_INVALID; outcome <= AXS_REASON_ACCOUNT_SUSPENDED; outcome++)
