@@ -387,7 +387,7 @@ fits_int64(__int128 value)
 /*
  * The checks run on the balances after all legs, so an event may pass
  * through a balance (a trade whose buyer is also its fee account) as long as
- * every final balance is in range and not negative.
+ * every final balance is in range and within its rules.
  */
 AxsReason
 axs_ledger_apply(AxsBalanceMap *map, const AxsLeg *legs, int nlegs)

@@ -17,7 +17,7 @@
  * visible and carries the same key, else the index is searched.
  *
  * It must not decide anything: the ledger core has already checked every
- * balance (never negative) and every event; the table's CHECK constraints
+ * balance (its rules, credit lines included) and every event; the table's CHECK constraints
  * are not evaluated on this path.  Every index of the tables it writes is
  * maintained (index_writer.c), indexes a DBA added included.  The event
  * log's own index covers only synchronously applied ids: the applier's rows
