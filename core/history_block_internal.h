@@ -1,0 +1,229 @@
+/*
+ * history_block_internal.h
+ *		What the history block files share (history_block.c, the encoder and
+ *		pack; history_block_read.c, the reader; history_sort.c): varints,
+ *		key order and the layout's small sizes.  Internal to the core.
+ */
+#ifndef AXS_HISTORY_BLOCK_INTERNAL_H
+#define AXS_HISTORY_BLOCK_INTERNAL_H
+
+#include "history_block.h"
+
+/* Longest varint of a 64-bit value. */
+#define VARINT_MAX_BYTES 10
+
+/* A checkpoint every this many runs; each is two u16 offsets. */
+#define CHECKPOINT_RUNS 16
+#define CHECKPOINT_SIZE 4
+
+/* Varints and zigzag */
+
+static inline uint64_t
+zigzag(int64_t value)
+{
+	return ((uint64_t) value << 1) ^ (0 - ((uint64_t) value >> 63));
+}
+
+static inline int64_t
+unzigzag(uint64_t value)
+{
+	return (int64_t) ((value >> 1) ^ (0 - (value & 1)));
+}
+
+/* a - b modulo 2^64, so that any two int64 values have a difference */
+static inline int64_t
+wrapping_difference(int64_t a, int64_t b)
+{
+	return (int64_t) ((uint64_t) a - (uint64_t) b);
+}
+
+static inline int64_t
+wrapping_sum(int64_t a, int64_t b)
+{
+	return (int64_t) ((uint64_t) a + (uint64_t) b);
+}
+
+/* Bytes of the varint of value. */
+static inline size_t
+varint_size(uint64_t value)
+{
+	return (size_t) (64 - __builtin_clzll(value | 1) + 6) / 7;
+}
+
+/* Bytes of the zigzag varint of value. */
+static inline size_t
+zigzag_size(int64_t value)
+{
+	return varint_size(zigzag(value));
+}
+
+static inline uint8_t *
+put_varint(uint8_t *out, uint64_t value)
+{
+	while (value >= 0x80)
+	{
+		*out++ = (uint8_t) (value | 0x80);
+		value >>= 7;
+	}
+	*out++ = (uint8_t) value;
+	return out;
+}
+
+static inline uint8_t *
+put_zigzag(uint8_t *out, int64_t value)
+{
+	return put_varint(out, zigzag(value));
+}
+
+/*
+ * Read a varint from *position, which must end before end.  False if it is
+ * cut off, longer than 64 bits or not in its shortest form.
+ */
+static inline bool
+read_varint(const uint8_t **position, const uint8_t *end, uint64_t *value)
+{
+	const uint8_t *in = *position;
+	uint64_t	result = 0;
+
+	if (in < end && *in < 0x80)
+	{
+		*value = *in;
+		*position = in + 1;
+		return true;
+	}
+	for (int shift = 0; shift < 7 * VARINT_MAX_BYTES && in < end; shift += 7)
+	{
+		uint8_t		byte = *in++;
+
+		if (shift == 63 && byte > 1)
+			return false;
+		result |= (uint64_t) (byte & 0x7F) << shift;
+		if (byte < 0x80)
+		{
+			if (byte == 0)
+				return false;	/* a longer form of a shorter varint */
+			*value = result;
+			*position = in;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Read a zigzag varint, as read_varint. */
+static inline bool
+read_zigzag(const uint8_t **position, const uint8_t *end, int64_t *value)
+{
+	uint64_t	raw;
+
+	if (!read_varint(position, end, &raw))
+		return false;
+	*value = unzigzag(raw);
+	return true;
+}
+
+
+/* The rules entries follow, shared by the encoder and pack */
+
+/* Whether two entries are of one (account, currency). */
+static inline bool
+same_key(const AxsHistoryEntry *a, const AxsHistoryEntry *b)
+{
+	return a->account == b->account && a->currency == b->currency;
+}
+
+/* (account, currency) order, signed. */
+static inline bool
+key_less(int64_t account_a, int32_t currency_a, int64_t account_b, int32_t currency_b)
+{
+	return account_a < account_b || (account_a == account_b && currency_a < currency_b);
+}
+
+/* (account, currency, seqno) order, signed. */
+static inline bool
+entry_less(const AxsHistoryEntry *a, const AxsHistoryEntry *b)
+{
+	if (a->account != b->account)
+		return a->account < b->account;
+	if (a->currency != b->currency)
+		return a->currency < b->currency;
+	return a->seqno < b->seqno;
+}
+
+/*
+ * The first entry of a key in a block: a positive seqno, a previous block
+ * exactly when there is a previous entry, and a balance before the event
+ * that an int64 holds.
+ */
+static inline bool
+run_start_valid(const AxsHistoryEntry *entry)
+{
+	int64_t		before;
+
+	if (entry->seqno < 1 || entry->previous_block < 0)
+		return false;
+	if ((entry->seqno == 1) != (entry->previous_block == 0))
+		return false;
+	return !__builtin_sub_overflow(entry->available, entry->available_delta, &before) &&
+		!__builtin_sub_overflow(entry->frozen, entry->frozen_delta, &before);
+}
+
+/* entry is the key's next after previous: next seqno, balances chained. */
+static inline bool
+entry_continues(const AxsHistoryEntry *previous, const AxsHistoryEntry *entry)
+{
+	int64_t		sum;
+
+	if (previous->seqno == INT64_MAX || entry->seqno != previous->seqno + 1)
+		return false;
+	if (__builtin_add_overflow(previous->available, entry->available_delta, &sum) ||
+		sum != entry->available)
+		return false;
+	if (__builtin_add_overflow(previous->frozen, entry->frozen_delta, &sum) ||
+		sum != entry->frozen)
+		return false;
+	return true;
+}
+
+/* Layout sizes */
+
+/* A u16, little-endian. */
+static inline void
+put_u16(uint8_t *out, size_t value)
+{
+	out[0] = (uint8_t) value;
+	out[1] = (uint8_t) (value >> 8);
+}
+
+/* A u16, little-endian. */
+static inline size_t
+get_u16(const uint8_t *in)
+{
+	return (size_t) in[0] | ((size_t) in[1] << 8);
+}
+
+/* Checkpoints of a block of run_count runs: one for each CHECKPOINT_RUNS but the first. */
+static inline size_t
+checkpoint_count(size_t run_count)
+{
+	return (run_count - 1) / CHECKPOINT_RUNS;
+}
+
+/* Bytes of the header and the checkpoints. */
+static inline size_t
+header_size(size_t entry_count, size_t run_count, size_t directory_length,
+			int64_t base_event_id)
+{
+	return 1 + varint_size(entry_count) + varint_size(run_count) +
+		varint_size(directory_length) + zigzag_size(base_event_id) +
+		CHECKPOINT_SIZE * checkpoint_count(run_count);
+}
+
+/* Whether run number run stores its account whole rather than as an increase. */
+static inline bool
+account_whole(size_t run)
+{
+	return run % CHECKPOINT_RUNS == 0;
+}
+
+#endif							/* AXS_HISTORY_BLOCK_INTERNAL_H */
