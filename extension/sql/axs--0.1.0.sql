@@ -431,7 +431,7 @@ DECLARE
 	new_id integer;
 BEGIN
 	IF code IS NULL OR code OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_.-]{1,16}$' THEN
-		RAISE EXCEPTION 'invalid currency code %', coalesce(quote_literal(code), 'NULL')
+		RAISE EXCEPTION 'invalid currency code %', coalesce(pg_catalog.quote_literal(code), 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = 'A code has 1 to 16 characters from A-Z a-z 0-9 _ . -';
 	END IF;
@@ -476,7 +476,7 @@ BEGIN
 	END IF;
 	SELECT c.id INTO currency_id FROM axs.currencies AS c WHERE c.code OPERATOR(pg_catalog.=) set_credit_limit.currency;
 	IF currency_id IS NULL THEN
-		RAISE EXCEPTION 'unknown currency %', coalesce(quote_literal(set_credit_limit.currency), 'NULL')
+		RAISE EXCEPTION 'unknown currency %', coalesce(pg_catalog.quote_literal(set_credit_limit.currency), 'NULL')
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'axs.currencies lists the registered codes.';
 	END IF;
 	LOCK TABLE axs.balances IN ROW EXCLUSIVE MODE;
@@ -527,7 +527,7 @@ BEGIN
 		   CASE WHEN previous.status OPERATOR(pg_catalog.=) 'suspended' THEN previous.reason ELSE 'active' END,
 		   suspend_account.reason, st.watermark
 	FROM axs.applier_state AS st;
-	RETURN previous.status IS DISTINCT FROM 'suspended';
+	RETURN previous.status IS NULL OR previous.status OPERATOR(pg_catalog.<>) 'suspended';
 END
 $$;
 
@@ -544,7 +544,7 @@ BEGIN
 	LOCK TABLE axs.balances IN ROW EXCLUSIVE MODE;
 	SELECT * INTO previous FROM axs.account_states AS a
 	 WHERE a.account OPERATOR(pg_catalog.=) resume_account.account FOR UPDATE;
-	IF previous.status IS DISTINCT FROM 'suspended' THEN
+	IF previous.status IS NULL OR previous.status OPERATOR(pg_catalog.<>) 'suspended' THEN
 		RETURN false;
 	END IF;
 	UPDATE axs.account_states AS a SET status = 'active', reason = NULL, since = pg_catalog.now()
