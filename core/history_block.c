@@ -44,21 +44,34 @@ run_header_size(const AxsHistoryEntry *entry, int64_t locator)
 	return size;
 }
 
-/* Bytes of one entry; its event_id is stored as a difference from since. */
+/*
+ * Bytes of one entry; its event_id is stored as a difference from
+ * since_event_id, its ordinal as a step from since_ordinal (see entry_tag).
+ */
 static inline size_t
-entry_size(const AxsHistoryEntry *entry, int64_t since)
+entry_size(const AxsHistoryEntry *entry, int64_t since_event_id, int32_t since_ordinal)
 {
-	return zigzag_size(wrapping_difference(entry->event_id, since)) +
+	return zigzag_size(wrapping_difference(entry->event_id, since_event_id)) +
+		varint_size(entry_tag(entry, since_ordinal)) +
 		zigzag_size(entry->available_delta) + zigzag_size(entry->frozen_delta);
+}
+
+/* Write one entry but its event_id: the tag and the deltas. */
+static inline uint8_t *
+put_entry_after_event_id(uint8_t *out, const AxsHistoryEntry *entry, int32_t since_ordinal)
+{
+	out = put_varint(out, entry_tag(entry, since_ordinal));
+	out = put_zigzag(out, entry->available_delta);
+	return put_zigzag(out, entry->frozen_delta);
 }
 
 /* Write one entry as entry_size counts it. */
 static inline uint8_t *
-put_entry(uint8_t *out, const AxsHistoryEntry *entry, int64_t since)
+put_entry(uint8_t *out, const AxsHistoryEntry *entry, int64_t since_event_id,
+		  int32_t since_ordinal)
 {
-	out = put_zigzag(out, wrapping_difference(entry->event_id, since));
-	out = put_zigzag(out, entry->available_delta);
-	return put_zigzag(out, entry->frozen_delta);
+	out = put_zigzag(out, wrapping_difference(entry->event_id, since_event_id));
+	return put_entry_after_event_id(out, entry, since_ordinal);
 }
 
 /*
@@ -104,15 +117,13 @@ write_block(const AxsHistoryEntry *entries, size_t count, size_t run_count, int6
 		data = put_zigzag(data, first->available);
 		data = put_zigzag(data, first->frozen);
 		if (start == 0)
-		{
-			data = put_zigzag(data, first->available_delta);
-			data = put_zigzag(data, first->frozen_delta);
-		}
+			data = put_entry_after_event_id(data, first, 0);
 		else
-			data = put_entry(data, first, base_event_id);
+			data = put_entry(data, first, base_event_id, 0);
 		while (end < count && same_key(&entries[end], first))
 		{
-			data = put_entry(data, &entries[end], entries[end - 1].event_id);
+			data = put_entry(data, &entries[end], entries[end - 1].event_id,
+							 entries[end - 1].ordinal);
 			end++;
 		}
 
@@ -164,7 +175,7 @@ axs_history_block_encode(const AxsHistoryEntry *entries, size_t count, int64_t l
 		{
 			if (!entry_continues(previous, entry))
 				return 0;
-			next_run = run_length + entry_size(entry, previous->event_id);
+			next_run = run_length + entry_size(entry, previous->event_id, previous->ordinal);
 			next_directory = directory_length - varint_size(run_length) + varint_size(next_run);
 			next_data = data_length + (next_run - run_length);
 		}
@@ -175,7 +186,7 @@ axs_history_block_encode(const AxsHistoryEntry *entries, size_t count, int64_t l
 				return 0;
 			if (!run_start_valid(entry) || entry->previous_block == locator)
 				return 0;
-			next_run = run_header_size(entry, locator) + entry_size(entry, base_event_id);
+			next_run = run_header_size(entry, locator) + entry_size(entry, base_event_id, 0);
 			if (i == 0)
 				next_run -= zigzag_size(0);	/* the header's base_event_id */
 			next_directory = directory_length + directory_key_size(entry, previous, run_count) +

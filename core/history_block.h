@@ -44,16 +44,21 @@
  *				  entries	per entry: event_id (zigzag; a run's first
  *							entry's difference from base_event_id, absent
  *							in the block's first entry; a later entry's
- *							from the entry before it), available_delta and
+ *							from the entry before it), tag (varint of
+ *							(step << 3) | kind, step being a run's first
+ *							entry's ordinal, a later entry's increase over
+ *							the entry before it, >= 1), available_delta and
  *							frozen_delta (zigzag)
  *
- * The entries of a run have consecutive seqnos; an entry after the first
- * has previous_block = the block's own locator and the balance of the
- * entry before it plus its deltas.  Differences are taken modulo 2^64, so
- * every int64 value is representable; derived values that would overflow
- * make a block malformed.  A lookup binary-searches the checkpoints, then
- * steps through at most 16 directory items, over the runs of other keys
- * without decoding their entries.
+ * The entries of a run have consecutive seqnos and increasing ordinals (an
+ * event makes at most one entry a key); an entry after the first has
+ * previous_block = the block's own locator and the balance of the entry
+ * before it plus its deltas.  Differences are taken modulo 2^64, so every
+ * int64 value is representable; derived values that would overflow (an
+ * ordinal past INT32_MAX too) make a block malformed, as does a kind of 0.
+ * A lookup binary-searches the checkpoints, then steps through at most 16
+ * directory items, over the runs of other keys without decoding their
+ * entries.
  *
  * Pure C: no PostgreSQL headers, unit-tested with cmocka.
  */
@@ -75,13 +80,22 @@
 /* The layout described above. */
 #define AXS_HISTORY_BLOCK_VERSION 1
 
-/* One event's net change to one (account, currency), and the balance after. */
+/*
+ * One event's net change to one (account, currency), and the balance after.
+ * The event's own fields (event_id, kind, ordinal) are together, kind and
+ * ordinal sharing eight bytes: 80 bytes an entry.
+ */
 typedef struct AxsHistoryEntry
 {
 	int64_t		account;
 	int32_t		currency;
 	int64_t		seqno;			/* the key's entry number: 1, 2, 3, ... */
 	int64_t		event_id;
+	uint8_t		kind;			/* the event's kind (AxsEventKind in event.h:
+								 * 1..7) */
+	int32_t		ordinal;		/* the event's place in its decision unit: 0,
+								 * 1, 2, ... in the order the unit applied its
+								 * events */
 	int64_t		available_delta;
 	int64_t		frozen_delta;
 	int64_t		available;		/* balance right after the event */
@@ -108,7 +122,7 @@ typedef struct AxsHistoryHead
 
 /*
  * Sort by (account, currency, seqno).  With an allocator, a large array is
- * radix-sorted, borrowing 104 bytes an entry for the call (two blocks,
+ * radix-sorted, borrowing 112 bytes an entry for the call (two blocks,
  * released before it returns); with none (NULL), or under 256 entries, it
  * is sorted in place, two to three times slower.  Input already in order
  * costs one pass.
@@ -121,14 +135,16 @@ extern void axs_history_sort(AxsHistoryEntry *entries, size_t count,
  * (at most AXS_HISTORY_BLOCK_MAX) as the block with this locator (> 0).
  * Returns how many were encoded and sets *length to the bytes written.
  *
- * The entries must be sorted by (account, currency, seqno), and the entries
- * of one key must chain: consecutive seqnos, each balance the one before
- * plus the deltas, no overflow.  The first entry of each key in the array
- * carries its previous_block (0 if and only if seqno is 1; never this
- * locator); a later entry's is ignored, as it is this block.  So when a
- * key's entries run on past the returned count, the caller sets the first
- * leftover entry's previous_block to this locator before the next call
- * (axs_history_pack does all of this).
+ * The entries must be sorted by (account, currency, seqno), every kind in
+ * 1..7 and every ordinal >= 0, and the entries of one key must chain:
+ * consecutive seqnos, strictly increasing ordinals (an event makes at most
+ * one entry a key), each balance the one before plus the deltas, no
+ * overflow.  The first entry of each key in the array carries its
+ * previous_block (0 if and only if seqno is 1; never this locator); a later
+ * entry's is ignored, as it is this block.  So when a key's entries run on
+ * past the returned count, the caller sets the first leftover entry's
+ * previous_block to this locator before the next call (axs_history_pack
+ * does all of this).
  *
  * Returns 0, writing nothing, if the entries it reads do not follow these
  * rules (including the entry just after the last one encoded, checked
@@ -193,12 +209,14 @@ extern bool axs_history_pack(AxsHistoryEntry *entries, size_t count,
  * The entries of one applied event (history_record.c): one per balance it
  * changed (a net change of zero is no change and gets none), appended to
  * history, which has room for AXS_MAX_LEGS more.  Each entry takes the
- * balance after the event and the balance's next seqno, which it advances;
- * its previous_block is the balance's history_block, the head before this
- * unit (axs_history_pack fills in the unit's own).  Returns how many were
+ * event's id, kind and ordinal (its place in the unit), the balance after
+ * the event and the balance's next seqno, which it advances; its
+ * previous_block is the balance's history_block, the head before this unit
+ * (axs_history_pack fills in the unit's own).  Returns how many were
  * appended.
  */
-extern int	axs_history_record(int64_t event_id, const AxsAppliedChange *changes, int nchanges,
+extern int	axs_history_record(int64_t event_id, uint8_t kind, int32_t ordinal,
+							   const AxsAppliedChange *changes, int nchanges,
 							   AxsHistoryEntry *history);
 
 #endif							/* AXS_HISTORY_BLOCK_H */

@@ -2,7 +2,8 @@
  * history_block_internal.h
  *		What the history block files share (history_block.c, the encoder and
  *		pack; history_block_read.c, the reader; history_sort.c): varints,
- *		key order and the layout's small sizes.  Internal to the core.
+ *		entry tags, key order and the layout's small sizes.  Internal to the
+ *		core.
  */
 #ifndef AXS_HISTORY_BLOCK_INTERNAL_H
 #define AXS_HISTORY_BLOCK_INTERNAL_H
@@ -123,6 +124,56 @@ read_zigzag(const uint8_t **position, const uint8_t *end, int64_t *value)
 }
 
 
+/* Tags: an entry's kind in the low bits, the step of its ordinal above */
+
+#define KIND_BITS 3
+#define KIND_MASK ((1u << KIND_BITS) - 1)
+
+_Static_assert(AXS_KIND_LEGS <= KIND_MASK, "every event kind fits a tag's kind bits");
+
+/* Kind 0 is no kind: a tag of it is malformed. */
+static inline bool
+kind_valid(uint8_t kind)
+{
+	return kind >= 1 && kind <= KIND_MASK;
+}
+
+/*
+ * The tag of entry, whose ordinal steps up from since: 0 for a run's first
+ * entry in a block, else the ordinal of the entry before (the rules below
+ * make the step positive).
+ */
+static inline uint64_t
+entry_tag(const AxsHistoryEntry *entry, int32_t since)
+{
+	return ((uint64_t) ((int64_t) entry->ordinal - since) << KIND_BITS) | entry->kind;
+}
+
+/*
+ * Read a tag into entry's kind and ordinal; before is the run's entry
+ * before it, NULL for a run's first entry in a block.  False if it is cut
+ * off, of kind 0, of a step of 0 after another entry, or of an ordinal past
+ * INT32_MAX.
+ */
+static inline bool
+read_tag(const uint8_t **position, const uint8_t *end, const AxsHistoryEntry *before,
+		 AxsHistoryEntry *entry)
+{
+	int32_t		since = before != NULL ? before->ordinal : 0;
+	uint64_t	tag;
+	uint64_t	step;
+
+	if (!read_varint(position, end, &tag) || !kind_valid((uint8_t) (tag & KIND_MASK)))
+		return false;
+	step = tag >> KIND_BITS;
+	if ((before != NULL && step == 0) || step > (uint64_t) (INT32_MAX - since))
+		return false;
+	entry->kind = (uint8_t) (tag & KIND_MASK);
+	entry->ordinal = since + (int32_t) step;
+	return true;
+}
+
+
 /* The rules entries follow, shared by the encoder and pack */
 
 /* Whether two entries are of one (account, currency). */
@@ -151,15 +202,17 @@ entry_less(const AxsHistoryEntry *a, const AxsHistoryEntry *b)
 }
 
 /*
- * The first entry of a key in a block: a positive seqno, a previous block
- * exactly when there is a previous entry, and a balance before the event
- * that an int64 holds.
+ * The first entry of a key in a block: a kind, an ordinal >= 0, a positive
+ * seqno, a previous block exactly when there is a previous entry, and a
+ * balance before the event that an int64 holds.
  */
 static inline bool
 run_start_valid(const AxsHistoryEntry *entry)
 {
 	int64_t		before;
 
+	if (!kind_valid(entry->kind) || entry->ordinal < 0)
+		return false;
 	if (entry->seqno < 1 || entry->previous_block < 0)
 		return false;
 	if ((entry->seqno == 1) != (entry->previous_block == 0))
@@ -168,12 +221,17 @@ run_start_valid(const AxsHistoryEntry *entry)
 		!__builtin_sub_overflow(entry->frozen, entry->frozen_delta, &before);
 }
 
-/* entry is the key's next after previous: next seqno, balances chained. */
+/*
+ * entry is the key's next after previous: a kind, a later event of the
+ * unit (a greater ordinal), the next seqno, balances chained.
+ */
 static inline bool
 entry_continues(const AxsHistoryEntry *previous, const AxsHistoryEntry *entry)
 {
 	int64_t		sum;
 
+	if (!kind_valid(entry->kind) || entry->ordinal <= previous->ordinal)
+		return false;
 	if (previous->seqno == INT64_MAX || entry->seqno != previous->seqno + 1)
 		return false;
 	if (__builtin_add_overflow(previous->available, entry->available_delta, &sum) ||

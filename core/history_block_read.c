@@ -182,15 +182,28 @@ reader_checkpoint_key(const BlockReader *reader, size_t checkpoint,
 	return true;
 }
 
-/* Read one entry's event_id and deltas into entry; since as in entry_size. */
+/* Read one entry but its event_id: the tag and deltas; before as in read_tag. */
 static inline bool
-read_entry(const uint8_t **position, const uint8_t *end, int64_t since, AxsHistoryEntry *entry)
+read_entry_after_event_id(const uint8_t **position, const uint8_t *end,
+						  const AxsHistoryEntry *before, AxsHistoryEntry *entry)
+{
+	return read_tag(position, end, before, entry) &&
+		read_zigzag(position, end, &entry->available_delta) &&
+		read_zigzag(position, end, &entry->frozen_delta);
+}
+
+/*
+ * Read one entry's event_id, tag and deltas into entry; its event_id is
+ * stored as a difference from since, its ordinal as in read_tag.
+ */
+static inline bool
+read_entry(const uint8_t **position, const uint8_t *end, int64_t since,
+		   const AxsHistoryEntry *before, AxsHistoryEntry *entry)
 {
 	int64_t		event_difference;
 
 	if (!read_zigzag(position, end, &event_difference) ||
-		!read_zigzag(position, end, &entry->available_delta) ||
-		!read_zigzag(position, end, &entry->frozen_delta))
+		!read_entry_after_event_id(position, end, before, entry))
 		return false;
 	entry->event_id = wrapping_sum(since, event_difference);
 	return true;
@@ -233,11 +246,10 @@ reader_decode_run(const BlockReader *reader, int64_t locator,
 	{
 		/* the block's first entry: its event_id is the header's */
 		entry.event_id = reader->base_event_id;
-		if (!read_zigzag(&position, end, &entry.available_delta) ||
-			!read_zigzag(&position, end, &entry.frozen_delta))
+		if (!read_entry_after_event_id(&position, end, NULL, &entry))
 			return false;
 	}
-	else if (!read_entry(&position, end, reader->base_event_id, &entry))
+	else if (!read_entry(&position, end, reader->base_event_id, NULL, &entry))
 		return false;
 	if (!run_start_valid(&entry) || capacity == 0)
 		return false;
@@ -251,7 +263,7 @@ reader_decode_run(const BlockReader *reader, int64_t locator,
 			return false;
 		next.seqno = entry.seqno + 1;
 		next.previous_block = locator;
-		if (!read_entry(&position, end, entry.event_id, &next) ||
+		if (!read_entry(&position, end, entry.event_id, &entry, &next) ||
 			__builtin_add_overflow(entry.available, next.available_delta, &next.available) ||
 			__builtin_add_overflow(entry.frozen, next.frozen_delta, &next.frozen))
 			return false;

@@ -9,8 +9,8 @@
 #include "history_block.h"
 
 int
-axs_history_record(int64_t event_id, const AxsAppliedChange *changes, int nchanges,
-				   AxsHistoryEntry *history)
+axs_history_record(int64_t event_id, uint8_t kind, int32_t ordinal,
+				   const AxsAppliedChange *changes, int nchanges, AxsHistoryEntry *history)
 {
 	int			count = 0;
 
@@ -26,6 +26,8 @@ axs_history_record(int64_t event_id, const AxsAppliedChange *changes, int nchang
 		entry->currency = balance->currency;
 		entry->seqno = ++balance->history_seqno;
 		entry->event_id = event_id;
+		entry->kind = kind;
+		entry->ordinal = ordinal;
 		entry->available_delta = changes[i].available_delta;
 		entry->frozen_delta = changes[i].frozen_delta;
 		entry->available = balance->available;

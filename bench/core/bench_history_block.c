@@ -17,11 +17,13 @@
  * skew).  Half the events are trades (buyer and seller, base and quote: 4
  * entries, fewer when buyer and seller are one account), half change one
  * account's balance in one currency (deposits, withdrawals, freezes,
- * unfreezes): about 2.5 entries per event.  Amounts are log-uniform from
- * 10^4 to 10^10 minor units.  So that seqnos, balances and previous blocks
- * have the sizes of a ledger that has been running, every key starts as if
- * 1,000 units of the same workload had come before (its seqno, a balance
- * of its size, and a head block as far back as its frequency puts it).
+ * unfreezes): about 2.5 entries per event.  Each entry carries its event's
+ * kind and its ordinal, the event's index in the unit.  Amounts are
+ * log-uniform from 10^4 to 10^10 minor units.  So that seqnos, balances and
+ * previous blocks have the sizes of a ledger that has been running, every
+ * key starts as if 1,000 units of the same workload had come before (its
+ * seqno, a balance of its size, and a head block as far back as its
+ * frequency puts it).
  *
  * Times are thread CPU time, each figure the best of ROUNDS rounds (for
  * sorting and packing, summed over the units), so that a busy machine
@@ -252,6 +254,7 @@ generate_unit(AxsHistoryEntry *entries, size_t events, int64_t *unit_keys_seen, 
 		Leg			legs[4];
 		size_t		leg_count = 0;
 		int64_t		event_id = next_event_id++;
+		AxsEventKind kind;
 
 		if (random_next() % 2 == 0)
 		{
@@ -265,6 +268,7 @@ generate_unit(AxsHistoryEntry *entries, size_t events, int64_t *unit_keys_seen, 
 			add_leg(legs, &leg_count, buyer, base, base_amount, 0);
 			add_leg(legs, &leg_count, seller, base, 0, -base_amount);
 			add_leg(legs, &leg_count, seller, QUOTE_CURRENCY, quote_amount, 0);
+			kind = AXS_KIND_TRADE;
 		}
 		else
 		{
@@ -277,15 +281,19 @@ generate_unit(AxsHistoryEntry *entries, size_t events, int64_t *unit_keys_seen, 
 			{
 				case 0:
 					add_leg(legs, &leg_count, rank, currency, amount, 0);
+					kind = AXS_KIND_DEPOSIT;
 					break;
 				case 1:
 					add_leg(legs, &leg_count, rank, currency, -amount, 0);
+					kind = AXS_KIND_WITHDRAW;
 					break;
 				case 2:
 					add_leg(legs, &leg_count, rank, currency, -amount, amount);
+					kind = AXS_KIND_FREEZE;
 					break;
 				default:
 					add_leg(legs, &leg_count, rank, currency, amount, -amount);
+					kind = AXS_KIND_UNFREEZE;
 					break;
 			}
 		}
@@ -301,6 +309,8 @@ generate_unit(AxsHistoryEntry *entries, size_t events, int64_t *unit_keys_seen, 
 			entry->currency = legs[l].currency;
 			entry->seqno = key->seqno;
 			entry->event_id = event_id;
+			entry->kind = (uint8_t) kind;
+			entry->ordinal = (int32_t) e;
 			entry->available_delta = legs[l].available;
 			entry->frozen_delta = legs[l].frozen;
 			entry->available = key->available;
@@ -512,7 +522,8 @@ main(int argc, char **argv)
 	size_t		hot_key = 0;
 	size_t		warm_key = 0;
 
-	if (units < 1 || events < 1)
+	/* an ordinal, the event's index in its unit, is an int32 */
+	if (units < 1 || events < 1 || events > INT32_MAX)
 	{
 		fprintf(stderr, "usage: %s [units [events_per_unit]]\n", argv[0]);
 		return 2;
@@ -534,8 +545,8 @@ main(int argc, char **argv)
 	store.arena_size = units * events * 4 * 20;
 	store.arena = malloc(store.arena_size);
 	store.first_locator = 1000000;
-	/* about 2.5 entries an event and 12 bytes an entry, as measured below */
-	start_keys(2.5 * (double) events, 2.5 * (double) events * 12 / AXS_HISTORY_BLOCK_MAX,
+	/* about 2.5 entries an event and 14.5 bytes an entry, as measured below */
+	start_keys(2.5 * (double) events, 2.5 * (double) events * 14.5 / AXS_HISTORY_BLOCK_MAX,
 			   store.first_locator);
 
 	for (size_t u = 0; u < units; u++)

@@ -2,9 +2,10 @@
  * test_history_block.c
  *		Tests of the history block codec: round trip and lookup, the exact
  *		byte layout, keys with one entry and keys running across blocks,
- *		extreme values, the encoder's refusals, packing a unit, safe reading
- *		of truncated, damaged and randomly mutated blocks, and a model test
- *		that packs hundreds of units and walks every key's chain backward.
+ *		extreme values, every kind and ordinals up to INT32_MAX, the
+ *		encoder's refusals, packing a unit, safe reading of truncated,
+ *		damaged and randomly mutated blocks, and a model test that packs
+ *		hundreds of units and walks every key's chain backward.
  *
  * The malformed-block tests copy each block into a heap buffer of exactly
  * its length, so running under valgrind or AddressSanitizer catches any
@@ -30,19 +31,22 @@ assert_entry_equal(const AxsHistoryEntry *found, const AxsHistoryEntry *expected
 {
 	if (found->account != expected->account || found->currency != expected->currency ||
 		found->seqno != expected->seqno || found->event_id != expected->event_id ||
+		found->kind != expected->kind || found->ordinal != expected->ordinal ||
 		found->available_delta != expected->available_delta ||
 		found->frozen_delta != expected->frozen_delta ||
 		found->available != expected->available || found->frozen != expected->frozen ||
 		found->previous_block != expected->previous_block)
-		fail_msg("entry differs: found (%lld, %d) #%lld event %lld delta %lld/%lld balance %lld/%lld "
-				 "previous %lld; expected (%lld, %d) #%lld event %lld delta %lld/%lld "
-				 "balance %lld/%lld previous %lld",
+		fail_msg("entry differs: found (%lld, %d) #%lld event %lld kind %d ordinal %d "
+				 "delta %lld/%lld balance %lld/%lld previous %lld; expected (%lld, %d) #%lld "
+				 "event %lld kind %d ordinal %d delta %lld/%lld balance %lld/%lld previous %lld",
 				 (long long) found->account, found->currency, (long long) found->seqno,
-				 (long long) found->event_id, (long long) found->available_delta,
+				 (long long) found->event_id, found->kind, found->ordinal,
+				 (long long) found->available_delta,
 				 (long long) found->frozen_delta, (long long) found->available,
 				 (long long) found->frozen, (long long) found->previous_block,
 				 (long long) expected->account, expected->currency, (long long) expected->seqno,
-				 (long long) expected->event_id, (long long) expected->available_delta,
+				 (long long) expected->event_id, expected->kind, expected->ordinal,
+				 (long long) expected->available_delta,
 				 (long long) expected->frozen_delta, (long long) expected->available,
 				 (long long) expected->frozen, (long long) expected->previous_block);
 }
@@ -50,7 +54,9 @@ assert_entry_equal(const AxsHistoryEntry *found, const AxsHistoryEntry *expected
 /*
  * Append to entries a key's chain: count entries from seqno first_seqno,
  * the balance before being (available, frozen), event ids from event_id
- * stepping by event_step, deltas cycling through the given ones.
+ * stepping by event_step, deltas cycling through the given ones; kinds
+ * from the event ids, ordinals rising from one the key picks by steps of 1
+ * to 151 (tags of one to three bytes).
  */
 static size_t
 append_chain(AxsHistoryEntry *entries, size_t at, int64_t account, int32_t currency,
@@ -59,6 +65,7 @@ append_chain(AxsHistoryEntry *entries, size_t at, int64_t account, int32_t curre
 {
 	static const int64_t available_deltas[] = {100, -30, 0, 5000000000LL, -7, 1};
 	static const int64_t frozen_deltas[] = {0, 30, 0, -20, 0, 3};
+	int32_t		ordinal = (int32_t) (((uint64_t) account * 31 + (uint32_t) currency) % 20000);
 
 	for (size_t i = 0; i < count; i++)
 	{
@@ -69,6 +76,9 @@ append_chain(AxsHistoryEntry *entries, size_t at, int64_t account, int32_t curre
 		entry->currency = currency;
 		entry->seqno = first_seqno + (int64_t) i;
 		entry->event_id = event_id + event_step * (int64_t) i;
+		entry->kind = (uint8_t) (1 + (uint64_t) entry->event_id % 7);
+		entry->ordinal = ordinal;
+		ordinal += 1 + 50 * (int32_t) (i % 4);
 		entry->available_delta = available_deltas[i % 6];
 		entry->frozen_delta = frozen_deltas[i % 6];
 		available += entry->available_delta;
@@ -200,24 +210,30 @@ test_exact_layout(void **state)
 		0x02,					/* two runs: no checkpoint */
 		0x06,					/* directory of six bytes */
 		0xC8, 0x01,				/* base event id 100 */
-		0x0A, 0x01, 0x09,		/* account 5, currency 1, nine bytes of data */
-		0x02, 0x02, 0x06,		/* account 5 + 2, currency 2, six bytes */
+		0x0A, 0x01, 0x0C,		/* account 5, currency 1, twelve bytes of data */
+		0x02, 0x02, 0x08,		/* account 5 + 2, currency 2, eight bytes */
 		0x03,					/* seqno 3 */
 		0x04,					/* previous block 10 - 2 */
 		0x28, 0x00,				/* balance 20 / 0 after the first entry */
-		0x0E, 0x00,				/* (event 100, the base) deltas 7 / 0 */
-		0x04, 0x03, 0x04,		/* event 100 + 2, deltas -2 / 2 */
+		0xA6, 0x01,				/* (event 100, the base) ordinal 20, kind 6 */
+		0x0E, 0x00,				/* deltas 7 / 0 */
+		0x04, 0x15, 0x03, 0x04,	/* event 100 + 2, ordinal 20 + 2, kind 5, deltas
+								 * -2 / 2 */
 		0x01,					/* seqno 1: no previous block */
 		0x0A, 0x00,				/* balance 5 / 0 */
-		0x02, 0x0A, 0x00,		/* event 100 + 1, deltas 5 / 0 */
+		0x02, 0xA9, 0x01,		/* event 100 + 1, ordinal 21, kind 1 */
+		0x0A, 0x00,				/* deltas 5 / 0 */
 	};
 	AxsHistoryEntry entries[] = {
-		{.account = 5, .currency = 1, .seqno = 3, .event_id = 100, .available_delta = 7,
-		.frozen_delta = 0, .available = 20, .frozen = 0, .previous_block = 8},
-		{.account = 5, .currency = 1, .seqno = 4, .event_id = 102, .available_delta = -2,
-		.frozen_delta = 2, .available = 18, .frozen = 2, .previous_block = 0},
-		{.account = 7, .currency = 2, .seqno = 1, .event_id = 101, .available_delta = 5,
-		.frozen_delta = 0, .available = 5, .frozen = 0, .previous_block = 0},
+		{.account = 5, .currency = 1, .seqno = 3, .event_id = 100, .kind = 6, .ordinal = 20,
+		.available_delta = 7, .frozen_delta = 0, .available = 20, .frozen = 0,
+		.previous_block = 8},
+		{.account = 5, .currency = 1, .seqno = 4, .event_id = 102, .kind = 5, .ordinal = 22,
+		.available_delta = -2, .frozen_delta = 2, .available = 18, .frozen = 2,
+		.previous_block = 0},
+		{.account = 7, .currency = 2, .seqno = 1, .event_id = 101, .kind = 1, .ordinal = 21,
+		.available_delta = 5, .frozen_delta = 0, .available = 5, .frozen = 0,
+		.previous_block = 0},
 	};
 	uint8_t		block[64];
 	size_t		length = 0;
@@ -325,6 +341,23 @@ test_extreme_values(void **state)
 		.available = INT64_MIN + 1, .frozen = INT64_MAX - 1, .previous_block = 2,
 	};
 
+	/*
+	 * Every kind; ordinals at both ends, the largest first step (INT32_MAX
+	 * at a run's start) and the largest later one (0 to INT32_MAX).
+	 */
+	{
+		static const int32_t ordinals[] = {
+			0, 1, INT32_MAX - 1, INT32_MAX, INT32_MAX, 0, 0, INT32_MAX, 12345, 12346,
+		};
+
+		assert_int_equal(count, sizeof(ordinals) / sizeof(ordinals[0]));
+		for (size_t i = 0; i < count; i++)
+		{
+			entries[i].kind = (uint8_t) (1 + i % 7);
+			entries[i].ordinal = ordinals[i];
+		}
+	}
+
 	/* locators at both ends: previous blocks far above and below */
 	assert_round_trip(entries, count, 2000, block, sizeof(block));
 	assert_round_trip(entries, count, 3, block, sizeof(block));
@@ -387,6 +420,34 @@ assert_both_refuse(const AxsHistoryEntry *entries, size_t count)
 	assert_int_equal(head_count, 0);
 }
 
+/*
+ * The refusal tests' sample: two keys of three and two entries (seqnos 4
+ * to 6 after block 30, then 1 and 2), which encode at locator 50.
+ */
+static size_t
+refusal_sample(AxsHistoryEntry *valid)
+{
+	uint8_t		block[AXS_HISTORY_BLOCK_MAX];
+	size_t		length;
+	size_t		count = append_chain(valid, 0, 1, 1, 4, 30, 100, 0, 500, 1, 3);
+
+	count = append_chain(valid, count, 2, 1, 1, 0, 0, 0, 400, 1, 2);
+	assert_int_equal(count, 5);
+	assert_int_equal(axs_history_block_encode(valid, count, 50, block, sizeof(block), &length), 5);
+	return count;
+}
+
+/*
+ * Both the encoder and pack refuse the sample (valid, count) once statement
+ * has changed a copy of it, bad: for the entries, not the room.
+ */
+#define REFUSE(statement) \
+	do { \
+		memcpy(bad, valid, sizeof(valid)); \
+		statement; \
+		assert_both_refuse(bad, count); \
+	} while (0)
+
 static void
 test_encoder_refusals(void **state)
 {
@@ -398,18 +459,7 @@ test_encoder_refusals(void **state)
 	size_t		minimum;
 
 	(void) state;
-	count = append_chain(valid, 0, 1, 1, 4, 30, 100, 0, 500, 1, 3);
-	count = append_chain(valid, count, 2, 1, 1, 0, 0, 0, 400, 1, 2);
-	assert_int_equal(count, 5);
-	assert_int_equal(axs_history_block_encode(valid, count, 50, block, sizeof(block), &length), 5);
-
-	/* the refusals below are for the entries, not the room */
-#define REFUSE(statement) \
-	do { \
-		memcpy(bad, valid, sizeof(valid)); \
-		statement; \
-		assert_both_refuse(bad, count); \
-	} while (0)
+	count = refusal_sample(valid);
 
 	REFUSE(bad[1].seqno = 6);	/* a gap in the seqnos */
 	REFUSE(bad[1].seqno = 4);	/* a repeated seqno */
@@ -469,12 +519,50 @@ test_encoder_refusals(void **state)
 	length = 12345;
 	assert_int_equal(axs_history_block_encode(bad, count, 50, block, minimum, &length), 0);
 	assert_int_equal(length, 0);
+	memcpy(bad, valid, sizeof(valid));
+	bad[1].ordinal = bad[0].ordinal;
+	assert_int_equal(axs_history_block_encode(bad, count, 50, block, minimum, &length), 0);
+	memcpy(bad, valid, sizeof(valid));
+	bad[1].kind = 0;
+	assert_int_equal(axs_history_block_encode(bad, count, 50, block, minimum, &length), 0);
 	/* but not the one after it, which the next call checks */
 	memcpy(bad, valid, sizeof(valid));
 	bad[2].seqno = 9;
 	assert_int_equal(axs_history_block_encode(bad, count, 50, block, minimum, &length), 1);
-#undef REFUSE
+	bad[2].seqno = valid[2].seqno;
+	bad[2].ordinal = bad[1].ordinal;
+	assert_int_equal(axs_history_block_encode(bad, count, 50, block, minimum, &length), 1);
 }
+
+/* Kinds out of 1..7, ordinals negative or not increasing within a key. */
+static void
+test_tag_refusals(void **state)
+{
+	AxsHistoryEntry valid[8];
+	AxsHistoryEntry bad[8];
+	size_t		count;
+
+	(void) state;
+	count = refusal_sample(valid);
+
+	/* no kind, or one past the tag's three bits, at a run's start or later */
+	REFUSE(bad[0].kind = 0);
+	REFUSE(bad[3].kind = 8);
+	REFUSE(bad[1].kind = 0);
+	REFUSE(bad[4].kind = 8);
+	REFUSE(bad[2].kind = 255);
+	/* a key's ordinals not increasing: equal, decreasing */
+	REFUSE(bad[1].ordinal = bad[0].ordinal);
+	REFUSE(bad[4].ordinal = 0; bad[3].ordinal = 0);
+	REFUSE(bad[2].ordinal = bad[1].ordinal - 1);
+	REFUSE(bad[1].ordinal = bad[0].ordinal - 1; bad[2].ordinal = bad[0].ordinal + 1);
+	/* a negative ordinal, at a run's start or later */
+	REFUSE(bad[0].ordinal = -1);
+	REFUSE(bad[3].ordinal = INT32_MIN);
+	REFUSE(bad[0].ordinal = INT32_MIN; bad[1].ordinal = -5; bad[2].ordinal = -4);
+}
+
+#undef REFUSE
 
 /* Blocks kept in memory by locator, as the model test and pack tests keep them. */
 typedef struct StoredBlock
@@ -613,6 +701,84 @@ assert_head(const AxsHistoryHead *head, int64_t account, int32_t currency, int64
 				 (long long) head->account, head->currency, (long long) head->seqno,
 				 (long long) head->locator, (long long) account, currency, (long long) seqno,
 				 (long long) locator);
+}
+
+/*
+ * Every kind, and ordinals whose tags take one to five bytes, up to
+ * INT32_MAX: in one block, a few bytes a block (where a run's first entry
+ * in each block stores its ordinal whole), and through sort and pack.
+ */
+static void
+test_kinds_and_ordinals(void **state)
+{
+	static const int32_t ordinals[] = {0, 15, 16, 32, 2047, 2048, 300000, INT32_MAX - 1, INT32_MAX};
+	AxsHistoryEntry original[16];
+	AxsHistoryEntry entries[16];
+	AxsHistoryEntry out[16];
+	AxsHistoryHead heads[4];
+	uint8_t		block[AXS_HISTORY_BLOCK_MAX];
+	BlockStore	store = {0};
+	size_t		count;
+	size_t		decoded;
+	size_t		head_count;
+	size_t		blocks = 0;
+
+	(void) state;
+	count = append_chain(original, 0, 8, 1, 1, 0, 0, 0, 100, 1, 9);
+	for (size_t i = 0; i < count; i++)
+	{
+		original[i].kind = (uint8_t) (7 - i % 7);
+		original[i].ordinal = ordinals[i];
+	}
+	/* a key alone at INT32_MAX; a key of two, a step of INT32_MAX apart */
+	count = append_chain(original, count, 9, 1, 4, 2, 0, 0, 50, 1, 1);
+	original[count - 1].ordinal = INT32_MAX;
+	count = append_chain(original, count, 9, 2, 1, 0, 0, 0, 60, 1, 2);
+	original[count - 2].ordinal = 0;
+	original[count - 1].ordinal = INT32_MAX;
+
+	memcpy(entries, original, sizeof(original));
+	assert_round_trip(entries, count, 5, block, sizeof(block));
+
+	/* blocks of a few entries each */
+	memcpy(entries, original, sizeof(original));
+	for (size_t start = 0; start < count; blocks++)
+	{
+		int64_t		locator = 100 + (int64_t) blocks;
+		size_t		length;
+		size_t		encoded = axs_history_block_encode(entries + start, count - start, locator,
+													   block, 32, &length);
+		size_t		end = start + encoded;
+
+		assert_true(encoded > 0);
+		expected_after_encoding(entries + start, encoded, locator);
+		assert_true(axs_history_block_decode(block, length, locator, out, 16, &decoded));
+		assert_int_equal(decoded, encoded);
+		for (size_t i = 0; i < decoded; i++)
+			assert_entry_equal(&out[i], &entries[start + i]);
+		if (end < count && entries[end].account == entries[end - 1].account &&
+			entries[end].currency == entries[end - 1].currency)
+			entries[end].previous_block = locator;
+		start = end;
+	}
+	assert_true(blocks >= 4);
+
+	/* backward, then sorted and packed */
+	for (size_t i = 0; i < count; i++)
+		entries[i] = original[count - 1 - i];
+	axs_history_sort(entries, count, NULL);
+	store.next_locator = 20;
+	assert_true(axs_history_pack(entries, count, store_next_locator, store_emit, &store,
+								 heads, 4, &head_count));
+	assert_int_equal(store.count, 1);
+	assert_true(axs_history_block_decode(store.blocks[0].bytes, store.blocks[0].length, 21,
+										 out, 16, &decoded));
+	assert_int_equal(decoded, count);
+	memcpy(entries, original, sizeof(original));
+	expected_after_encoding(entries, count, 21);
+	for (size_t i = 0; i < count; i++)
+		assert_entry_equal(&out[i], &entries[i]);
+	store_free(&store);
 }
 
 static void
@@ -961,8 +1127,10 @@ assert_self_consistent(const uint8_t *block, size_t length, int64_t locator,
 		{
 			const AxsHistoryEntry *e = &decoded[i];
 
+			assert_true(e->kind >= 1 && e->kind <= 7);
 			if (i > 0 && e->account == e[-1].account && e->currency == e[-1].currency)
 			{
+				assert_true(e->ordinal > e[-1].ordinal);
 				assert_int_equal(e->seqno, e[-1].seqno + 1);
 				assert_int_equal(e->available, e[-1].available + e->available_delta);
 				assert_int_equal(e->frozen, e[-1].frozen + e->frozen_delta);
@@ -972,7 +1140,7 @@ assert_self_consistent(const uint8_t *block, size_t length, int64_t locator,
 			{
 				assert_true(i == 0 || e[-1].account < e->account ||
 							(e[-1].account == e->account && e[-1].currency < e->currency));
-				assert_true(e->seqno >= 1);
+				assert_true(e->seqno >= 1 && e->ordinal >= 0);
 				assert_true(e->seqno == 1 ? e->previous_block == 0 :
 							e->previous_block > 0 && e->previous_block != locator);
 			}
@@ -1017,8 +1185,10 @@ assert_self_consistent(const uint8_t *block, size_t length, int64_t locator,
 		{
 			assert_int_equal(found[i].account, probes[p].account);
 			assert_int_equal(found[i].currency, probes[p].currency);
+			assert_true(found[i].kind >= 1 && found[i].kind <= 7 && found[i].ordinal >= 0);
 			if (i > 0)
 			{
+				assert_true(found[i].ordinal > found[i - 1].ordinal);
 				assert_int_equal(found[i].seqno, found[i - 1].seqno + 1);
 				assert_int_equal(found[i].available, found[i - 1].available + found[i].available_delta);
 				assert_int_equal(found[i].frozen, found[i - 1].frozen + found[i].frozen_delta);
@@ -1219,8 +1389,8 @@ put_test_varint(uint8_t *out, uint64_t value)
 
 /*
  * A block of one run, key (1, 1), base event id 0, whose data is the given
- * varints: seqno, [previous], available, frozen, the deltas, then event
- * difference and deltas per later entry.
+ * varints: seqno, [previous], available, frozen, the tag and the deltas,
+ * then event difference, tag and deltas per later entry.
  */
 static size_t
 single_run_block(uint8_t *out, uint64_t entry_count, const uint64_t *data, size_t data_count)
@@ -1250,6 +1420,9 @@ test_derived_overflow_is_malformed(void **state)
 {
 	const uint64_t max_zigzag = UINT64_MAX - 1;	/* INT64_MAX */
 	const uint64_t min_zigzag = UINT64_MAX;	/* INT64_MIN */
+	const uint64_t first = 1;	/* ordinal 0, kind 1 */
+	const uint64_t next = 9;	/* a step of 1, kind 1 */
+	const uint64_t top = (uint64_t) INT32_MAX << 3;	/* a step of INT32_MAX, no kind */
 	static const struct
 	{
 		uint64_t	entry_count;
@@ -1258,22 +1431,43 @@ test_derived_overflow_is_malformed(void **state)
 		bool		decodes;
 	}			cases[] = {
 		/* seqno INT64_MAX alone, with a previous block 10 - 1 */
-		{1, {INT64_MAX, 2, 0, 0, 0, 0}, 6, true},
+		{1, {INT64_MAX, 2, 0, 0, first, 0, 0}, 7, true},
 		/* seqno 2^63 */
-		{1, {UINT64_C(1) << 63, 2, 0, 0, 0, 0}, 6, false},
+		{1, {UINT64_C(1) << 63, 2, 0, 0, first, 0, 0}, 7, false},
 		/* a second entry after seqno INT64_MAX */
-		{2, {INT64_MAX, 2, 0, 0, 0, 0, 0, 0, 0}, 9, false},
-		{2, {INT64_MAX - 1, 2, 0, 0, 0, 0, 0, 0, 0}, 9, true},
+		{2, {INT64_MAX, 2, 0, 0, first, 0, 0, 0, next, 0, 0}, 11, false},
+		{2, {INT64_MAX - 1, 2, 0, 0, first, 0, 0, 0, next, 0, 0}, 11, true},
 		/* the balance before the first entry */
-		{1, {1, min_zigzag, 0, 0, 0}, 5, true},
-		{1, {1, min_zigzag, 0, 2, 0}, 5, false},
-		{1, {1, 0, max_zigzag, 0, 1}, 5, false},
-		{1, {1, 0, max_zigzag, 0, 2}, 5, true},
+		{1, {1, min_zigzag, 0, first, 0, 0}, 6, true},
+		{1, {1, min_zigzag, 0, first, 2, 0}, 6, false},
+		{1, {1, 0, max_zigzag, first, 0, 1}, 6, false},
+		{1, {1, 0, max_zigzag, first, 0, 2}, 6, true},
 		/* a later entry's balance */
-		{2, {1, max_zigzag, 0, 0, 0, 0, 1, 0}, 8, true},
-		{2, {1, max_zigzag, 0, 0, 0, 0, 2, 0}, 8, false},
-		{2, {1, 0, min_zigzag, 0, 0, 0, 0, 1}, 8, false},
-		{2, {1, 0, min_zigzag, 0, 0, 0, 0, 2}, 8, true},
+		{2, {1, max_zigzag, 0, first, 0, 0, 0, next, 1, 0}, 10, true},
+		{2, {1, max_zigzag, 0, first, 0, 0, 0, next, 2, 0}, 10, false},
+		{2, {1, 0, min_zigzag, first, 0, 0, 0, next, 0, 1}, 10, false},
+		{2, {1, 0, min_zigzag, first, 0, 0, 0, next, 0, 2}, 10, true},
+		/* the first entry's ordinal: INT32_MAX, then one more */
+		{1, {1, 0, 0, top | 7, 0, 0}, 6, true},
+		{1, {1, 0, 0, (top + 8) | 7, 0, 0}, 6, false},
+		/* a later ordinal reaching INT32_MAX, then passing it */
+		{2, {1, 0, 0, top - 8 + 2, 0, 0, 0, next, 0, 0}, 10, true},
+		{2, {1, 0, 0, top - 8 + 2, 0, 0, 0, 16 | 1, 0, 0}, 10, false},
+		{2, {1, 0, 0, top | 3, 0, 0, 0, next, 0, 0}, 10, false},
+		{2, {1, 0, 0, first, 0, 0, 0, top | 4, 0, 0}, 10, true},
+		{2, {1, 0, 0, next, 0, 0, 0, top | 4, 0, 0}, 10, false},
+		/* steps that 32 bits would wrap to 0 and 1, and the largest tags */
+		{1, {1, 0, 0, UINT64_C(1) << 35 | 1, 0, 0}, 6, false},
+		{2, {1, 0, 0, first, 0, 0, 0, (UINT64_C(1) << 35) + next, 0, 0}, 10, false},
+		{1, {1, 0, 0, UINT64_MAX, 0, 0}, 6, false},
+		{2, {1, 0, 0, first, 0, 0, 0, UINT64_MAX, 0, 0}, 10, false},
+		/* kind 0, at the start and later */
+		{1, {1, 0, 0, 0, 0, 0}, 6, false},
+		{1, {1, 0, 0, 8, 0, 0}, 6, false},
+		{2, {1, 0, 0, first, 0, 0, 0, 8, 0, 0}, 10, false},
+		/* a later step of 0: one ordinal twice */
+		{2, {1, 0, 0, first, 0, 0, 0, 1, 0, 0}, 10, false},
+		{2, {1, 0, 0, 40 | 5, 0, 0, 0, 6, 0, 0}, 10, false},
 	};
 	AxsHistoryKey probes[] = {{1, 1}};
 	AxsHistoryEntry out[4];
@@ -1301,9 +1495,9 @@ test_damaged_blocks_are_safe(void **state)
 {
 	static const uint8_t good[] = {
 		0x01, 0x03, 0x02, 0x06, 0xC8, 0x01,
-		0x0A, 0x01, 0x09, 0x02, 0x02, 0x06,
-		0x03, 0x04, 0x28, 0x00, 0x0E, 0x00, 0x04, 0x03, 0x04,
-		0x01, 0x0A, 0x00, 0x02, 0x0A, 0x00,
+		0x0A, 0x01, 0x0C, 0x02, 0x02, 0x08,
+		0x03, 0x04, 0x28, 0x00, 0xA6, 0x01, 0x0E, 0x00, 0x04, 0x15, 0x03, 0x04,
+		0x01, 0x0A, 0x00, 0x02, 0xA9, 0x01, 0x0A, 0x00,
 	};
 	/* one or two bytes changed: where, to what, and whether it still decodes */
 	static const struct
@@ -1330,8 +1524,8 @@ test_damaged_blocks_are_safe(void **state)
 		{3, 0x7F, 0, 0, false},	/* past the block's end */
 		{4, 0xCA, 0, 0, true},	/* another base event id: other ids */
 		{8, 0x00, 0, 0, false},	/* a run of no bytes */
-		{8, 0x08, 0, 0, false},	/* runs not covering the data */
-		{8, 0x0A, 0, 0, false},
+		{8, 0x0B, 0, 0, false},	/* runs not covering the data */
+		{8, 0x0D, 0, 0, false},
 		{8, 0x7F, 0, 0, false},	/* a run past the block's end */
 		{9, 0x00, 10, 0x01, false},	/* the same key twice */
 		{9, 0x00, 10, 0x00, false},	/* keys out of order */
@@ -1348,7 +1542,15 @@ test_damaged_blocks_are_safe(void **state)
 		{13, 0x80, 0, 0, false},	/* a varint running on */
 		{15, 0x80, 0, 0, false},
 		{14, 0xFF, 15, 0xFF, false},	/* the last run's data runs short */
-		{26, 0x80, 0, 0, false},	/* cut off at the block's end */
+		{16, 0xA0, 0, 0, false},	/* a tag of kind 0 */
+		{16, 0xA7, 0, 0, true},	/* kind 7 */
+		{17, 0x00, 0, 0, false},	/* a tag not in its shortest form */
+		{21, 0x05, 0, 0, false},	/* a later step of 0: an ordinal repeated */
+		{21, 0x10, 0, 0, false},	/* kind 0 */
+		{21, 0x0D, 0, 0, true},	/* a step of 1 */
+		{28, 0xA8, 0, 0, false},	/* kind 0 in the second run */
+		{29, 0x80, 0, 0, false},	/* a tag running on */
+		{31, 0x80, 0, 0, false},	/* cut off at the block's end */
 	};
 	AxsHistoryKey probes[] = {{5, 1}, {7, 2}, {6, 0}, {5, 2}, {7, 0}, {INT64_MAX, 0}};
 	AxsHistoryEntry out[OUT_CAPACITY];
@@ -1377,15 +1579,15 @@ test_damaged_blocks_are_safe(void **state)
 		uint8_t		longer[sizeof(good) + 1];
 		static const uint8_t overlong[] = {
 			0x01, 0x83, 0x00, 0x02, 0x06, 0xC8, 0x01,
-			0x0A, 0x01, 0x09, 0x02, 0x02, 0x06,
-			0x03, 0x04, 0x28, 0x00, 0x0E, 0x00, 0x04, 0x03, 0x04,
-			0x01, 0x0A, 0x00, 0x02, 0x0A, 0x00,
+			0x0A, 0x01, 0x0C, 0x02, 0x02, 0x08,
+			0x03, 0x04, 0x28, 0x00, 0xA6, 0x01, 0x0E, 0x00, 0x04, 0x15, 0x03, 0x04,
+			0x01, 0x0A, 0x00, 0x02, 0xA9, 0x01, 0x0A, 0x00,
 		};
 		uint8_t		widest[] = {
 			0x01, 0x01, 0x01, 0x0C, 0x00,
 			0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01,	/* INT64_MIN */
-			0x01, 0x05,
-			0x01, 0x00, 0x00, 0x00, 0x00,
+			0x01, 0x06,
+			0x01, 0x00, 0x00, 0x01, 0x00, 0x00,
 		};
 
 		memcpy(longer, good, sizeof(good));
@@ -1404,8 +1606,8 @@ test_damaged_blocks_are_safe(void **state)
 		/* a currency beyond 32 bits; the widest one is -1 */
 		uint8_t		currency[] = {
 			0x01, 0x01, 0x01, 0x07, 0x00,
-			0x02, 0x80, 0x80, 0x80, 0x80, 0x10, 0x05,	/* account 1, currency 2^32 */
-			0x01, 0x00, 0x00, 0x00, 0x00,
+			0x02, 0x80, 0x80, 0x80, 0x80, 0x10, 0x06,	/* account 1, currency 2^32 */
+			0x01, 0x00, 0x00, 0x01, 0x00, 0x00,
 		};
 
 		block = test_exact_copy(currency, sizeof(currency));
@@ -1440,8 +1642,8 @@ test_damaged_blocks_are_safe(void **state)
 		/* an account increase past INT64_MAX */
 		{
 			AxsHistoryEntry top[2] = {
-				{.account = INT64_MAX - 1, .currency = 1, .seqno = 1},
-				{.account = INT64_MAX, .currency = 1, .seqno = 1},
+				{.account = INT64_MAX - 1, .currency = 1, .seqno = 1, .kind = 1},
+				{.account = INT64_MAX, .currency = 1, .seqno = 1, .kind = 1},
 			};
 			uint8_t		bytes[64];
 			size_t		length;
@@ -1632,6 +1834,7 @@ test_model(void **state)
 			/* event ids mostly ascending, sometimes out of order */
 			int64_t		id = test_random_below(&random, 10) == 0 ?
 				unit_base + (int64_t) test_random_below(&random, events) : event_id + 1;
+			uint8_t		kind = (uint8_t) (1 + test_random_below(&random, 7));
 
 			event_id = id > event_id ? id : event_id + 1;
 			for (size_t l = 0; l < legs; l++)
@@ -1694,6 +1897,8 @@ test_model(void **state)
 				entry->currency = (int32_t) (leg_keys[d] % MODEL_CURRENCIES) + 1;
 				entry->seqno = (int64_t) model->count + 1;
 				entry->event_id = id;
+				entry->kind = kind;
+				entry->ordinal = (int32_t) e;	/* the event's place in the unit */
 				entry->available_delta = leg_available[d];
 				entry->frozen_delta = leg_frozen[d];
 				entry->available = model->available;
@@ -1799,6 +2004,8 @@ main(void)
 		cmocka_unit_test(test_exact_layout),
 		cmocka_unit_test(test_extreme_values),
 		cmocka_unit_test(test_encoder_refusals),
+		cmocka_unit_test(test_tag_refusals),
+		cmocka_unit_test(test_kinds_and_ordinals),
 		cmocka_unit_test(test_runs_across_blocks),
 		cmocka_unit_test(test_pack),
 		cmocka_unit_test(test_sort),

@@ -511,7 +511,7 @@ test_suspended_account(void **state)
 	assert_balance(map, 42, TEST_BTC, 10, 3);
 }
 
-/* The history entries of applied events: net per balance, none for a zero change, seqnos counted per balance. */
+/* The history entries of applied events: net per balance, none for a zero change, seqnos counted per balance, the event's kind and ordinal in each. */
 static void
 test_history_record(void **state)
 {
@@ -539,7 +539,7 @@ test_history_record(void **state)
 	assert_int_equal(axs_ledger_apply_changes(map, legs, nlegs, changes, &nchanges), AXS_REASON_NONE);
 	assert_int_equal(nchanges, 3);
 	/* account 44's legs cancel out: no entry */
-	assert_int_equal(axs_history_record(7, changes, nchanges, history), 2);
+	assert_int_equal(axs_history_record(7, AXS_KIND_LEGS, 12, changes, nchanges, history), 2);
 	assert_int_equal(history[0].account, 42);
 	assert_int_equal(history[0].seqno, 5);
 	assert_int_equal(history[0].previous_block, 77);
@@ -548,7 +548,11 @@ test_history_record(void **state)
 	assert_int_equal(history[0].available, 6);
 	assert_int_equal(history[0].frozen, 1);
 	assert_int_equal(history[0].event_id, 7);
+	assert_int_equal(history[0].kind, AXS_KIND_LEGS);
+	assert_int_equal(history[0].ordinal, 12);
 	assert_int_equal(history[1].account, 43);
+	assert_int_equal(history[1].kind, AXS_KIND_LEGS);
+	assert_int_equal(history[1].ordinal, 12);
 	assert_int_equal(history[1].seqno, 1);
 	assert_int_equal(history[1].previous_block, 0);
 	assert_int_equal(history[1].available, 3);

@@ -12,10 +12,12 @@
  * balance may be negative.  Each event also makes the JSON and binary round
  * trips.  The credit lines and suspensions are the loader's input to the
  * core (the map entries' credit and suspended), set from the model's.
- * Every applied event's history entries (history_record.c) are packed in
- * units of UNIT_EVENTS events into blocks (history_block.c), as the applier
- * does with a batch; at the end every balance's history, walked back from
- * its latest block, must be the model's list of its changes.
+ * Every applied event's history entries (history_record.c), with the
+ * event's kind and its place in its unit (counted by the core's side as it
+ * goes, by the model from the event's number), are packed in units of
+ * UNIT_EVENTS events into blocks (history_block.c), as the applier does
+ * with a batch; at the end every balance's history, walked back from its
+ * latest block, must be the model's list of its changes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,6 +60,8 @@ typedef struct Model
 typedef struct ModelChange
 {
 	int64_t		event_id;
+	AxsEventKind kind;
+	int32_t		ordinal;		/* the event's place in its unit */
 	int64_t		available_delta;
 	int64_t		frozen_delta;
 	int64_t		available;
@@ -78,6 +82,7 @@ typedef struct HistoryStore
 {
 	AxsHistoryEntry *unit;
 	size_t		unit_count;
+	size_t		unit_events;	/* the unit's events so far, applied or not */
 	uint8_t   **blocks;			/* by locator - 1 */
 	size_t	   *lengths;
 	size_t		block_count;
@@ -430,9 +435,13 @@ model_effect(const AxsEvent *event, ModelDelta *delta)
 	return false;
 }
 
-/* Predict the outcome of a valid event and, if it applies, apply it. */
+/*
+ * Predict the outcome of a valid event and, if it applies, apply it.
+ * number counts the run's events from 1 and a unit is UNIT_EVENTS of them,
+ * so the event's ordinal is (number - 1) % UNIT_EVENTS.
+ */
 static int
-model_apply(Model *model, const ModelDelta *delta, int64_t event_id)
+model_apply(Model *model, const ModelDelta *delta, const AxsEvent *event, int64_t number)
 {
 	bool		overflow = false;
 	bool		suspended_debit = false;
@@ -485,7 +494,9 @@ model_apply(Model *model, const ModelDelta *delta, int64_t event_id)
 					assert_non_null(history->changes);
 				}
 				change = &history->changes[history->count++];
-				change->event_id = event_id;
+				change->event_id = event->id;
+				change->kind = event->kind;
+				change->ordinal = (int32_t) ((number - 1) % UNIT_EVENTS);
 				change->available_delta = (int64_t) delta->available[account][currency];
 				change->frozen_delta = (int64_t) delta->frozen[account][currency];
 				change->available = (int64_t) model->available[account][currency];
@@ -517,9 +528,13 @@ change_rules(TestRandom *random, Model *model)
 	}
 }
 
-/* The core, driven the way the applier drives it; the loader's part from the model's rules. */
+/*
+ * The core, driven the way the applier drives it; the loader's part from
+ * the model's rules.  ordinal is the event's place in the unit.
+ */
 static int
-core_apply(AxsBalanceMap *map, const Model *model, const AxsEvent *event, HistoryStore *store)
+core_apply(AxsBalanceMap *map, const Model *model, const AxsEvent *event, int32_t ordinal,
+		   HistoryStore *store)
 {
 	AxsDecodeError err;
 	AxsLeg		legs[AXS_MAX_LEGS];
@@ -551,7 +566,8 @@ core_apply(AxsBalanceMap *map, const Model *model, const AxsEvent *event, Histor
 	}
 	reason = axs_ledger_apply_changes(map, legs, nlegs, changes, &nchanges);
 	if (reason == AXS_REASON_NONE)
-		store->unit_count += axs_history_record(event->id, changes, nchanges, &store->unit[store->unit_count]);
+		store->unit_count += axs_history_record(event->id, (uint8_t) event->kind, ordinal,
+												changes, nchanges, &store->unit[store->unit_count]);
 	return reason;
 }
 
@@ -603,6 +619,7 @@ pack_unit(AxsBalanceMap *map, HistoryStore *store)
 		balance->history_block = heads[i].locator;
 	}
 	store->unit_count = 0;
+	store->unit_events = 0;
 	free(heads);
 }
 
@@ -629,12 +646,16 @@ compare_history(AxsBalanceMap *map, const HistoryStore *store, int account, int 
 			const ModelChange *change = &expected->changes[--remaining];
 
 			if (found[i].event_id != change->event_id || found[i].seqno != (int64_t) remaining + 1 ||
+				found[i].kind != change->kind || found[i].ordinal != change->ordinal ||
 				found[i].available_delta != change->available_delta || found[i].frozen_delta != change->frozen_delta ||
 				found[i].available != change->available || found[i].frozen != change->frozen)
-				fail_msg("balance %d/%d, change %zu: history has event %lld (%lld/%lld -> %lld/%lld), the model event %lld",
+				fail_msg("balance %d/%d, change %zu: history has event %lld kind %d ordinal %d (%lld/%lld -> %lld/%lld), "
+						 "the model event %lld kind %d ordinal %d",
 						 account, currency, remaining + 1, (long long) found[i].event_id,
+						 found[i].kind, found[i].ordinal,
 						 (long long) found[i].available_delta, (long long) found[i].frozen_delta,
-						 (long long) found[i].available, (long long) found[i].frozen, (long long) change->event_id);
+						 (long long) found[i].available, (long long) found[i].frozen, (long long) change->event_id,
+						 (int) change->kind, change->ordinal);
 		}
 		locator = found[0].previous_block;
 	}
@@ -741,9 +762,9 @@ test_random_events_match_model(void **state)
 		else if (!model_effect(&event, &delta))
 			expected = AXS_REASON_UNKNOWN_CURRENCY;
 		else
-			expected = model_apply(&model, &delta, event.id);
+			expected = model_apply(&model, &delta, &event, number);
 
-		actual = core_apply(map, &model, &event, &store);
+		actual = core_apply(map, &model, &event, (int32_t) store.unit_events++, &store);
 		if (actual != expected)
 		{
 			char		json[4096];
