@@ -17,8 +17,9 @@
 #	  4. a summary: elapsed time, end-to-end events/s, applied / rejected /
 #	     duplicate / dead-lettered counts, the rejections the loadgen
 #	     intended (its overdrafts) against the others, axs.verify()
-#	     ("verify: consistent"), and the balances of the 5 most active
-#	     accounts.
+#	     ("verify: consistent"), the balances of the 5 most active
+#	     accounts, and the busiest balance's last history rows and its
+#	     value halfway through the run.
 #
 #	Keyed by market (the default), an order's events stay in order in one
 #	partition: the demo fails if a trade or an unfreeze is rejected
@@ -262,6 +263,19 @@ echo "the 5 most active accounts (applied events that touched them), axs.balance
 	  FROM activity AS a
 	 CROSS JOIN LATERAL axs.balances(a.account) AS b
 	 ORDER BY a.events DESC, a.account, b.currency"
+
+IFS='|' read -r busiest busiest_currency midpoint < <(q -c "
+	SELECT b.account, c.code, (SELECT min(recorded_at) + (max(recorded_at) - min(recorded_at)) / 2 FROM axs.event_log)
+	  FROM axs.balances AS b JOIN axs.currencies AS c ON c.id = b.currency
+	 ORDER BY b.history_seqno DESC, b.account LIMIT 1")
+echo
+echo "account $busiest's history in $busiest_currency, its last 5 rows (axs.history), and its balance halfway"
+echo "through the run, at $midpoint (axs.balance_at):"
+"${PSQL[@]}" -q -P footer=off -c "
+	SELECT event_id, kind, available_delta, frozen_delta, available, frozen, decided_at
+	  FROM (SELECT * FROM axs.history($busiest, '$busiest_currency', max_rows => 100000) WITH ORDINALITY
+			ORDER BY ordinality DESC LIMIT 5) AS h ORDER BY ordinality" \
+	-c "SELECT * FROM axs.balance_at($busiest, '$busiest_currency', '$midpoint')"
 
 echo "demo: done"
 if [ "$keep" = 1 ]; then

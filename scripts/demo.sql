@@ -40,6 +40,8 @@ SELECT * FROM axs.freeze(3, 1001, 'USDT', 30000000000);
 SELECT * FROM axs.freeze(4, 1002, 'BTC', 60000000);
 \set ECHO none
 :show_balances
+SELECT clock_timestamp() AS orders_placed \gset
+SELECT set_config('demo.orders_placed', :'orders_placed', false) IS NOT NULL AS noted \gset
 
 \echo
 \echo '== 3. trade: 0.6 BTC for 18,000 USDT, paid from the frozen funds;'
@@ -72,6 +74,14 @@ SELECT * FROM axs.withdraw(7, 1002, 'BTC', 200000000);
 SELECT * FROM axs.verify();
 \set ECHO none
 
+\echo
+\echo '== 7. history: every change of alice''s balances, with the balance after it,'
+\echo '      and her USDT balance as it was when the orders had been placed (after step 2)'
+\set ECHO queries
+SELECT event_id, kind, currency, available_delta, frozen_delta, available, frozen FROM axs.history(1001);
+SELECT * FROM axs.balance_at(1001, 'USDT', :'orders_placed');
+\set ECHO none
+
 -- The demo is also a smoke test: stop with an error on any surprise.
 DO $check$
 DECLARE
@@ -81,6 +91,11 @@ BEGIN
 	IF outcome.status IS DISTINCT FROM 'rejected' OR outcome.reason IS DISTINCT FROM 'insufficient_available' THEN
 		RAISE EXCEPTION 'overdraft outcome is (%, %), expected (rejected, insufficient_available)',
 			outcome.status, outcome.reason;
+	END IF;
+	IF (SELECT count(*) FROM axs.history(1001)) <> 5
+	   OR (SELECT available FROM axs.balance_at(1001, 'USDT', current_setting('demo.orders_placed')::timestamptz))
+		  <> 20000000000 THEN
+		RAISE EXCEPTION 'alice''s history is not the expected one';
 	END IF;
 	IF EXISTS (SELECT 1 FROM axs.verify()) THEN
 		RAISE EXCEPTION 'axs.verify() found balances that differ from the event log';

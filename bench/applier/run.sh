@@ -104,6 +104,15 @@ for batch_size in $BATCH_SIZES; do
 		mismatches=$(sql -c "SELECT count(*) FROM axs.verify()")
 		note "applier batch $batch_size run $run: $((b1 - b0)) batches, applied $((a1 - a0)), rejected $((r1 - r0)), duplicates $((d1 - d0)), last batch ${ms} ms, axs.verify() rows: $mismatches"
 		[ "$mismatches" = 0 ] || { note "axs.verify() is not empty"; exit 1; }
+		note "applier batch $batch_size run $run: history $(sql -c "
+			SELECT e || ' entries (' || round(e::numeric / a, 2) || ' an applied event) in ' || b || ' blocks, '
+				   || h || ' bytes on disk with marks and indexes: ' || round(h::numeric / a, 1) || ' bytes an applied event, '
+				   || round(h::numeric / e, 1) || ' an entry (outcome blocks: ' || round(o::numeric / a, 1) || ' an applied event)'
+			FROM (SELECT (SELECT sum(history_seqno) FROM axs.balances) AS e,
+						 (SELECT count(*) FROM axs.history_blocks) AS b,
+						 pg_total_relation_size('axs.history_blocks') + pg_total_relation_size('axs.history_marks') AS h,
+						 pg_total_relation_size('axs.outcome_blocks') AS o,
+						 $((a1 - a0)) AS a) AS s")"
 		row "applier (batch $batch_size, run $run of $REPEATS)" "$target" "$seconds"
 	done
 done

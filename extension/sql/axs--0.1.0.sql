@@ -58,6 +58,10 @@ CREATE TABLE axs.balances (
 	currency	integer NOT NULL,	-- an id of axs.currencies (no foreign key: ids come only from that registry and currencies are never removed; a key check per row would cost the applier)
 	available	bigint NOT NULL DEFAULT 0,	-- below 0 only within a credit line (axs.credit_lines)
 	frozen		bigint NOT NULL DEFAULT 0 CHECK (frozen >= 0),
+	-- the balance's history (axs.history_blocks): entries so far, and the
+	-- block holding the latest one (0: none yet)
+	history_seqno bigint NOT NULL DEFAULT 0,
+	history_block bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (account, currency)
 ) WITH (fillfactor = 70);
 
@@ -90,11 +94,39 @@ CREATE UNIQUE INDEX event_log_sync_id ON axs.event_log (id) WHERE queue_position
 CREATE TABLE axs.outcome_blocks (
 	ids			int8range NOT NULL,
 	last_id		bigint NOT NULL,
-	entries		bytea NOT NULL
+	entries		bytea NOT NULL,
+	decided_at	timestamptz NOT NULL	-- when its batch was decided
 );
 ALTER TABLE axs.outcome_blocks ALTER COLUMN entries SET STORAGE PLAIN;	-- a block fits a page: no TOAST, no compression
 CREATE INDEX outcome_blocks_ids ON axs.outcome_blocks USING gist (ids);
 CREATE INDEX outcome_blocks_last_id ON axs.outcome_blocks (last_id);
+
+-- Per-account history: for every (account, currency) an applied event
+-- changed, its net change and the balance right after it (one entry),
+-- packed per decision unit (an applier batch, or one synchronous call) into
+-- blocks of a few kilobytes (format in history_block.h).  Each entry names
+-- the block of the key's previous entry, so a key's history is a chain
+-- walked back from axs.balances.history_block.  Written only by the ledger.
+CREATE SEQUENCE axs.history_block_seq;
+CREATE TABLE axs.history_blocks (
+	block		bigint PRIMARY KEY,	-- the locator entries name
+	unit		bigint NOT NULL,	-- the first block of its decision unit: units in the order they were decided
+	decided_at	timestamptz NOT NULL,	-- when its unit was decided (an applier batch's time)
+	entries		bytea NOT NULL
+);
+ALTER TABLE axs.history_blocks ALTER COLUMN entries SET STORAGE PLAIN;	-- a block fits a page: no TOAST, no compression
+
+-- Every 256th entry of each key's history: where to start a walk that
+-- seeks by position or by time (history_read.c).
+CREATE TABLE axs.history_marks (
+	account		bigint NOT NULL,
+	currency	integer NOT NULL,
+	seqno		bigint NOT NULL,	-- 256, 512, ...
+	block		bigint NOT NULL,	-- the block holding that entry
+	decided_at	timestamptz NOT NULL,
+	PRIMARY KEY (account, currency, seqno)
+);
+CREATE INDEX history_marks_time ON axs.history_marks (account, currency, decided_at);
 
 CREATE TABLE axs.reasons (
 	code		smallint PRIMARY KEY,
@@ -252,6 +284,9 @@ SELECT pg_catalog.pg_extension_config_dump('axs.currencies_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.balances', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.event_log', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.outcome_blocks', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.history_blocks', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.history_block_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.history_marks', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.id_conflicts', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.feeder_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.dead_letters', '');
@@ -647,7 +682,38 @@ AS $$
 		  LIMIT 1))
 $$;
 
--- Recompute every balance from the applied events and list the ones that differ.
+-- Per-account history (history_api.c): one row per applied event and
+-- currency that changed the account's balance, with the balance after it,
+-- oldest first in the order the ledger applied them.
+CREATE FUNCTION axs.history(account bigint, currency text DEFAULT NULL,
+	since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL, max_rows integer DEFAULT 1000)
+RETURNS TABLE (event_id bigint, kind text, currency text, available_delta bigint, frozen_delta bigint,
+			   available bigint, frozen bigint, decided_at timestamptz)
+AS 'MODULE_PATHNAME', 'axs_history' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+
+-- The next page: the rows after the row of after_event.
+CREATE FUNCTION axs.history_after(account bigint, currency text, after_event bigint,
+	max_rows integer DEFAULT 1000)
+RETURNS TABLE (event_id bigint, kind text, currency text, available_delta bigint, frozen_delta bigint,
+			   available bigint, frozen bigint, decided_at timestamptz)
+AS 'MODULE_PATHNAME', 'axs_history_after' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+
+-- The balance after the last event decided at or before at (zeros before the first).
+CREATE FUNCTION axs.balance_at(account bigint, currency text, at timestamptz)
+RETURNS TABLE (available bigint, frozen bigint)
+AS 'MODULE_PATHNAME', 'axs_balance_at' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+
+-- Every key whose history does not chain or does not end at its balance
+-- (history_verify.c): expected is what the history gives, actual what is stored.
+CREATE FUNCTION axs.history_verify()
+RETURNS TABLE (account bigint, currency integer,
+			   expected_available bigint, expected_frozen bigint,
+			   actual_available bigint, actual_frozen bigint)
+AS 'MODULE_PATHNAME', 'axs_history_verify' LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp;
+
+-- Recompute every balance from the applied events and from its history, and
+-- list the ones that differ: expected is what the log (or the history) gives,
+-- actual what axs.balances holds.
 CREATE FUNCTION axs.verify()
 RETURNS TABLE (account bigint, currency text,
 			   expected_available bigint, expected_frozen bigint,
@@ -670,6 +736,10 @@ AS $$
 	JOIN axs.currencies AS c ON c.id OPERATOR(pg_catalog.=) coalesce(x.currency, b.currency)
 	WHERE coalesce(x.available, 0) OPERATOR(pg_catalog.<>) coalesce(b.available, 0)
 	   OR coalesce(x.frozen, 0) OPERATOR(pg_catalog.<>) coalesce(b.frozen, 0)
+	UNION	-- the same finding of both checks (a balance changed behind the ledger's back) once
+	SELECT h.account, c.code, h.expected_available, h.expected_frozen, h.actual_available, h.actual_frozen
+	FROM axs.history_verify() AS h
+	JOIN axs.currencies AS c ON c.id OPERATOR(pg_catalog.=) h.currency
 	ORDER BY 1, 2
 $$;
 
@@ -713,10 +783,13 @@ GRANT USAGE ON SCHEMA axs TO axs_reader, axs_app, axs_feeder, axs_admin;
 
 GRANT SELECT ON axs.currencies, axs.balances, axs.event_log, axs.outcome_blocks, axs.reasons, axs.id_conflicts,
 	axs.applier_state, axs.feeder_offsets, axs.dead_letters, axs.events, axs.applier_status,
-	axs.credit_lines, axs.account_states, axs.account_changes, axs.credit_limits, axs.account_status
+	axs.credit_lines, axs.account_states, axs.account_changes, axs.credit_limits, axs.account_status,
+	axs.history_blocks, axs.history_marks
 	TO axs_reader;
 GRANT EXECUTE ON FUNCTION axs.balance(bigint, text), axs.balances(bigint), axs.event_status(bigint),
-	axs.verify(), axs.event_json(bigint, bytea), axs.event_legs(bigint, bytea), axs.decided_reason(bigint),
+	axs.verify(), axs.history_verify(),
+	axs.history(bigint, text, timestamptz, timestamptz, integer),
+	axs.history_after(bigint, text, bigint, integer), axs.balance_at(bigint, text, timestamptz), axs.event_json(bigint, bytea), axs.event_legs(bigint, bytea), axs.decided_reason(bigint),
 	axs.applier_stats()
 	TO axs_reader;
 

@@ -29,6 +29,7 @@
 #include "applier_status.h"
 #include "batch_store.h"
 #include "currency_cache.h"
+#include "history_store.h"
 #include "inbox_reader.h"
 #include "pg_util.h"
 
@@ -57,6 +58,8 @@ typedef struct Batch
 	AxsFirstById *first_by_id;
 	AxsBalanceMap *map;
 	AxsBatchCounts counts;		/* what was decided, for the published counters */
+	TimestampTz decided_at;		/* taken under the balances lock */
+	AxsHistoryUnit history;		/* entries of the applied events */
 	int			recorded;		/* decided: outcomes to record */
 	int			conflicts;		/* id reused: rows for axs.id_conflicts */
 	int			dead_letters;	/* rows for axs.dead_letters */
@@ -216,8 +219,8 @@ expand_batch(Batch *batch, MemoryContext batch_context)
 
 /*
  * Apply: load every balance the batch touches, decide the pending events in
- * queue order through the ledger core, count what was decided, and write
- * the balances back.
+ * queue order through the ledger core, count what was decided, store the
+ * history of the applied ones, and write the balances back.
  */
 static void
 apply_events(Batch *batch)
@@ -225,7 +228,11 @@ apply_events(Batch *batch)
 	size_t		nbalances;
 	AxsBatchBalance *balances = axs_batch_load_balances(batch->map, &nbalances);
 
+	AxsAppliedChange changes[AXS_MAX_LEGS];
+
 	axs_account_rules_apply_to(batch->map);
+	/* about two entries an event */
+	axs_history_unit_init(&batch->history, (size_t) batch->count * 2);
 
 	for (int i = 0; i < batch->count; i++)
 	{
@@ -233,8 +240,13 @@ apply_events(Batch *batch)
 
 		if (event->outcome == QUEUED_PENDING)
 		{
+			int			nchanges = 0;
+
 			if (event->reason == AXS_REASON_NONE)
-				event->reason = axs_ledger_apply(batch->map, &batch->legs[event->first_leg], event->nlegs);
+				event->reason = axs_ledger_apply_changes(batch->map, &batch->legs[event->first_leg],
+														 event->nlegs, changes, &nchanges);
+			if (event->reason == AXS_REASON_NONE)
+				axs_history_unit_add(&batch->history, event->id, event->kind, i, changes, nchanges);
 			event->outcome = QUEUED_DECIDED;
 		}
 		switch (event->outcome)
@@ -262,6 +274,7 @@ apply_events(Batch *batch)
 				break;
 		}
 	}
+	axs_history_store(&batch->history, batch->map, batch->decided_at);
 	axs_batch_write_balances(balances, nbalances);
 }
 
@@ -350,8 +363,7 @@ record_outcomes(const Batch *batch)
 		positions[k] = event->position;
 		queued[k] = DatumGetTimestampTz(event->queued_at);
 	}
-	axs_batch_record_outcomes(n, ids, payloads, reasons, positions, queued,
-							  GetCurrentTimestamp());
+	axs_batch_record_outcomes(n, ids, payloads, reasons, positions, queued, batch->decided_at);
 }
 
 /*
@@ -435,6 +447,8 @@ axs_batch_apply(int64 epoch, int64 *watermark, MemoryContext batch_context)
 
 	/* Keep the synchronous API out from here to commit (batch_store.c). */
 	axs_guard_lock_balances(axs_table_oid("balances"), axs_status_publish_blocker);
+	/* after the lock: later than every decision this batch follows */
+	batch.decided_at = GetCurrentTimestamp();
 	axs_dedupe_against_decided(batch.events, batch.count, batch.first_by_id);
 	apply_events(&batch);
 	record_batch(&batch);

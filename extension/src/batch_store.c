@@ -63,6 +63,22 @@
 static AxsBalanceMap *location_hints = NULL;
 static Oid	location_table = InvalidOid;
 
+/*
+ * Columns of axs.balances: account, currency, available, frozen,
+ * history_seqno, history_block.
+ */
+#define BALANCE_COLUMNS 6
+
+/* An existing balance row's values, into entry. */
+static void
+load_values(AxsBalance *entry, const Datum *values)
+{
+	entry->available = DatumGetInt64(values[2]);
+	entry->frozen = DatumGetInt64(values[3]);
+	entry->history_seqno = DatumGetInt64(values[4]);
+	entry->history_block = DatumGetInt64(values[5]);
+}
+
 /* The primary key index of rel, opened. */
 static Relation
 open_primary_key(Relation rel)
@@ -191,16 +207,15 @@ load_from_location(Relation balances, BlockNumber nblocks, Snapshot snapshot,
 		return false;
 	{
 		TupleDesc	descriptor = RelationGetDescr(balances);
-		Datum		values[4];
-		bool		nulls[4];
+		Datum		values[BALANCE_COLUMNS];
+		bool		nulls[BALANCE_COLUMNS];
 
 		/* the pin keeps the tuple; only this transaction writes the table */
 		heap_deform_tuple(&tuple, descriptor, values, nulls);
 		if (DatumGetInt64(values[0]) != entry->account || DatumGetInt32(values[1]) != entry->currency)
 			return false;
 		entry->existed = true;
-		entry->available = DatumGetInt64(values[2]);
-		entry->frozen = DatumGetInt64(values[3]);
+		load_values(entry, values);
 		entry->location = location;
 	}
 	return true;
@@ -225,6 +240,9 @@ axs_batch_load_balances(AxsBalanceMap *map, size_t *count)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(balances);
 	Buffer		buffer = InvalidBuffer;
 
+	if (RelationGetDescr(balances)->natts != BALANCE_COLUMNS)
+		elog(ERROR, "axs.balances has %d columns, expected %d",
+			 RelationGetDescr(balances)->natts, BALANCE_COLUMNS);
 	for (size_t i = 0; i < *count; i++)
 	{
 		AxsBalance *entry = batch[i].entry;
@@ -244,8 +262,7 @@ axs_batch_load_balances(AxsBalanceMap *map, size_t *count)
 		{
 			slot_getallattrs(slot);
 			entry->existed = true;
-			entry->available = DatumGetInt64(slot->tts_values[2]);
-			entry->frozen = DatumGetInt64(slot->tts_values[3]);
+			load_values(entry, slot->tts_values);
 			entry->location = pack_location(&slot->tts_tid);
 			hint->location = entry->location;
 		}
@@ -297,8 +314,8 @@ axs_batch_write_balances(AxsBatchBalance *batch, size_t count)
 	for (size_t i = 0; i < count; i++)
 	{
 		AxsBalance *entry = batch[i].entry;
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
+		Datum		values[BALANCE_COLUMNS];
+		bool		nulls[BALANCE_COLUMNS] = {false, false, false, false, false, false};
 		HeapTuple	tuple;
 		ItemPointerData old_location;
 
@@ -308,6 +325,8 @@ axs_batch_write_balances(AxsBatchBalance *batch, size_t count)
 		values[1] = Int32GetDatum(entry->currency);
 		values[2] = Int64GetDatum(entry->available);
 		values[3] = Int64GetDatum(entry->frozen);
+		values[4] = Int64GetDatum(entry->history_seqno);
+		values[5] = Int64GetDatum(entry->history_block);
 		if (!entry->existed)
 		{
 			TupleTableSlot *slot;
@@ -418,7 +437,7 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 		outcomes[i].payload_length = (uint16) VARSIZE_ANY_EXHDR(payloads[i]);
 		outcomes[i].payload = (const uint8 *) VARDATA_ANY(payloads[i]);
 	}
-	axs_outcomes_append(count, outcomes);
+	axs_outcomes_append(count, outcomes, recorded_at);
 	pfree(outcomes);
 	CommandCounterIncrement();
 }

@@ -31,6 +31,8 @@ typedef struct KeyArrays
 	Datum	   *currencies;
 	Datum	   *available;
 	Datum	   *frozen;
+	Datum	   *history_seqnos;
+	Datum	   *history_blocks;
 } KeyArrays;
 
 static SPIPlanPtr insert_missing_plan = NULL;
@@ -65,12 +67,16 @@ gather_keys(AxsBalanceMap *map, bool (*filter) (const AxsBalance *))
 	keys.currencies = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);
 	keys.available = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);
 	keys.frozen = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);
+	keys.history_seqnos = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);
+	keys.history_blocks = palloc_extended(sizeof(Datum) * Max(keys.count, 1), MCXT_ALLOC_HUGE);
 	for (int i = 0; i < keys.count; i++)
 	{
 		keys.accounts[i] = Int64GetDatum(keys.entries[i]->account);
 		keys.currencies[i] = Int32GetDatum(keys.entries[i]->currency);
 		keys.available[i] = Int64GetDatum(keys.entries[i]->available);
 		keys.frozen[i] = Int64GetDatum(keys.entries[i]->frozen);
+		keys.history_seqnos[i] = Int64GetDatum(keys.entries[i]->history_seqno);
+		keys.history_blocks[i] = Int64GetDatum(keys.entries[i]->history_block);
 	}
 	return keys;
 }
@@ -83,6 +89,8 @@ free_keys(KeyArrays *keys)
 	pfree(keys->currencies);
 	pfree(keys->available);
 	pfree(keys->frozen);
+	pfree(keys->history_seqnos);
+	pfree(keys->history_blocks);
 }
 
 /*
@@ -110,7 +118,7 @@ axs_store_lock_balances(AxsBalanceMap *map)
 										   "ON CONFLICT DO NOTHING RETURNING account, currency",
 										   2, argtypes);
 		lock_plan = axs_prepare_kept(
-								 "SELECT b.account, b.currency, b.available, b.frozen "
+								 "SELECT b.account, b.currency, b.available, b.frozen, b.history_seqno, b.history_block "
 								 "FROM unnest($1, $2) AS k(account, currency) "
 								 "JOIN axs.balances AS b ON b.account OPERATOR(pg_catalog.=) k.account "
 								 "AND b.currency OPERATOR(pg_catalog.=) k.currency "
@@ -154,6 +162,8 @@ axs_store_lock_balances(AxsBalanceMap *map)
 									 DatumGetInt32(SPI_getbinval(tuple, tupdesc, 2, &isnull)));
 		entry->available = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 3, &isnull));
 		entry->frozen = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 4, &isnull));
+		entry->history_seqno = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 5, &isnull));
+		entry->history_block = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 6, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	pfree(DatumGetPointer(arguments[0]));
@@ -178,15 +188,17 @@ static void
 execute_with_keys(SPIPlanPtr plan, KeyArrays *keys, int nargs, int expected_ret,
 				  const char *what)
 {
-	Datum		arguments[4];
+	Datum		arguments[6];
 	int			ret;
 
 	arguments[0] = axs_build_array(keys->accounts, keys->count, INT8OID);
 	arguments[1] = axs_build_array(keys->currencies, keys->count, INT4OID);
-	if (nargs == 4)
+	if (nargs == 6)
 	{
 		arguments[2] = axs_build_array(keys->available, keys->count, INT8OID);
 		arguments[3] = axs_build_array(keys->frozen, keys->count, INT8OID);
+		arguments[4] = axs_build_array(keys->history_seqnos, keys->count, INT8OID);
+		arguments[5] = axs_build_array(keys->history_blocks, keys->count, INT8OID);
 	}
 	ret = SPI_execute_plan(plan, arguments, NULL, false, 0);
 	if (ret != expected_ret)
@@ -200,16 +212,19 @@ execute_with_keys(SPIPlanPtr plan, KeyArrays *keys, int nargs, int expected_ret,
 static void
 prepare_write_plans(void)
 {
-	Oid			value_types[4] = {INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+	Oid			value_types[6] = {INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+	INT8ARRAYOID, INT8ARRAYOID};
 	Oid			key_types[2] = {INT8ARRAYOID, INT4ARRAYOID};
 
 	if (update_plan != NULL)
 		return;
 	update_plan = axs_prepare_kept(
-							   "UPDATE axs.balances AS b SET available = v.available, frozen = v.frozen "
-							   "FROM unnest($1, $2, $3, $4) AS v(account, currency, available, frozen) "
+							   "UPDATE axs.balances AS b SET available = v.available, frozen = v.frozen, "
+							   "history_seqno = v.history_seqno, history_block = v.history_block "
+							   "FROM unnest($1, $2, $3, $4, $5, $6) "
+							   "AS v(account, currency, available, frozen, history_seqno, history_block) "
 							   "WHERE b.account OPERATOR(pg_catalog.=) v.account AND b.currency OPERATOR(pg_catalog.=) v.currency",
-							   4, value_types);
+							   6, value_types);
 	delete_plan = axs_prepare_kept(
 							   "DELETE FROM axs.balances AS b USING unnest($1, $2) AS k(account, currency) "
 							   "WHERE b.account OPERATOR(pg_catalog.=) k.account AND b.currency OPERATOR(pg_catalog.=) k.currency "
@@ -230,7 +245,7 @@ axs_store_write_balances(AxsBalanceMap *map)
 	prepare_write_plans();
 	changed = gather_keys(map, balance_changed);
 	if (changed.count > 0)
-		execute_with_keys(update_plan, &changed, 4, SPI_OK_UPDATE, "writing balances");
+		execute_with_keys(update_plan, &changed, 6, SPI_OK_UPDATE, "writing balances");
 	free_keys(&changed);
 
 	unused = gather_keys(map, balance_created_unused);
@@ -259,7 +274,8 @@ axs_store_exclude_applier(void)
  * *payload (palloc'd in the caller's context) and *reason_code.
  */
 bool
-axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code)
+axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code,
+					 TimestampTz *decided_at)
 {
 	Datum		argument = Int64GetDatum(id);
 	bool		isnull;
@@ -269,7 +285,7 @@ axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code)
 	{
 		Oid			argtype = INT8OID;
 
-		find_event_plan = axs_prepare_kept("SELECT payload, reason_code FROM axs.event_log "
+		find_event_plan = axs_prepare_kept("SELECT payload, reason_code, recorded_at FROM axs.event_log "
 										   "WHERE id OPERATOR(pg_catalog.=) $1 AND queue_position IS NULL",
 										   1, &argtype);
 	}
@@ -279,10 +295,12 @@ axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code)
 	if (SPI_processed == 0)
 	{
 		SPI_freetuptable(SPI_tuptable);
-		return axs_outcomes_find(id, latest, payload, reason_code);
+		return axs_outcomes_find(id, latest, payload, reason_code, decided_at);
 	}
 	*payload = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*reason_code = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (decided_at != NULL)
+		*decided_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
@@ -294,27 +312,28 @@ axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code)
  */
 bool
 axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
-					   AxsReason reason)
+					   AxsReason reason, TimestampTz decided_at)
 {
-	Datum		arguments[3];
+	Datum		arguments[4];
 	bytea	   *payload_datum = palloc(VARHDRSZ + payload_length);
 	int			ret;
 
 	if (record_event_plan == NULL)
 	{
-		Oid			argtypes[3] = {INT8OID, BYTEAOID, INT2OID};
+		Oid			argtypes[4] = {INT8OID, BYTEAOID, INT2OID, TIMESTAMPTZOID};
 
 		record_event_plan = axs_prepare_kept(
 										 "INSERT INTO axs.event_log (id, payload, reason_code, recorded_at) "
-										 "VALUES ($1, $2, $3, pg_catalog.now()) "
+										 "VALUES ($1, $2, $3, $4) "
 										 "ON CONFLICT (id) WHERE queue_position IS NULL DO NOTHING",
-										 3, argtypes);
+										 4, argtypes);
 	}
 	SET_VARSIZE(payload_datum, VARHDRSZ + payload_length);
 	memcpy(VARDATA(payload_datum), payload, payload_length);
 	arguments[0] = Int64GetDatum(id);
 	arguments[1] = PointerGetDatum(payload_datum);
 	arguments[2] = Int16GetDatum((int16) reason);
+	arguments[3] = TimestampTzGetDatum(decided_at);
 	ret = SPI_execute_plan(record_event_plan, arguments, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "recording event failed: %s", SPI_result_code_string(ret));

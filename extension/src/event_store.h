@@ -6,6 +6,8 @@
 #ifndef AXS_EVENT_STORE_H
 #define AXS_EVENT_STORE_H
 
+#include "datatype/timestamp.h"
+
 #include "ledger.h"
 
 /*
@@ -26,12 +28,17 @@ extern void axs_store_exclude_applier(void);
 
 /*
  * Look an event id up among the decided events; false if unknown, else
- * *payload (palloc'd) and *reason_code.  latest: with the latest snapshot.
+ * *payload (palloc'd), *reason_code and, if decided_at is not NULL, when it
+ * was decided.  latest: with the latest snapshot.
  */
-extern bool axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code);
+extern bool axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code,
+								 TimestampTz *decided_at);
 
-/* Record a synchronously decided event; false, recording nothing, if its id is logged. */
+/*
+ * Record a synchronously decided event, decided at decided_at; false,
+ * recording nothing, if its id is logged.
+ */
 extern bool axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
-								   AxsReason reason);
+								   AxsReason reason, TimestampTz decided_at);
 
 #endif							/* AXS_EVENT_STORE_H */

@@ -32,6 +32,7 @@
 #include "utils/rangetypes.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 #include "index_writer.h"
@@ -57,7 +58,7 @@ prepare_plans(void)
 
 	if (find_one_plan != NULL)
 		return;
-	find_one_plan = axs_prepare_kept("SELECT entries FROM axs.outcome_blocks WHERE ids OPERATOR(pg_catalog.@>) $1",
+	find_one_plan = axs_prepare_kept("SELECT entries, decided_at FROM axs.outcome_blocks WHERE ids OPERATOR(pg_catalog.@>) $1",
 									 1, &int8_type);
 	newest_block_plan = axs_prepare_kept("SELECT pg_catalog.lower(ids), last_id FROM axs.outcome_blocks "
 										 "ORDER BY last_id DESC LIMIT " CppAsString2(NEWEST_BLOCKS),
@@ -98,7 +99,8 @@ report_damaged_block(void)
 }
 
 bool
-axs_outcomes_find(int64 id, bool latest, bytea **payload, int16 *reason_code)
+axs_outcomes_find(int64 id, bool latest, bytea **payload, int16 *reason_code,
+				  TimestampTz *decided_at)
 {
 	Datum		argument = Int64GetDatum(id);
 	int			ret;
@@ -117,7 +119,12 @@ axs_outcomes_find(int64 id, bool latest, bytea **payload, int16 *reason_code)
 		if (axs_outcome_block_find((const uint8 *) VARDATA_ANY(block), VARSIZE_ANY_EXHDR(block),
 								   id, &outcome))
 		{
+			bool		isnull;
+
 			*reason_code = outcome.reason;
+			if (decided_at != NULL)
+				*decided_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[row],
+																SPI_tuptable->tupdesc, 2, &isnull));
 			*payload = palloc(VARHDRSZ + outcome.payload_length);
 			SET_VARSIZE(*payload, VARHDRSZ + outcome.payload_length);
 			memcpy(VARDATA(*payload), outcome.payload, outcome.payload_length);
@@ -268,7 +275,7 @@ id_range(TypeCacheEntry *range_type, int64 first, int64 last)
 }
 
 void
-axs_outcomes_append(int count, const AxsOutcome *outcomes)
+axs_outcomes_append(int count, const AxsOutcome *outcomes, TimestampTz decided_at)
 {
 	Relation	blocks = table_open(axs_table_oid("outcome_blocks"), RowExclusiveLock);
 	TupleDesc	descriptor = axs_unpinned_descriptor(blocks);
@@ -279,8 +286,8 @@ axs_outcomes_append(int count, const AxsOutcome *outcomes)
 	CommandId	command = GetCurrentCommandId(true);
 	int			done = 0;
 
-	if (descriptor->natts != 3)
-		elog(ERROR, "axs.outcome_blocks has %d columns, expected 3", descriptor->natts);
+	if (descriptor->natts != 4)
+		elog(ERROR, "axs.outcome_blocks has %d columns, expected 4", descriptor->natts);
 	for (int i = 0; i < nslots; i++)
 		slots[i] = MakeSingleTupleTableSlot(descriptor, &TTSOpsVirtual);
 
@@ -304,7 +311,8 @@ axs_outcomes_append(int count, const AxsOutcome *outcomes)
 			slot->tts_values[0] = id_range(range_type, outcomes[done].id, outcomes[done + encoded - 1].id);
 			slot->tts_values[1] = Int64GetDatum(outcomes[done + encoded - 1].id);
 			slot->tts_values[2] = PointerGetDatum(block);
-			memset(slot->tts_isnull, 0, sizeof(bool) * 3);
+			slot->tts_values[3] = TimestampTzGetDatum(decided_at);
+			memset(slot->tts_isnull, 0, sizeof(bool) * 4);
 			ExecStoreVirtualTuple(slot);
 			done += (int) encoded;
 			n++;

@@ -16,10 +16,12 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "account_rules.h"
 #include "currency_cache.h"
 #include "event_store.h"
+#include "history_store.h"
 #include "pg_util.h"
 
 /* Outcome of one event, as returned in axs.result. */
@@ -116,13 +118,16 @@ apply_event(const AxsEvent *event)
 	int			nlegs = 0;
 	AxsAllocator allocator = axs_memory_context_allocator(CurrentMemoryContext);
 	AxsBalanceMap *map;
+	AxsAppliedChange changes[AXS_MAX_LEGS];
+	int			nchanges = 0;
+	TimestampTz decided_at;
 	EventOutcome outcome;
 
 	if (payload_length == 0)
 		elog(ERROR, "event %lld does not fit in a payload", (long long) event->id);
 
 	axs_store_exclude_applier();
-	if (axs_store_find_event(event->id, true, &logged_payload, &logged_reason))
+	if (axs_store_find_event(event->id, true, &logged_payload, &logged_reason, NULL))
 		return outcome_of_logged(logged_payload, logged_reason, payload, payload_length);
 
 	outcome.reason = axs_event_expand(event, axs_currency_resolve, NULL, legs, &nlegs);
@@ -133,18 +138,28 @@ apply_event(const AxsEvent *event)
 			axs_balance_map_get(map, legs[i].account, legs[i].currency);
 		axs_store_lock_balances(map);
 		axs_account_rules_apply_to(map);
-		outcome.reason = axs_ledger_apply(map, legs, nlegs);
+		outcome.reason = axs_ledger_apply_changes(map, legs, nlegs, changes, &nchanges);
 	}
 	outcome.applied = (outcome.reason == AXS_REASON_NONE);
+	/* after the locks: later than every decision this one follows */
+	decided_at = GetCurrentTimestamp();
 
-	if (!axs_store_record_event(event->id, payload, payload_length, outcome.reason))
+	if (!axs_store_record_event(event->id, payload, payload_length, outcome.reason, decided_at))
 	{
 		/* a concurrent transaction recorded this id first: its outcome stands */
 		axs_balance_map_clear(map);
-		if (!axs_store_find_event(event->id, true, &logged_payload, &logged_reason))
+		if (!axs_store_find_event(event->id, true, &logged_payload, &logged_reason, NULL))
 			elog(ERROR, "event %lld vanished from the log", (long long) event->id);
 		axs_balance_map_destroy(map);
 		return outcome_of_logged(logged_payload, logged_reason, payload, payload_length);
+	}
+	if (outcome.applied)
+	{
+		AxsHistoryUnit history;
+
+		axs_history_unit_init(&history, AXS_MAX_LEGS);
+		axs_history_unit_add(&history, event->id, event->kind, 0, changes, nchanges);
+		axs_history_store(&history, map, decided_at);
 	}
 	axs_store_write_balances(map);
 	axs_balance_map_destroy(map);
@@ -444,7 +459,7 @@ axs_decided_reason(PG_FUNCTION_ARGS)
 	bool		found;
 
 	SPI_connect();
-	found = axs_store_find_event(PG_GETARG_INT64(0), false, &payload, &reason_code);
+	found = axs_store_find_event(PG_GETARG_INT64(0), false, &payload, &reason_code, NULL);
 	SPI_finish();
 	if (!found)
 		PG_RETURN_NULL();

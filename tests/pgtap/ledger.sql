@@ -11,16 +11,16 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(110);
+SELECT plan(122);
 
 ---------------------------------------------------------------------------
 -- Catalogue: every public function with its exact signature, and no others
 ---------------------------------------------------------------------------
 
 SELECT functions_are('axs', ARRAY[
-	'apply', 'applier_stats', 'balance', 'balances', 'cache_invalidate', 'create_currency',
+	'apply', 'applier_stats', 'balance', 'balance_at', 'balances', 'cache_invalidate', 'create_currency',
 	'decided_reason', 'deposit', 'event_json', 'event_legs', 'event_status', 'feeder_advance',
-	'feeder_rewind', 'freeze',
+	'feeder_rewind', 'freeze', 'history', 'history_after', 'history_verify',
 	'inbox_append_guard', 'resume_account', 'set_credit_limit', 'start_applier', 'submit', 'submit_many',
 	'suspend_account', 'trade', 'transfer', 'unfreeze', 'verify', 'wait', 'withdraw'],
 	'schema axs has exactly the documented functions');
@@ -51,6 +51,15 @@ SELECT has_function('axs', 'inbox_append_guard', ARRAY[]::name[], 'axs.inbox_app
 SELECT has_function('axs', 'set_credit_limit', ARRAY['bigint', 'text', 'bigint'], 'axs.set_credit_limit(bigint, text, bigint)');
 SELECT has_function('axs', 'suspend_account', ARRAY['bigint', 'text'], 'axs.suspend_account(bigint, text)');
 SELECT has_function('axs', 'resume_account', ARRAY['bigint'], 'axs.resume_account(bigint)');
+SELECT has_function('axs', 'history', ARRAY['bigint', 'text', 'timestamp with time zone', 'timestamp with time zone', 'integer'],
+	'axs.history(bigint, text, timestamptz, timestamptz, integer)');
+SELECT has_function('axs', 'history_after', ARRAY['bigint', 'text', 'bigint', 'integer'],
+	'axs.history_after(bigint, text, bigint, integer)');
+SELECT has_function('axs', 'balance_at', ARRAY['bigint', 'text', 'timestamp with time zone'],
+	'axs.balance_at(bigint, text, timestamptz)');
+SELECT has_function('axs', 'history_verify', ARRAY[]::name[], 'axs.history_verify()');
+SELECT isnt_definer('axs', 'history', ARRAY['bigint', 'text', 'timestamp with time zone', 'timestamp with time zone', 'integer'],
+	'axs.history runs with the caller''s rights (EXECUTE is granted to axs_reader only)');
 
 SELECT function_returns('axs', 'apply', ARRAY['jsonb'], 'axs.result', 'axs.apply returns axs.result');
 SELECT function_returns('axs', 'transfer', ARRAY['bigint', 'bigint', 'bigint', 'text', 'bigint'], 'axs.result', 'axs.transfer returns axs.result');
@@ -86,8 +95,8 @@ SELECT columns_are('axs', 'applier_status',
 	'axs.applier_status has the documented columns');
 
 SELECT has_table('axs', 'balances', 'table axs.balances exists');
-SELECT columns_are('axs', 'balances', ARRAY['account', 'currency', 'available', 'frozen'],
-	'axs.balances has exactly account, currency, available, frozen');
+SELECT columns_are('axs', 'balances', ARRAY['account', 'currency', 'available', 'frozen', 'history_seqno', 'history_block'],
+	'axs.balances has exactly account, currency, available, frozen and its history head');
 SELECT col_type_is('axs', 'balances', 'account', 'bigint', 'axs.balances.account is bigint');
 SELECT col_type_is('axs', 'balances', 'currency', 'integer', 'axs.balances.currency is integer');
 SELECT col_type_is('axs', 'balances', 'available', 'bigint', 'axs.balances.available is bigint');
@@ -111,6 +120,8 @@ SELECT is((SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c
 CREATE ROLE regress_tap_admin IN ROLE axs_admin;
 CREATE ROLE regress_tap_app IN ROLE axs_app;
 CREATE ROLE regress_tap_reader IN ROLE axs_reader;
+CREATE ROLE regress_tap_nobody;
+GRANT USAGE ON SCHEMA axs TO regress_tap_nobody;
 
 SET ROLE regress_tap_admin;
 SELECT lives_ok($$SELECT axs.create_currency('TBTC', 8), axs.create_currency('TUSD', 2)$$,
@@ -242,14 +253,17 @@ SELECT results_eq($$SELECT account, currency, expected_frozen, actual_frozen FRO
 	$$VALUES (103::bigint, 'TUSD'::text, 0::bigint, 2::bigint)$$,
 	'axs.verify() catches a corrupted frozen amount');
 
+UPDATE axs.balances SET frozen = frozen - 2
+ WHERE account = 103 AND currency = (SELECT id FROM axs.currencies WHERE code = 'TUSD');
+CREATE TEMP TABLE saved_balance AS SELECT * FROM axs.balances
+ WHERE account = 103 AND currency = (SELECT id FROM axs.currencies WHERE code = 'TUSD');
 DELETE FROM axs.balances
  WHERE account = 103 AND currency = (SELECT id FROM axs.currencies WHERE code = 'TUSD');
 SELECT results_eq($$SELECT account, expected_available, actual_available FROM axs.verify()$$,
 	$$VALUES (103::bigint, 1000::bigint, 0::bigint)$$,
 	'axs.verify() catches a deleted balance row');
 
-INSERT INTO axs.balances (account, currency, available)
-SELECT 103, id, 1000 FROM axs.currencies WHERE code = 'TUSD';
+INSERT INTO axs.balances SELECT * FROM saved_balance;
 INSERT INTO axs.balances (account, currency, available)
 SELECT 777, id, 1 FROM axs.currencies WHERE code = 'TBTC';
 SELECT results_eq($$SELECT account, currency, expected_available, actual_available FROM axs.verify()$$,
@@ -303,6 +317,25 @@ SELECT results_eq($$SELECT * FROM axs.balance(101, 'TUSD')$$, $$VALUES (520::big
 SELECT lives_ok($$SELECT axs.submit('{"id":9102,"kind":"deposit","account":101,"currency":"TUSD","amount":1}')$$,
 	'axs_app can call axs.submit');
 SELECT is_empty($$SELECT * FROM axs.verify()$$, 'axs_app can run axs.verify(), and it is empty');
+SELECT results_eq($$SELECT event_id, kind, currency, available_delta, available FROM axs.history(101, 'TUSD')
+					 WHERE event_id >= 9100$$,
+	$$VALUES (9100::bigint, 'deposit'::text, 'TUSD'::text, 25::bigint, 525::bigint),
+			 (9101::bigint, 'transfer'::text, 'TUSD'::text, -5::bigint, 520::bigint)$$,
+	'axs_app (a reader) reads its history through axs.history');
+SELECT results_eq($$SELECT available FROM axs.history(101, 'TUSD') ORDER BY decided_at DESC LIMIT 1$$,
+	$$SELECT available FROM axs.balance(101, 'TUSD')$$,
+	'the last history row is the balance');
+SELECT throws_ok($$SELECT axs.history(101, 'TUSD', max_rows => -5)$$,
+	'22023', 'max_rows must be between 0 and 100000', 'axs.history rejects a negative max_rows with 22023');
+SELECT throws_ok($$SELECT axs.history_after(101, 'TUSD', 424242)$$,
+	'22023', 'event 424242 has not been decided', 'axs.history_after rejects an unknown event with 22023');
+SELECT throws_ok($$SELECT axs.balance_at(101, 'NOPE', now())$$,
+	'22023', 'unknown currency "NOPE"', 'axs.balance_at rejects an unknown currency with 22023');
+SELECT results_eq($$SELECT * FROM axs.balance_at(101, 'TUSD', '1999-12-31')$$, $$VALUES (0::bigint, 0::bigint)$$,
+	'axs.balance_at before the first event is zero');
+RESET ROLE;
+SET ROLE regress_tap_nobody;
+SELECT throws_ok($$SELECT axs.history(101)$$, '42501', NULL, 'a role outside axs_reader cannot read history');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -1,0 +1,236 @@
+/*
+ * history_store.c
+ *		Per-account history, written: a decision unit's entries (an applier
+ *		batch, or one synchronous call) sorted, packed into blocks
+ *		(history_block.h) and appended to axs.history_blocks with direct heap
+ *		and index calls, every 256th entry of a key marked in
+ *		axs.history_marks, and each key's new head left on its balance for
+ *		the caller to write back.
+ *
+ * Block locators come from axs.history_block_seq, taken while the unit holds
+ * its balances' locks, so a key's later units always get larger locators:
+ * the blocks in locator order are every key's history in order (the check
+ * in history_api.c relies on it).  The unit's first locator is its unit
+ * number, which orders the entries of different currencies.
+ *
+ * It decides nothing: the ledger core applied the events and reported their
+ * changes.  See docs/design/history.md.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "history_store.h"
+#include "index_writer.h"
+#include "pg_util.h"
+#include "writeback.h"
+
+/* Every how many entries of a key a mark is kept (history_read.c). */
+#define HISTORY_MARK_EVERY 256
+
+/* Block rows inserted per heap_multi_insert call. */
+#define BLOCK_INSERT_CHUNK 64
+
+/* What axs_history_pack's callbacks need while a unit is packed. */
+typedef struct PackState
+{
+	Oid			sequence;
+	int64		unit;			/* the unit's first locator; 0 before the first */
+	TimestampTz decided_at;
+	const AxsHistoryEntry *entries;
+	size_t		next_entry;		/* the first entry of the next block */
+	Relation	blocks;
+	AxsIndexWriter *indexes;
+	TupleTableSlot *slots[BLOCK_INSERT_CHUNK];
+	int			pending;		/* slots filled, not yet inserted */
+	Datum	   *mark_accounts;
+	Datum	   *mark_currencies;
+	Datum	   *mark_seqnos;
+	Datum	   *mark_blocks;
+	int			marks;
+} PackState;
+
+static SPIPlanPtr insert_marks_plan = NULL;
+
+void
+axs_history_unit_init(AxsHistoryUnit *unit, size_t expected)
+{
+	unit->capacity = Max(expected, (size_t) AXS_MAX_LEGS);
+	unit->count = 0;
+	unit->entries = palloc_extended(sizeof(AxsHistoryEntry) * unit->capacity, MCXT_ALLOC_HUGE);
+}
+
+void
+axs_history_unit_add(AxsHistoryUnit *unit, int64 event_id, AxsEventKind kind,
+					 int32 ordinal, const AxsAppliedChange *changes, int nchanges)
+{
+	if (unit->count + AXS_MAX_LEGS > unit->capacity)
+	{
+		unit->capacity *= 2;
+		unit->entries = repalloc_huge(unit->entries, sizeof(AxsHistoryEntry) * unit->capacity);
+	}
+	unit->count += axs_history_record(event_id, (uint8) kind, ordinal, changes, nchanges,
+									  &unit->entries[unit->count]);
+}
+
+static int64
+next_locator(void *context)
+{
+	PackState  *state = context;
+	int64		locator = nextval_internal(state->sequence, false);
+
+	if (state->unit == 0)
+		state->unit = locator;
+	return locator;
+}
+
+static void
+insert_pending_blocks(PackState *state)
+{
+	if (state->pending == 0)
+		return;
+	heap_multi_insert(state->blocks, state->slots, state->pending,
+					  GetCurrentCommandId(true), 0, NULL);
+	for (int i = 0; i < state->pending; i++)
+		axs_index_writer_insert(state->indexes, state->slots[i]);
+	state->pending = 0;
+}
+
+/* Remember the marks among the entries of the block just packed. */
+static void
+note_marks(PackState *state, int64 locator, size_t entry_count)
+{
+	for (size_t i = state->next_entry; i < state->next_entry + entry_count; i++)
+	{
+		const AxsHistoryEntry *entry = &state->entries[i];
+
+		if (entry->seqno % HISTORY_MARK_EVERY != 0)
+			continue;
+		state->mark_accounts[state->marks] = Int64GetDatum(entry->account);
+		state->mark_currencies[state->marks] = Int32GetDatum(entry->currency);
+		state->mark_seqnos[state->marks] = Int64GetDatum(entry->seqno);
+		state->mark_blocks[state->marks] = Int64GetDatum(locator);
+		state->marks++;
+	}
+	state->next_entry += entry_count;
+}
+
+static void
+emit_block(void *context, int64 locator, const uint8_t *bytes, size_t length)
+{
+	PackState  *state = context;
+	bytea	   *block = palloc(VARHDRSZ + length);
+	TupleTableSlot *slot;
+
+	SET_VARSIZE(block, VARHDRSZ + length);
+	memcpy(VARDATA(block), bytes, length);
+	if (state->pending == BLOCK_INSERT_CHUNK)
+		insert_pending_blocks(state);
+	slot = state->slots[state->pending++];
+	ExecClearTuple(slot);
+	slot->tts_values[0] = Int64GetDatum(locator);
+	slot->tts_values[1] = Int64GetDatum(state->unit);
+	slot->tts_values[2] = TimestampTzGetDatum(state->decided_at);
+	slot->tts_values[3] = PointerGetDatum(block);
+	memset(slot->tts_isnull, 0, sizeof(bool) * 4);
+	ExecStoreVirtualTuple(slot);
+	note_marks(state, locator, axs_history_block_count(bytes, length));
+}
+
+static void
+insert_marks(PackState *state)
+{
+	Datum		arguments[5];
+	int			ret;
+
+	if (state->marks == 0)
+		return;
+	if (insert_marks_plan == NULL)
+	{
+		Oid			types[5] = {INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID};
+
+		insert_marks_plan = axs_prepare_kept(
+											 "INSERT INTO axs.history_marks (account, currency, seqno, block, decided_at) "
+											 "SELECT m.account, m.currency, m.seqno, m.block, $5 "
+											 "FROM unnest($1, $2, $3, $4) AS m(account, currency, seqno, block)",
+											 5, types);
+	}
+	arguments[0] = axs_build_array(state->mark_accounts, state->marks, INT8OID);
+	arguments[1] = axs_build_array(state->mark_currencies, state->marks, INT4OID);
+	arguments[2] = axs_build_array(state->mark_seqnos, state->marks, INT8OID);
+	arguments[3] = axs_build_array(state->mark_blocks, state->marks, INT8OID);
+	arguments[4] = TimestampTzGetDatum(state->decided_at);
+	ret = SPI_execute_plan(insert_marks_plan, arguments, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "recording history marks failed: %s", SPI_result_code_string(ret));
+}
+
+/* Set each key's head on its balance. */
+static void
+set_heads(AxsBalanceMap *map, const AxsHistoryHead *heads, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+	{
+		AxsBalance *balance = axs_balance_map_find(map, heads[i].account, heads[i].currency);
+
+		if (balance == NULL || balance->history_seqno != heads[i].seqno)
+			elog(ERROR, "history of account %lld in currency %d does not match its balance",
+				 (long long) heads[i].account, heads[i].currency);
+		balance->history_block = heads[i].locator;
+	}
+}
+
+void
+axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_at)
+{
+	AxsAllocator allocator = axs_memory_context_allocator(CurrentMemoryContext);
+	AxsHistoryHead *heads;
+	size_t		nheads;
+	PackState	state;
+	TupleDesc	descriptor;
+	size_t		max_marks = unit->count;	/* at most one an entry */
+
+	if (unit->count == 0)
+		return;
+	axs_history_sort(unit->entries, unit->count, &allocator);
+	heads = palloc_extended(sizeof(AxsHistoryHead) * unit->count, MCXT_ALLOC_HUGE);
+
+	memset(&state, 0, sizeof(state));
+	state.sequence = axs_table_oid("history_block_seq");
+	state.decided_at = decided_at;
+	state.entries = unit->entries;
+	state.blocks = table_open(axs_table_oid("history_blocks"), RowExclusiveLock);
+	descriptor = axs_unpinned_descriptor(state.blocks);
+	if (descriptor->natts != 4)
+		elog(ERROR, "axs.history_blocks has %d columns, expected 4", descriptor->natts);
+	state.indexes = axs_index_writer_open(state.blocks, InvalidOid);
+	for (int i = 0; i < BLOCK_INSERT_CHUNK; i++)
+		state.slots[i] = MakeSingleTupleTableSlot(descriptor, &TTSOpsVirtual);
+	state.mark_accounts = palloc_extended(sizeof(Datum) * max_marks, MCXT_ALLOC_HUGE);
+	state.mark_currencies = palloc_extended(sizeof(Datum) * max_marks, MCXT_ALLOC_HUGE);
+	state.mark_seqnos = palloc_extended(sizeof(Datum) * max_marks, MCXT_ALLOC_HUGE);
+	state.mark_blocks = palloc_extended(sizeof(Datum) * max_marks, MCXT_ALLOC_HUGE);
+
+	if (!axs_history_pack(unit->entries, unit->count, next_locator, emit_block, &state,
+						  heads, unit->count, &nheads))
+		elog(ERROR, "history entries of a decision unit do not chain");
+	insert_pending_blocks(&state);
+	for (int i = 0; i < BLOCK_INSERT_CHUNK; i++)
+		ExecDropSingleTupleTableSlot(state.slots[i]);
+	axs_writeback_growth(state.blocks);
+	axs_index_writer_close(state.indexes);
+	table_close(state.blocks, NoLock);
+	insert_marks(&state);
+	set_heads(map, heads, nheads);
+	pfree(heads);
+	CommandCounterIncrement();
+}
