@@ -61,12 +61,83 @@ typedef struct PackState
 
 static SPIPlanPtr insert_marks_plan = NULL;
 
+/*
+ * Memory a process reuses from one unit to the next (the applier's
+ * batches): the unit's entries, and the sort's two scratch areas.  Fresh
+ * memory of this size would be faulted in page by page at every batch,
+ * which costs more than the sort itself.  Kept in TopMemoryContext, grown
+ * when a unit needs more; a scratch area is free again when the sort
+ * returns, and every store starts by freeing both (a sort an error
+ * interrupted never returned them).
+ */
+typedef struct KeptMemory
+{
+	void	   *memory;
+	size_t		size;
+	bool		in_use;
+} KeptMemory;
+
+static AxsHistoryEntry *kept_entries = NULL;
+static size_t kept_entries_capacity = 0;
+static KeptMemory kept_scratch[2];
+
+static void *
+scratch_allocate(void *context, size_t size)
+{
+	for (int i = 0; i < lengthof(kept_scratch); i++)
+	{
+		KeptMemory *kept = &kept_scratch[i];
+
+		if (kept->in_use)
+			continue;
+		if (kept->size < size)
+		{
+			if (kept->memory != NULL)
+				pfree(kept->memory);
+			kept->memory = MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_HUGE);
+			kept->size = size;
+		}
+		kept->in_use = true;
+		memset(kept->memory, 0, size);
+		return kept->memory;
+	}
+	elog(ERROR, "history sort asked for more than two scratch areas");
+	pg_unreachable();
+}
+
+static void
+scratch_release(void *context, void *pointer)
+{
+	for (int i = 0; i < lengthof(kept_scratch); i++)
+		if (kept_scratch[i].memory == pointer)
+			kept_scratch[i].in_use = false;
+}
+
+static const AxsAllocator scratch_allocator = {scratch_allocate, scratch_release, NULL};
+
+/* The kept entry memory, with room for at least capacity entries. */
+static AxsHistoryEntry *
+entry_memory(size_t capacity)
+{
+	if (kept_entries_capacity < capacity)
+	{
+		if (kept_entries != NULL)
+			pfree(kept_entries);
+		kept_entries = MemoryContextAllocExtended(TopMemoryContext,
+												  sizeof(AxsHistoryEntry) * capacity,
+												  MCXT_ALLOC_HUGE);
+		kept_entries_capacity = capacity;
+	}
+	return kept_entries;
+}
+
 void
 axs_history_unit_init(AxsHistoryUnit *unit, size_t expected)
 {
 	unit->capacity = Max(expected, (size_t) AXS_MAX_LEGS);
 	unit->count = 0;
-	unit->entries = palloc_extended(sizeof(AxsHistoryEntry) * unit->capacity, MCXT_ALLOC_HUGE);
+	unit->entries = entry_memory(unit->capacity);
+	unit->capacity = kept_entries_capacity;
 }
 
 void
@@ -76,7 +147,9 @@ axs_history_unit_add(AxsHistoryUnit *unit, int64 event_id, AxsEventKind kind,
 	if (unit->count + AXS_MAX_LEGS > unit->capacity)
 	{
 		unit->capacity *= 2;
-		unit->entries = repalloc_huge(unit->entries, sizeof(AxsHistoryEntry) * unit->capacity);
+		unit->entries = kept_entries = repalloc_huge(kept_entries,
+													 sizeof(AxsHistoryEntry) * unit->capacity);
+		kept_entries_capacity = unit->capacity;
 	}
 	unit->count += axs_history_record(event_id, (uint8) kind, ordinal, changes, nchanges,
 									  &unit->entries[unit->count]);
@@ -192,7 +265,6 @@ set_heads(AxsBalanceMap *map, const AxsHistoryHead *heads, size_t count)
 void
 axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_at)
 {
-	AxsAllocator allocator = axs_memory_context_allocator(CurrentMemoryContext);
 	AxsHistoryHead *heads;
 	size_t		nheads;
 	PackState	state;
@@ -201,7 +273,8 @@ axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_
 
 	if (unit->count == 0)
 		return;
-	axs_history_sort(unit->entries, unit->count, &allocator);
+	kept_scratch[0].in_use = kept_scratch[1].in_use = false;
+	axs_history_sort(unit->entries, unit->count, &scratch_allocator);
 	heads = palloc_extended(sizeof(AxsHistoryHead) * unit->count, MCXT_ALLOC_HUGE);
 
 	memset(&state, 0, sizeof(state));

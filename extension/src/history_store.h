@@ -18,7 +18,10 @@ typedef struct AxsHistoryUnit
 	size_t		capacity;
 } AxsHistoryUnit;
 
-/* Start a unit with room for about expected entries. */
+/*
+ * Start a unit with room for about expected entries, in memory the process
+ * keeps for its next unit (one unit at a time per process).
+ */
 extern void axs_history_unit_init(AxsHistoryUnit *unit, size_t expected);
 
 /*

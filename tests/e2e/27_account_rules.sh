@@ -8,8 +8,10 @@
 #	  a. database sync: each step through axs.apply, then its change;
 #	  b. database postgres: each step through axs.submit_many and the
 #	     applier (axs.wait), then its change;
-#	     a and b must decide every event alike, and b as the model does
-#	     (ledger_model.py, which knows the rules from README, not from axs);
+#	     a and b must decide every event alike and record the same history
+#	     (axs.history, paged with axs.history_after), and b as the model
+#	     does (ledger_model.py, which knows the rules from README, not from
+#	     axs), history included;
 #	  c. the race, database race: the steps are queued one after another
 #	     without waiting while another session makes the same changes, so
 #	     changes land between and against the applier's batches (batches of
@@ -81,7 +83,13 @@ check "both paths decide every event alike ($(grep -c '|7$' "$DIR/outcomes.sync"
 	"$(ledger_same "$DIR/outcomes.sync" "$DIR/outcomes.queued")"
 check "both paths end with the same balances ($(awk -F'|' '$3 < 0' "$DIR/balances.sync" | wc -l) below zero on a credit line)" \
 	"$(ledger_same "$DIR/balances.sync" "$DIR/balances.queued")"
-model_check "b agrees with the reference model (credit lines and suspensions from axs.account_changes)" \
+model_dump_history "$DIR/history.queued"
+PGDATABASE=sync model_dump_history "$DIR/history.sync"
+check "both paths record the same history ($(wc -l <"$DIR/history.sync") rows, read in pages through axs.history_after)" \
+	"$(ledger_same "$DIR/history.sync" "$DIR/history.queued")"
+check "axs.verify() (balances against the log and the history) is empty in database sync" \
+	"$(out=$(q -d sync -c 'SELECT * FROM axs.verify() LIMIT 20'); [ -z "$out" ] && echo ok || echo "$out")"
+model_check "b agrees with the reference model, history included (credit lines and suspensions from axs.account_changes)" \
 	--events "$DIR/workload/events.jsonl" --exact-conflicts
 ledger_check_verify
 

@@ -8,8 +8,9 @@ content an id stands for, the legs of each kind, all or none, the order of
 the checks (unknown_currency, overflow, account_suspended,
 insufficient_available within the credit line, insufficient_frozen),
 idempotency by id.  It then compares with what the
-ledger recorded: every decided id and its outcome, the id conflicts, and
-every balance.
+ledger recorded: every decided id and its outcome, the id conflicts, every
+balance, and every balance's history (one row per applied event that
+changed it, with the balance after it).
 
 It shares no code with the product: it does not call axs.event_legs or the
 C decoder.  What it takes from the ledger is only the order in which events
@@ -213,8 +214,12 @@ class Rules:
             raise ValueError("unknown change %r" % change)
 
 
-def decide(content, balances, currencies, rules):
-    """Apply one event all or none; return its outcome ("applied" or the reason)."""
+def decide(content, balances, currencies, rules, history):
+    """Apply one event all or none; return its outcome ("applied" or the reason).
+
+    An applied event adds to history, per balance it changed (a net change of
+    zero is none), (id, available delta, frozen delta, available, frozen).
+    """
     delta = {}
     for account, currency, available, frozen in legs_of(content):
         old = delta.get((account, currency), (0, 0))
@@ -237,6 +242,9 @@ def decide(content, balances, currencies, rules):
     if any(frozen < 0 for _, frozen in after.values()):
         return "insufficient_frozen"
     balances.update(after)
+    for key, (available, frozen) in delta.items():
+        if available or frozen:
+            history.setdefault(key, []).append((content[0], available, frozen) + after[key])
     return "applied"
 
 
@@ -269,6 +277,8 @@ def main():
                         help="axs.dead_letters rows: must equal the malformed messages")
     parser.add_argument("--rules", help="watermark|change|account|currency|new_value of axs.account_changes, "
                         "in the order they were made: each applies to the events queued after its watermark")
+    parser.add_argument("--history", help="account|code|event_id|available_delta|frozen_delta|available|frozen "
+                        "of axs.history, each balance's rows in order: compared when given")
     parser.add_argument("--limit", type=int, default=10, help="disagreements shown per kind")
     args = parser.parse_args()
 
@@ -299,6 +309,7 @@ def main():
     rules = Rules()
     changes = read_rows(args.rules, 5) if args.rules else []
     balances = {}
+    history = {}
     outcomes = {"applied": 0}
     expected_conflicts = {}
     expected_duplicates = 0
@@ -334,7 +345,7 @@ def main():
                 continue
         expected_conflicts[event_id] = sum(n for c, n in candidates.items() if c != content)
         expected_duplicates += candidates[content] - 1
-        model_outcome = decide(content, balances, currencies, rules)
+        model_outcome = decide(content, balances, currencies, rules, history)
         outcomes[model_outcome] = outcomes.get(model_outcome, 0) + 1
         if model_outcome != ledger_outcome:
             problem("outcome", "id %d at queue position %d: the model says %s, the ledger %s"
@@ -365,11 +376,28 @@ def main():
             problem("balance", "account %d %s: the model has available %d frozen %d, axs.balances %d %d"
                     % (key + model + actual))
 
+    # 5. Every balance's history, row by row.
+    history_rows = 0
+    if args.history:
+        recorded = {}
+        for row in read_rows(args.history, 7):
+            recorded.setdefault((int(row[0]), row[1]), []).append(tuple(int(v) for v in row[2:]))
+        for key in sorted(set(history) | set(recorded)):
+            model, actual = history.get(key, []), recorded.get(key, [])
+            history_rows += len(model)
+            if model != actual:
+                at = next((i for i, (m, a) in enumerate(zip(model, actual)) if m != a), min(len(model), len(actual)))
+                problem("history", "account %d %s: %d rows in the model, %d in axs.history; row %d: the model has %s, "
+                        "axs.history %s" % (key + (len(model), len(actual), at + 1,
+                                                   model[at] if at < len(model) else "none",
+                                                   actual[at] if at < len(actual) else "none")))
+
     print("# model: %d messages, %d malformed, %d distinct valid ids, %d re-sent copies; "
-          "%d decided in queue order: %s; %d balances"
+          "%d decided in queue order: %s; %d balances; %s"
           % (messages, malformed, len(contents), expected_duplicates, len(decided_ids),
              ", ".join("%s %d" % kv for kv in sorted(outcomes.items())),
-             len([k for k, v in balances.items() if v != (0, 0)])))
+             len([k for k, v in balances.items() if v != (0, 0)]),
+             "%d history rows" % history_rows if args.history else "history not compared"))
     shown = {}
     for kind, text in problems:
         shown[kind] = shown.get(kind, 0) + 1

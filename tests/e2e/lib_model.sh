@@ -11,8 +11,42 @@
 # The caller sets TOP and DIR; the ledger's side is read as the superuser
 # from database postgres of the cluster in DIR, into DIR/model/.
 
+# model_dump_history FILE: every balance's whole history, read through
+# axs.history and axs.history_after in pages (account|code|event_id|
+# available_delta|frozen_delta|available|frozen, each key's rows in order).
+model_dump_history()
+{
+	q >"$1" <<'SQL'
+CREATE FUNCTION pg_temp.whole_history(a bigint, c text)
+RETURNS TABLE (o_event bigint, o_available_delta bigint, o_frozen_delta bigint, o_available bigint, o_frozen bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	got integer := 500;
+	last bigint;
+BEGIN
+	WHILE got = 500 LOOP
+		got := 0;
+		FOR r IN EXECUTE CASE WHEN last IS NULL THEN 'SELECT * FROM axs.history($1, $2, max_rows => 500)'
+							  ELSE 'SELECT * FROM axs.history_after($1, $2, $3, 500)' END USING a, c, last LOOP
+			o_event := r.event_id; o_available_delta := r.available_delta; o_frozen_delta := r.frozen_delta;
+			o_available := r.available; o_frozen := r.frozen;
+			RETURN NEXT;
+			got := got + 1;
+			last := r.event_id;
+		END LOOP;
+	END LOOP;
+END
+$$;
+SELECT b.account, c.code, h.o_event, h.o_available_delta, h.o_frozen_delta, h.o_available, h.o_frozen
+FROM axs.balances AS b JOIN axs.currencies AS c ON c.id = b.currency,
+	 LATERAL pg_temp.whole_history(b.account, c.code) WITH ORDINALITY AS h
+ORDER BY b.account, c.code, h.ordinality;
+SQL
+}
+
 # model_check DESCRIPTION [MODEL_ARG...]: dump the ledger's decisions,
-# conflicts, balances and credit-line and suspension changes, run the model
+# conflicts, balances, history and credit-line and suspension changes, run the model
 # with MODEL_ARGs (at least one --events FILE; --dead-letters N when every
 # malformed message is a dead letter; --exact-conflicts when every message
 # reached the queue exactly once, so that axs.id_conflicts must hold each other-content copy once and
@@ -43,8 +77,10 @@ model_check()
 	q -c 'SELECT id, count(*) FROM axs.id_conflicts GROUP BY id ORDER BY id' >"$out/conflicts"
 	q -c "SELECT applier_watermark, change, account, coalesce(currency, ''), coalesce(new_value, '')
 	        FROM axs.account_changes ORDER BY change_id" >"$out/rules"
+	model_dump_history "$out/history"
 	python3 "$TOP/tests/e2e/ledger_model.py" --currencies "$out/currencies" --decided "$out/decided" \
-		--balances "$out/balances" --chosen "$out/chosen" --rules "$out/rules" "${args[@]}" >"$out/report" 2>&1 || rc=$?
+		--balances "$out/balances" --chosen "$out/chosen" --rules "$out/rules" --history "$out/history" \
+		"${args[@]}" >"$out/report" 2>&1 || rc=$?
 	grep '^# model:' "$out/report" || true
 	check "$description" "$([ "$rc" = 0 ] && echo ok || grep -v '^# model:' "$out/report")"
 }
