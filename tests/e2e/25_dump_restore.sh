@@ -75,11 +75,16 @@ snapshot()
 	  -c "SELECT string_agg(format('%s %s %s', topic, partition, next_offset), '; ') FROM axs.feeder_offsets" \
 	  -c "SELECT string_agg(format('%s %s %s', account, currency, credit), '; ') FROM axs.credit_limits" \
 	  -c "SELECT string_agg(format('%s %s %s', account, status, reason), '; ') FROM axs.account_status" \
+	  -c "SELECT string_agg(format('%s %s %s %s %s %s %s %s', b.account, c.code, h.event_id, h.kind, h.available_delta,
+	                                h.frozen_delta, h.available, h.frozen), '; ' ORDER BY b.account, c.code, h.n)
+	        FROM axs.balances AS b JOIN axs.currencies AS c ON c.id = b.currency,
+	             LATERAL axs.history(b.account, c.code) WITH ORDINALITY
+	               AS h(event_id, kind, currency, available_delta, frozen_delta, available, frozen, decided_at, n)" \
 	  -c "SELECT string_agg(format('%s %s %s %s', change_id, account, change, new_value), '; ' ORDER BY change_id) FROM axs.account_changes"
 }
 source_state=$(snapshot postgres)
 restored_state=$(snapshot restored)
-check "outcomes, balances, id conflicts, dead letters, offsets, credit lines, suspensions and their changes are the same in both databases" \
+check "outcomes, balances, their history, id conflicts, dead letters, offsets, credit lines, suspensions and their changes are the same in both databases" \
 	"$([ "$source_state" = "$restored_state" ] && echo ok || diff <(echo "$source_state") <(echo "$restored_state"))"
 check "the pending events were applied once (event 20 and 21 applied, the re-sent 10 a duplicate)" \
 	"$(q -d restored -c "SELECT CASE WHEN string_agg(format('%s:%s', id, status), ' ' ORDER BY id) = '10:applied 20:applied 21:applied'
