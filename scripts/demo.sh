@@ -245,7 +245,7 @@ fi
 
 mismatches=$(q -c 'SELECT count(*) FROM axs.verify()')
 if [ "$mismatches" = 0 ]; then
-	echo "verify:  consistent (axs.verify() is empty: every balance equals the sum of its applied events)"
+	echo "verify:  consistent (axs.verify() is empty: every balance equals the sum of its applied events and the last row of its history)"
 else
 	q -c 'SELECT * FROM axs.verify() LIMIT 10'
 	fail "axs.verify() found $mismatches balances that differ from the event log"
