@@ -1,5 +1,6 @@
 -- Indexes a DBA adds on the tables the applier writes with heap calls are
--- maintained: plain, partial and expression indexes stay complete
+-- maintained (the history blocks and marks included): plain, partial and
+-- expression indexes stay complete
 -- (amcheck's heapallindexed check) and index scans find applied rows.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS axs CASCADE;
@@ -12,6 +13,7 @@ CREATE INDEX event_log_by_id ON axs.event_log (id);
 CREATE INDEX balances_by_currency ON axs.balances (currency, available);
 CREATE INDEX balances_rich ON axs.balances (account) WHERE available > 1000;
 CREATE INDEX outcome_blocks_last ON axs.outcome_blocks ((upper(ids)));
+CREATE INDEX history_blocks_by_time ON axs.history_blocks (decided_at);
 
 SELECT axs.start_applier() > 0 AS started;
 -- new balance rows, then updates that change an indexed column (no HOT)
@@ -29,7 +31,8 @@ SELECT (axs.deposit(5000, 1, 'BTC', 1)).status;
 SELECT c.relname, 'complete' AS heapallindexed
 FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid JOIN pg_am AS a ON a.oid = c.relam,
 	 LATERAL bt_index_check(c.oid, true)
-WHERE i.indrelid IN ('axs.event_log'::regclass, 'axs.balances'::regclass, 'axs.outcome_blocks'::regclass)
+WHERE i.indrelid IN ('axs.event_log'::regclass, 'axs.balances'::regclass, 'axs.outcome_blocks'::regclass,
+					 'axs.history_blocks'::regclass, 'axs.history_marks'::regclass)
   AND a.amname = 'btree'
 ORDER BY c.relname;
 
@@ -39,6 +42,8 @@ SELECT count(*) AS logged_by_index FROM axs.event_log WHERE id BETWEEN 1 AND 130
 SELECT count(*) AS usdt_by_index FROM axs.balances WHERE currency = 1 AND available >= 0;
 SELECT count(*) AS rich_by_index FROM axs.balances WHERE available > 1000 AND account > 0;
 SELECT count(*) AS blocks_by_expression FROM axs.outcome_blocks WHERE upper(ids) > 0;
+SELECT count(*) = (SELECT count(*) FROM axs.history_blocks) AS history_by_index
+FROM axs.history_blocks WHERE decided_at > '2000-01-01';
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 SELECT count(*) FILTER (WHERE id BETWEEN 1 AND 1300) AS logged,
