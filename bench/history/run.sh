@@ -17,8 +17,8 @@
 #	and it prints the ledger's size: events, history rows, bytes on disk
 #	per table and per applied event.
 #
-# About 25 minutes and 20 GB of disk at the default size on this 2-core
-# machine; AXS_BENCH_HISTORY_EVENTS=10000000 takes 3 minutes.  Not part of
+# About 12 minutes and 16 GB of disk at the default size on this 2-core
+# machine; AXS_BENCH_HISTORY_EVENTS=10000000 takes 2 minutes.  Not part of
 # "make bench": run it with "make -C bench history".  It owns the scratch
 # cluster .scratch/bench_history and stops it on exit.
 
