@@ -19,7 +19,9 @@
 #	     intended (its overdrafts) against the others, axs.verify()
 #	     ("verify: consistent"), the balances of the 5 most active
 #	     accounts, and the busiest balance's last history rows and its
-#	     value halfway through the run.
+#	     value halfway through the run;
+#	  5. the ledger's metrics as Prometheus scrapes them from
+#	     prometheus-postgres-exporter (scripts/exporter.sh, stopped on exit).
 #
 #	Keyed by market (the default), an order's events stay in order in one
 #	partition: the demo fails if a trade or an unfreeze is rejected
@@ -27,7 +29,7 @@
 #	events.  Keyed by account, it shows the ordering artefacts and says why.
 #
 #	Everything it started is stopped in the EXIT trap: the loadgen, the
-#	feeder (SIGTERM), the broker, the cluster.  Exits non-zero if anything
+#	feeder (SIGTERM), the broker, the exporter, the cluster.  Exits non-zero if anything
 #	does not add up.
 #
 # Environment:
@@ -97,6 +99,7 @@ cleanup()
 	fi
 	[ -n "$BROKER_PID" ] && kill -TERM "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null
 	if [ "$keep" = 0 ]; then
+		"$TOP/scripts/exporter.sh" stop "$DIR" || true
 		"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
 	fi
 	[ "$status" = 0 ] || echo "demo: FAILED (logs in $DIR: log/postgres.log, feeder.log, loadgen.log, broker.log)" >&2
@@ -276,6 +279,13 @@ echo "through the run, at $midpoint (axs.balance_at):"
 	  FROM (SELECT * FROM axs.history($busiest, '$busiest_currency', max_rows => 100000) WITH ORDINALITY
 			ORDER BY ordinality DESC LIMIT 5) AS h ORDER BY ordinality" \
 	-c "SELECT * FROM axs.balance_at($busiest, '$busiest_currency', '$midpoint')"
+
+echo
+metrics_url=$("$TOP/scripts/exporter.sh" start "$DIR") || fail "prometheus-postgres-exporter did not start (log: $DIR/exporter/log)"
+echo "the ledger's metrics, scraped from prometheus-postgres-exporter at $metrics_url"
+echo "(monitoring/axs-queries.yaml; Grafana dashboard monitoring/grafana/axs.json):"
+curl -sf "$metrics_url" | grep -E '^axs_(applier_(decided_total|duplicates_total|fence_held|epoch|queue_depth|lag_seconds|last_batch_size|last_batch_seconds)|dead_letters_total|id_conflicts_total|inbox_segments_in_use)[{ ]' |
+	sed 's/{[^}]*}//; s/^/  /'
 
 echo "demo: done"
 if [ "$keep" = 1 ]; then

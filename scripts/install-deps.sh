@@ -23,6 +23,7 @@ Installs whatever is missing of the Debian packages axs needs:
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl (pg_prove)
   librdkafka-dev libcmocka-dev libpq-dev libjson-c-dev libmicrohttpd-dev
   kcat procps iproute2 python3 (the e2e drills' reference model)
+  prometheus-postgres-exporter curl (the ledger's metrics: demo and e2e)
 
 Runs apt-get (as root, non-interactive, "apt-get update" only when something
 is missing) and prints what it installs.  Afterwards stops Debian's own
@@ -48,6 +49,8 @@ packages=(
 	procps
 	iproute2
 	python3
+	prometheus-postgres-exporter
+	curl
 )
 
 check_only=0

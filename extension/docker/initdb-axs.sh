@@ -12,9 +12,13 @@
 #   AXS_CURRENCIES       CODE:SCALE list, e.g. "BTC:8,ETH:18,USDT:6" (may be empty)
 #   AXS_FEEDER_USER      login role for axs-feeder (default "feeder")
 #   AXS_FEEDER_PASSWORD  its password; without one no login role is created
+#   AXS_EXPORTER_USER    login role for prometheus-postgres-exporter (default
+#                        "exporter"), a member of axs_reader and pg_monitor
+#   AXS_EXPORTER_PASSWORD  its password; without one no login role is created
 set -Eeuo pipefail
 
 feeder_user="${AXS_FEEDER_USER:-feeder}"
+exporter_user="${AXS_EXPORTER_USER:-exporter}"
 
 # Values reach SQL only as psql variables (:'name' quotes them), so a
 # password or a currency list cannot break out of its literal.
@@ -40,6 +44,15 @@ EOSQL
 	echo "initdb-axs: login role \"$feeder_user\" created in role axs_feeder"
 else
 	echo "initdb-axs: AXS_FEEDER_PASSWORD is empty, no feeder login role created" >&2
+fi
+
+if [ -n "${AXS_EXPORTER_PASSWORD:-}" ]; then
+	"${psql_axs[@]}" -v exporter_user="$exporter_user" -v exporter_password="$AXS_EXPORTER_PASSWORD" <<'EOSQL'
+CREATE ROLE :"exporter_user" LOGIN PASSWORD :'exporter_password' IN ROLE axs_reader, pg_monitor;
+EOSQL
+	echo "initdb-axs: login role \"$exporter_user\" created in roles axs_reader and pg_monitor"
+else
+	echo "initdb-axs: AXS_EXPORTER_PASSWORD is empty, no exporter login role created" >&2
 fi
 
 # The applier runs in the database named by axs.database (default
