@@ -24,19 +24,20 @@ DIR=$TOP/.scratch/e2e_ledger_metrics
 # shellcheck source=tests/e2e/lib_ledger.sh
 . "$TOP/tests/e2e/lib_ledger.sh"
 
-ledger_start_cluster
+ledger_start_cluster "$DIR/scrape" "$DIR/scrape.before"
 trap '"$TOP/scripts/exporter.sh" stop "$DIR"; ledger_cleanup' EXIT
 q -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs' \
 	-c "SELECT axs.create_currency('USDT', 6)" >/dev/null
 url=$("$TOP/scripts/exporter.sh" start "$DIR")
 wait_for 10 "SELECT fence_held FROM axs.applier_status" || die "no applier took the fence"
 
-# metric NAME: its value in a fresh scrape (the exporter labels every
-# series with server=...; one series per name here)
-scrape() { curl -sf "$url" >"$DIR/scrape"; }
-metric() { awk -v name="$1" '$1 ~ "^" name "({|$)" { print $2; exit }' "$DIR/scrape"; }
-# delta NAME BEFORE: how much NAME grew since BEFORE (a value of an earlier scrape)
-delta() { awk -v a="$(metric "$1")" -v b="$2" 'BEGIN { printf "%.0f", a - b }'; }
+# scrape: fetch /metrics into DIR/scrape, keeping the previous one in
+# DIR/scrape.before; metric NAME [FILE]: NAME's value in the last scrape (the
+# exporter labels every series with server=...; one series per name here);
+# delta NAME: how much NAME grew from the scrape before to the last.
+scrape() { [ ! -f "$DIR/scrape" ] || mv "$DIR/scrape" "$DIR/scrape.before"; curl -sf "$url" >"$DIR/scrape"; }
+metric() { awk -v name="$1" '$1 ~ "^" name "({|$)" { print $2; exit }' "${2:-$DIR/scrape}"; }
+delta() { awk -v a="$(metric "$1")" -v b="$(metric "$1" "$DIR/scrape.before")" 'BEGIN { printf "%.0f", a - b }'; }
 
 echo "# a. names"
 scrape
@@ -51,11 +52,6 @@ bad_names=$(awk '
 check "every counter ends in _total, every name is axs_[a-z_]+ in base units" "$([ -z "$bad_names" ] && echo ok || echo "$bad_names")"
 
 echo "# b. counters of a decided stream"
-for name in decided_total duplicates_total events_applied_total events_rejected_total batches_total; do
-	eval "before_$name=$(metric "axs_applier_$name")"
-done
-before_dead=$(metric axs_dead_letters_total)
-before_conflicts=$(metric axs_id_conflicts_total)
 # 500 deposits, 20 overdrafts, one re-sent copy of event 1, event 2 again with other content
 position=$(q -c "SELECT axs.submit_many(jsonb_agg(e ORDER BY n)) FROM (
 	SELECT n, jsonb_build_object('id', n, 'kind', 'deposit', 'account', n, 'currency', 'USDT', 'amount', 100) AS e
@@ -69,14 +65,14 @@ position=$(q -c "SELECT axs.submit_many(jsonb_agg(e ORDER BY n)) FROM (
 q -c "INSERT INTO axs.inbox (event_id, payload) VALUES (9999, '\\x00')" >/dev/null
 ledger_wait_drained "$((position + 1))" 30 "the applier did not decide the stream"
 scrape
-check_eq "axs_applier_decided_total grew by every inbox row (523)" 523 "$(delta axs_applier_decided_total "$before_decided_total")"
-check_eq "axs_applier_events_applied_total grew by the deposits (500)" 500 "$(delta axs_applier_events_applied_total "$before_events_applied_total")"
-check_eq "axs_applier_events_rejected_total grew by the overdrafts and the reused id (21)" 21 "$(delta axs_applier_events_rejected_total "$before_events_rejected_total")"
-check_eq "axs_applier_duplicates_total grew by the re-sent copy (1)" 1 "$(delta axs_applier_duplicates_total "$before_duplicates_total")"
-check_eq "axs_dead_letters_total grew by the row that is no event (1)" 1 "$(delta axs_dead_letters_total "$before_dead")"
-check_eq "axs_id_conflicts_total grew by the reused id (1)" 1 "$(delta axs_id_conflicts_total "$before_conflicts")"
+check_eq "axs_applier_decided_total grew by every inbox row (523)" 523 "$(delta axs_applier_decided_total)"
+check_eq "axs_applier_events_applied_total grew by the deposits (500)" 500 "$(delta axs_applier_events_applied_total)"
+check_eq "axs_applier_events_rejected_total grew by the overdrafts and the reused id (21)" 21 "$(delta axs_applier_events_rejected_total)"
+check_eq "axs_applier_duplicates_total grew by the re-sent copy (1)" 1 "$(delta axs_applier_duplicates_total)"
+check_eq "axs_dead_letters_total grew by the row that is no event (1)" 1 "$(delta axs_dead_letters_total)"
+check_eq "axs_id_conflicts_total grew by the reused id (1)" 1 "$(delta axs_id_conflicts_total)"
 check "axs_applier_batches_total grew, the last batch is recent and its size and duration set" "$(
-	awk -v b="$(delta axs_applier_batches_total "$before_batches_total")" -v t="$(metric axs_applier_last_batch_timestamp_seconds)" \
+	awk -v b="$(delta axs_applier_batches_total)" -v t="$(metric axs_applier_last_batch_timestamp_seconds)" \
 		-v s="$(metric axs_applier_last_batch_size)" -v d="$(metric axs_applier_last_batch_seconds)" -v now="$(date +%s)" \
 		'BEGIN { if (b >= 1 && now - t < 60 && s >= 1 && d > 0) print "ok"; else print "batches +" b ", last at " t " (now " now "), size " s ", seconds " d }')"
 check_eq "axs_applier_queue_depth is 0 once drained" 0 "$(metric axs_applier_queue_depth)"
