@@ -12,36 +12,34 @@
 # from database postgres of the cluster in DIR, into DIR/model/.
 
 # model_dump_history FILE: every balance's whole history, read through
-# axs.history and axs.history_after in pages (account|code|event_id|
+# axs.history and axs.history_after in pages of 97 (account|code|event_id|
 # available_delta|frozen_delta|available|frozen, each key's rows in order).
+# One read-only query: it runs on a hot standby too.
 model_dump_history()
 {
 	q >"$1" <<'SQL'
-CREATE FUNCTION pg_temp.whole_history(a bigint, c text)
-RETURNS TABLE (o_event bigint, o_available_delta bigint, o_frozen_delta bigint, o_available bigint, o_frozen bigint)
-LANGUAGE plpgsql AS $$
-DECLARE
-	r record;
-	got integer := 500;
-	last bigint;
-BEGIN
-	WHILE got = 500 LOOP
-		got := 0;
-		FOR r IN EXECUTE CASE WHEN last IS NULL THEN 'SELECT * FROM axs.history($1, $2, max_rows => 500)'
-							  ELSE 'SELECT * FROM axs.history_after($1, $2, $3, 500)' END USING a, c, last LOOP
-			o_event := r.event_id; o_available_delta := r.available_delta; o_frozen_delta := r.frozen_delta;
-			o_available := r.available; o_frozen := r.frozen;
-			RETURN NEXT;
-			got := got + 1;
-			last := r.event_id;
-		END LOOP;
-	END LOOP;
-END
-$$;
-SELECT b.account, c.code, h.o_event, h.o_available_delta, h.o_frozen_delta, h.o_available, h.o_frozen
-FROM axs.balances AS b JOIN axs.currencies AS c ON c.id = b.currency,
-	 LATERAL pg_temp.whole_history(b.account, c.code) WITH ORDINALITY AS h
-ORDER BY b.account, c.code, h.ordinality;
+WITH RECURSIVE pages (account, code, page, events, available_deltas, frozen_deltas, available, frozen) AS (
+	SELECT b.account, c.code, 1, h.*
+	FROM axs.balances AS b JOIN axs.currencies AS c ON c.id = b.currency,
+		 LATERAL (SELECT array_agg(event_id ORDER BY n), array_agg(available_delta ORDER BY n),
+						 array_agg(frozen_delta ORDER BY n), array_agg(available ORDER BY n), array_agg(frozen ORDER BY n)
+				  FROM axs.history(b.account, c.code, max_rows => 97) WITH ORDINALITY
+					   AS r(event_id, kind, currency, available_delta, frozen_delta, available, frozen, decided_at, n)) AS h
+	UNION ALL
+	SELECT p.account, p.code, p.page + 1, h.*
+	FROM pages AS p,
+		 LATERAL (SELECT array_agg(event_id ORDER BY n), array_agg(available_delta ORDER BY n),
+						 array_agg(frozen_delta ORDER BY n), array_agg(available ORDER BY n), array_agg(frozen ORDER BY n)
+				  FROM axs.history_after(p.account, p.code, p.events[97], 97) WITH ORDINALITY
+					   AS r(event_id, kind, currency, available_delta, frozen_delta, available, frozen, decided_at, n)) AS h
+	WHERE cardinality(p.events) = 97
+)
+SELECT p.account, p.code, r.event_id, r.available_delta, r.frozen_delta, r.available, r.frozen
+FROM pages AS p,
+	 LATERAL unnest(p.events, p.available_deltas, p.frozen_deltas, p.available, p.frozen) WITH ORDINALITY
+		AS r(event_id, available_delta, frozen_delta, available, frozen, n)
+WHERE p.events IS NOT NULL
+ORDER BY p.account, p.code, p.page, r.n;
 SQL
 }
 
