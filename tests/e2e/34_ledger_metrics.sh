@@ -13,7 +13,8 @@
 #	     the waiting events, and drop back once it runs;
 #	  d. a takeover: the epoch grows and the fence holder changes;
 #	  e. every metric the Grafana dashboard (monitoring/grafana/axs.json)
-#	     plots is one the exporter or the feeder exports.
+#	     plots and the alerting rules (monitoring/axs-alerts.yaml) watch is
+#	     one the exporter or the feeder exports.
 #
 # It owns the cluster .scratch/e2e_ledger_metrics.
 
@@ -107,7 +108,7 @@ scrape
 check "axs_applier_epoch grew ($epoch -> $(metric axs_applier_epoch)) and the fence holder changed ($holder -> $(metric axs_applier_fence_holder_pid))" \
 	"$([ "$(metric axs_applier_epoch)" -gt "$epoch" ] && [ "$(metric axs_applier_fence_holder_pid)" != "$holder" ] && echo ok || echo no)"
 
-echo "# e. the dashboard plots only exported metrics"
+echo "# e. the dashboard and the alerts use only exported metrics"
 feeder_names=$(grep -oh '"axs_feeder_[a-z_]*' "$TOP"/feeder/src/*.c | tr -d '"' | sed 's/_\(bucket\|sum\|count\)$//' | sort -u)
 exported=$( (grep -o '^axs_[a-z_]*' "$DIR/scrape"; echo "$feeder_names") | sort -u)
 plotted=$(python3 -c '
@@ -126,6 +127,10 @@ walk(json.load(open(sys.argv[1])))
 print("\n".join(sorted(names)))' "$TOP/monitoring/grafana/axs.json")
 missing=$(comm -23 <(echo "$plotted" | sed 's/_\(bucket\|sum\|count\)$//' | sort -u) <(echo "$exported"))
 check "all $(echo "$plotted" | wc -l) metrics of the dashboard are exported" "$([ -z "$missing" ] && echo ok || echo "not exported: $missing")"
+alerted=$(sed -n 's/^ *expr: //p' "$TOP/monitoring/axs-alerts.yaml" | grep -o '\baxs_[a-z_]*' | sort -u)
+missing=$(comm -23 <(echo "$alerted") <(echo "$exported"))
+check "all $(echo "$alerted" | wc -l) metrics of the alerting rules (monitoring/axs-alerts.yaml) are exported" \
+	"$([ -z "$missing" ] && echo ok || echo "not exported: $missing")"
 
 ledger_check_verify
 ledger_finish
