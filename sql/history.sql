@@ -55,7 +55,7 @@ SELECT event_id, currency FROM axs.history_after(7, NULL, 10, 2);
 SELECT event_id, currency FROM axs.history_after(7, NULL, 14, 2);
 SELECT event_id FROM axs.history_after(7, 'USDT', 2, 1);
 SELECT event_id FROM axs.history_after(7, 'USDT', 6, 100);
--- a page of three would split the trade: it ends before it
+-- a page of three would split the trade: it takes the trade's other row too
 SELECT event_id, currency FROM axs.history(7, max_rows => 3);
 -- a page of one row that would split the trade holds the whole trade
 SELECT event_id, currency FROM axs.history_after(7, NULL, 2, 1);
@@ -143,6 +143,17 @@ WHERE block = (SELECT history_block FROM axs.balances WHERE account = 9);
 SELECT account, currency FROM axs.history_verify();
 SELECT count(*) FROM axs.history(9, max_rows => 100000);
 UPDATE axs.history_blocks AS b SET entries = s.entries FROM saved AS s WHERE s.block = b.block;
+-- a balance whose head claims more rows than its chain holds, or names a
+-- block without its rows: reads stop with an error (XX001), never read past
+\set VERBOSITY terse
+UPDATE axs.balances SET history_seqno = history_seqno + 100 WHERE account = 9;
+SELECT count(*) FROM axs.history(9, 'USDT', max_rows => 100000);
+SELECT * FROM axs.balance_at(9, 'USDT', now());
+UPDATE axs.balances SET history_seqno = history_seqno - 100, history_block = history_block - 1 WHERE account = 9;
+SELECT count(*) FROM axs.history(9, 'USDT', max_rows => 100000);
+UPDATE axs.balances SET history_block = history_block + 1 WHERE account = 9;
+\set VERBOSITY default
+SELECT count(*) FROM axs.history(9, 'USDT', max_rows => 100000);
 SELECT count(*) AS problems FROM axs.verify();
 
 -- stop the applier so the database can be dropped

@@ -107,10 +107,11 @@ axs_store_lock_balances(AxsBalanceMap *map)
 
 	if (keys.count == 0)
 		return;
-	if (insert_missing_plan == NULL)
+	if (lock_plan == NULL)
 	{
 		Oid			argtypes[2] = {INT8ARRAYOID, INT4ARRAYOID};
 
+		/* lock_plan last: both or neither, should an error come between */
 		insert_missing_plan = axs_prepare_kept(
 										   "INSERT INTO axs.balances (account, currency) "
 										   "SELECT k.account, k.currency FROM unnest($1, $2) AS k(account, currency) "
@@ -216,8 +217,9 @@ prepare_write_plans(void)
 	INT8ARRAYOID, INT8ARRAYOID};
 	Oid			key_types[2] = {INT8ARRAYOID, INT4ARRAYOID};
 
-	if (update_plan != NULL)
+	if (delete_plan != NULL)
 		return;
+	/* delete_plan last: both or neither, should an error come between */
 	update_plan = axs_prepare_kept(
 							   "UPDATE axs.balances AS b SET available = v.available, frozen = v.frozen, "
 							   "history_seqno = v.history_seqno, history_block = v.history_block "
@@ -228,7 +230,8 @@ prepare_write_plans(void)
 	delete_plan = axs_prepare_kept(
 							   "DELETE FROM axs.balances AS b USING unnest($1, $2) AS k(account, currency) "
 							   "WHERE b.account OPERATOR(pg_catalog.=) k.account AND b.currency OPERATOR(pg_catalog.=) k.currency "
-							   "AND b.available OPERATOR(pg_catalog.=) 0 AND b.frozen OPERATOR(pg_catalog.=) 0",
+							   "AND b.available OPERATOR(pg_catalog.=) 0 AND b.frozen OPERATOR(pg_catalog.=) 0 "
+							   "AND b.history_seqno OPERATOR(pg_catalog.=) 0",
 							   2, key_types);
 }
 
@@ -289,7 +292,8 @@ axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code,
 										   "WHERE id OPERATOR(pg_catalog.=) $1 AND queue_position IS NULL",
 										   1, &argtype);
 	}
-	ret = SPI_execute_plan(find_event_plan, &argument, NULL, false, 1);
+	/* with the caller's snapshot, read only, unless the latest is asked for */
+	ret = SPI_execute_plan(find_event_plan, &argument, NULL, !latest, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "event lookup failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)

@@ -4,9 +4,10 @@
  *		axs.history_after and axs.balance_at.
  *
  * A key's rows come from history_read.c in its own order (seqno).  Rows of
- * several currencies are merged in the order the ledger applied them: by
- * decision unit, then by the event's place in its unit, then by currency.
- * A page of several currencies never ends inside an event's rows, so that
+ * several currencies are merged in the order the ledger decided them: by
+ * decided_at, then decision unit, then the event's place in its unit, then
+ * currency (each key's seqno order is that order too).  A page of several
+ * currencies never ends inside an event's rows, so that
  * axs.history_after(last row's event) continues without a gap.  See
  * docs/design/history.md.
  */
@@ -44,9 +45,10 @@ typedef struct KeyRows
 	int			count;
 } KeyRows;
 
-/* Where an event is in the order of application. */
+/* Where an event is in the order of decision. */
 typedef struct Position
 {
+	TimestampTz decided_at;
 	int64		unit;
 	int32		ordinal;
 } Position;
@@ -168,7 +170,7 @@ call_keys(int64 account, int32 currency, KeyRows **keys)
 static Position
 position_of(const AxsHistoryRow *row)
 {
-	Position	position = {row->unit, row->entry.ordinal};
+	Position	position = {row->decided_at, row->unit, row->entry.ordinal};
 
 	return position;
 }
@@ -176,6 +178,8 @@ position_of(const AxsHistoryRow *row)
 static bool
 position_after(Position a, Position b)
 {
+	if (a.decided_at != b.decided_at)
+		return a.decided_at > b.decided_at;
 	return a.unit > b.unit || (a.unit == b.unit && a.ordinal > b.ordinal);
 }
 
@@ -192,6 +196,8 @@ compare_merged(const void *a, const void *b)
 	const AxsHistoryRow *x = ((const MergedRow *) a)->row;
 	const AxsHistoryRow *y = ((const MergedRow *) b)->row;
 
+	if (x->decided_at != y->decided_at)
+		return x->decided_at < y->decided_at ? -1 : 1;
 	if (x->unit != y->unit)
 		return x->unit < y->unit ? -1 : 1;
 	if (x->entry.ordinal != y->entry.ordinal)
@@ -208,22 +214,17 @@ same_event(const MergedRow *a, const MergedRow *b)
 }
 
 /*
- * How many of the merged rows make the page: max_rows, less the rows of an
- * event the page would split, or the whole first event if it alone has
- * more rows than max_rows.
+ * How many of the merged rows make the page: max_rows, and the rest of the
+ * last event's rows if it has more.  Those are among the rows collected:
+ * each key collected max_rows + 1, and a key's row of that event has fewer
+ * than max_rows of its own rows before it.
  */
 static int
 page_length(const MergedRow *merged, int count, int max_rows)
 {
-	int			end = max_rows;
+	int			end = Min(count, max_rows);
 
-	if (count <= max_rows || max_rows == 0 || !same_event(&merged[end - 1], &merged[end]))
-		return Min(count, max_rows);
-	while (end > 0 && same_event(&merged[end - 1], &merged[max_rows]))
-		end--;
-	if (end > 0)
-		return end;
-	while (end < count && same_event(&merged[end], &merged[0]))
+	while (end > 0 && end < count && same_event(&merged[end - 1], &merged[end]))
 		end++;
 	return end;
 }

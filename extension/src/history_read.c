@@ -18,8 +18,10 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -47,27 +49,36 @@ prepare_plans(void)
 {
 	Oid			key_types[3] = {INT8OID, INT4OID, INT8OID};
 	Oid			time_types[3] = {INT8OID, INT4OID, TIMESTAMPTZOID};
+	SPIPlanPtr	head;
+	SPIPlanPtr	by_seqno;
+	SPIPlanPtr	by_time;
+	SPIPlanPtr	after_time;
 
 	if (head_plan != NULL)
 		return;
-	head_plan = axs_prepare_kept("SELECT history_seqno, history_block FROM axs.balances "
-								 "WHERE account OPERATOR(pg_catalog.=) $1 AND currency OPERATOR(pg_catalog.=) $2",
-								 2, key_types);
-	mark_by_seqno_plan = axs_prepare_kept("SELECT seqno, block FROM axs.history_marks "
-										  "WHERE account OPERATOR(pg_catalog.=) $1 AND currency OPERATOR(pg_catalog.=) $2 "
-										  "AND seqno OPERATOR(pg_catalog.>=) $3 "
-										  "ORDER BY seqno USING OPERATOR(pg_catalog.<) LIMIT 1",
-										  3, key_types);
-	mark_by_time_plan = axs_prepare_kept("SELECT seqno, block FROM axs.history_marks "
-										 "WHERE account OPERATOR(pg_catalog.=) $1 AND currency OPERATOR(pg_catalog.=) $2 "
-										 "AND decided_at OPERATOR(pg_catalog.>=) $3 "
-										 "ORDER BY decided_at USING OPERATOR(pg_catalog.<) LIMIT 1",
-										 3, time_types);
-	mark_after_time_plan = axs_prepare_kept("SELECT seqno, block FROM axs.history_marks "
-											"WHERE account OPERATOR(pg_catalog.=) $1 AND currency OPERATOR(pg_catalog.=) $2 "
-											"AND decided_at OPERATOR(pg_catalog.>) $3 "
-											"ORDER BY decided_at USING OPERATOR(pg_catalog.<) LIMIT 1",
-											3, time_types);
+	/* all four or none: an error between them must not leave a half set */
+	head = axs_prepare_kept("SELECT history_seqno, history_block FROM axs.balances "
+							"WHERE account OPERATOR(pg_catalog.=) $1 AND currency OPERATOR(pg_catalog.=) $2",
+							2, key_types);
+	by_seqno = axs_prepare_kept("SELECT seqno, block FROM axs.history_marks "
+								"WHERE account OPERATOR(pg_catalog.=) $1 AND currency OPERATOR(pg_catalog.=) $2 "
+								"AND seqno OPERATOR(pg_catalog.>=) $3 "
+								"ORDER BY seqno USING OPERATOR(pg_catalog.<) LIMIT 1",
+								3, key_types);
+	by_time = axs_prepare_kept("SELECT seqno, block FROM axs.history_marks "
+							   "WHERE account OPERATOR(pg_catalog.=) $1 AND currency OPERATOR(pg_catalog.=) $2 "
+							   "AND decided_at OPERATOR(pg_catalog.>=) $3 "
+							   "ORDER BY decided_at USING OPERATOR(pg_catalog.<), seqno USING OPERATOR(pg_catalog.<) LIMIT 1",
+							   3, time_types);
+	after_time = axs_prepare_kept("SELECT seqno, block FROM axs.history_marks "
+								  "WHERE account OPERATOR(pg_catalog.=) $1 AND currency OPERATOR(pg_catalog.=) $2 "
+								  "AND decided_at OPERATOR(pg_catalog.>) $3 "
+								  "ORDER BY decided_at USING OPERATOR(pg_catalog.<), seqno USING OPERATOR(pg_catalog.<) LIMIT 1",
+								  3, time_types);
+	mark_by_seqno_plan = by_seqno;
+	mark_by_time_plan = by_time;
+	mark_after_time_plan = after_time;
+	head_plan = head;
 }
 
 void
@@ -75,7 +86,8 @@ axs_history_report_damage(int64 block)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("axs.history_blocks block %lld is missing or malformed", (long long) block),
+			 errmsg("axs history is damaged at block %lld of axs.history_blocks: missing, malformed or out of chain",
+					(long long) block),
 			 errhint("Restore axs.history_blocks from a backup; it must never be written by hand.")));
 }
 
@@ -84,6 +96,12 @@ axs_history_reader_open(void)
 {
 	AxsHistoryReader *reader = palloc0(sizeof(AxsHistoryReader));
 
+	/* the blocks are read directly: check what SELECT would */
+	if (pg_class_aclcheck(axs_table_oid("history_blocks"), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table history_blocks"),
+				 errhint("Members of axs_reader may read history.")));
 	reader->blocks = table_open(axs_table_oid("history_blocks"), AccessShareLock);
 	reader->primary_key = index_open(axs_table_oid("history_blocks_pkey"), AccessShareLock);
 	reader->scan = index_beginscan(reader->blocks, reader->primary_key, GetActiveSnapshot(), 1, 0);
@@ -136,12 +154,24 @@ void
 axs_history_walk_back(AxsHistoryReader *reader, const AxsHistoryKeyHead *head,
 					  int64 seqno, int64 block, AxsHistoryVisit visit, void *context)
 {
+	int64		expected = -1;	/* the newest seqno the next block must hold */
+
+	if (block == 0 && seqno > 0)
+		axs_history_report_damage(0);
 	while (block != 0)
 	{
 		AxsHistoryRow row;
-		int			count = find_in_block(reader, head, block, &row.decided_at, &row.unit);
-		const AxsHistoryEntry *first = &reader->found[0];
+		int			count;
+		const AxsHistoryEntry *first;
+		const AxsHistoryEntry *last;
 
+		CHECK_FOR_INTERRUPTS();
+		count = find_in_block(reader, head, block, &row.decided_at, &row.unit);
+		first = &reader->found[0];
+		last = &reader->found[count - 1];
+		/* the chain must go back one seqno at a time, to older blocks */
+		if (expected < 0 ? last->seqno < seqno : last->seqno != expected)
+			axs_history_report_damage(block);
 		for (int i = count - 1; i >= 0; i--)
 		{
 			if (reader->found[i].seqno > seqno)
@@ -152,8 +182,9 @@ axs_history_walk_back(AxsHistoryReader *reader, const AxsHistoryKeyHead *head,
 		}
 		if (first->seqno == 1)
 			return;
-		if (first->previous_block == block)
+		if (first->previous_block <= 0 || first->previous_block >= block)
 			axs_history_report_damage(block);
+		expected = first->seqno - 1;
 		block = first->previous_block;
 	}
 }
@@ -207,6 +238,8 @@ start_point(SPIPlanPtr plan, const AxsHistoryKeyHead *head, Datum value,
 typedef struct CollectState
 {
 	int64		from;
+	int64		last;
+	int64		next;			/* the seqno the walk must visit next */
 	AxsHistoryRow *rows;
 } CollectState;
 
@@ -215,7 +248,10 @@ collect_row(void *context, const AxsHistoryRow *row)
 {
 	CollectState *state = context;
 
+	if (row->entry.seqno != state->next || row->entry.seqno < state->from)
+		axs_history_report_damage(0);
 	state->rows[row->entry.seqno - state->from] = *row;
+	state->next--;
 	return row->entry.seqno > state->from;
 }
 
@@ -234,8 +270,12 @@ axs_history_collect(AxsHistoryReader *reader, const AxsHistoryKeyHead *head,
 	prepare_plans();
 	start_point(mark_by_seqno_plan, head, Int64GetDatum(last), &seqno, &block);
 	state.from = from;
+	state.last = last;
+	state.next = last;
 	state.rows = rows;
 	axs_history_walk_back(reader, head, last, block, collect_row, &state);
+	if (state.next != from - 1)
+		axs_history_report_damage(block);
 	return (int) (last - from + 1);
 }
 

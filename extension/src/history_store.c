@@ -10,7 +10,7 @@
  * Block locators come from axs.history_block_seq, taken while the unit holds
  * its balances' locks, so a key's later units always get larger locators:
  * the blocks in locator order are every key's history in order (the check
- * in history_api.c relies on it).  The unit's first locator is its unit
+ * in history_verify.c relies on it; the sequence must keep CACHE 1).  The unit's first locator is its unit
  * number, which orders the entries of different currencies.
  *
  * It decides nothing: the ledger core applied the events and reported their
@@ -94,6 +94,9 @@ scratch_allocate(void *context, size_t size)
 		{
 			if (kept->memory != NULL)
 				pfree(kept->memory);
+			/* nothing dangling if the allocation fails */
+			kept->memory = NULL;
+			kept->size = 0;
 			kept->memory = MemoryContextAllocExtended(TopMemoryContext, size, MCXT_ALLOC_HUGE);
 			kept->size = size;
 		}
@@ -123,6 +126,9 @@ entry_memory(size_t capacity)
 	{
 		if (kept_entries != NULL)
 			pfree(kept_entries);
+		/* nothing dangling if the allocation fails */
+		kept_entries = NULL;
+		kept_entries_capacity = 0;
 		kept_entries = MemoryContextAllocExtended(TopMemoryContext,
 												  sizeof(AxsHistoryEntry) * capacity,
 												  MCXT_ALLOC_HUGE);
@@ -256,8 +262,11 @@ set_heads(AxsBalanceMap *map, const AxsHistoryHead *heads, size_t count)
 		AxsBalance *balance = axs_balance_map_find(map, heads[i].account, heads[i].currency);
 
 		if (balance == NULL || balance->history_seqno != heads[i].seqno)
-			elog(ERROR, "history of account %lld in currency %d does not match its balance",
-				 (long long) heads[i].account, heads[i].currency);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("history of account %lld in currency %d ends at entry %lld, its balance at %lld",
+							(long long) heads[i].account, heads[i].currency, (long long) heads[i].seqno,
+							balance != NULL ? (long long) balance->history_seqno : -1LL)));
 		balance->history_block = heads[i].locator;
 	}
 }
@@ -295,7 +304,10 @@ axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_
 
 	if (!axs_history_pack(unit->entries, unit->count, next_locator, emit_block, &state,
 						  heads, unit->count, &nheads))
-		elog(ERROR, "history entries of a decision unit do not chain");
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("history entries of a decision unit do not chain onto their balances' history"),
+				 errhint("Check axs.history_verify(): a balance's history_seqno or history_block was changed by hand.")));
 	insert_pending_blocks(&state);
 	for (int i = 0; i < BLOCK_INSERT_CHUNK; i++)
 		ExecDropSingleTupleTableSlot(state.slots[i]);

@@ -22,7 +22,10 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "history_block.h"
@@ -63,14 +66,17 @@ replay_entry(ReturnSetInfo *rsinfo, AxsBalanceMap *replay, const AxsHistoryEntry
 
 	if (key->changed)
 		return;
+	CHECK_FOR_INTERRUPTS();
 	if (pg_add_s64_overflow(key->available, entry->available_delta, &available) ||
 		pg_add_s64_overflow(key->frozen, entry->frozen_delta, &frozen) ||
 		entry->seqno != key->history_seqno + 1 || entry->previous_block != key->history_block ||
 		available != entry->available || frozen != entry->frozen)
 	{
 		key->changed = true;
+		/* what the deltas give, wrapping where they overflow */
 		report(rsinfo, entry->account, entry->currency,
-			   key->available + entry->available_delta, key->frozen + entry->frozen_delta,
+			   (int64) ((uint64) key->available + (uint64) entry->available_delta),
+			   (int64) ((uint64) key->frozen + (uint64) entry->frozen_delta),
 			   entry->available, entry->frozen);
 		return;
 	}
@@ -97,6 +103,7 @@ replay_blocks(ReturnSetInfo *rsinfo, AxsBalanceMap *replay)
 		bytea	   *block;
 		size_t		count;
 
+		CHECK_FOR_INTERRUPTS();
 		slot_getallattrs(slot);
 		locator = DatumGetInt64(slot->tts_values[0]);
 		block = DatumGetByteaPP(slot->tts_values[3]);
@@ -123,6 +130,8 @@ compare_balances(ReturnSetInfo *rsinfo, AxsBalanceMap *replay)
 	size_t		cursor = 0;
 	AxsBalance *key;
 
+	if (RelationGetDescr(balances)->natts != 6)
+		elog(ERROR, "axs.balances has %d columns, expected 6", RelationGetDescr(balances)->natts);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		int64		account;
@@ -166,6 +175,13 @@ axs_history_verify(PG_FUNCTION_ARGS)
 	AxsAllocator allocator = axs_memory_context_allocator(CurrentMemoryContext);
 	AxsBalanceMap *replay = axs_balance_map_create(&allocator, 1024);
 
+	/* it reads the tables directly: check what SELECT would */
+	if (pg_class_aclcheck(axs_table_oid("history_blocks"), GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		pg_class_aclcheck(axs_table_oid("balances"), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to verify history"),
+				 errhint("Members of axs_reader may.")));
 	InitMaterializedSRF(fcinfo, 0);
 	replay_blocks(rsinfo, replay);
 	compare_balances(rsinfo, replay);
