@@ -36,6 +36,9 @@
 /* Most rows one call returns. */
 #define HISTORY_MAX_ROWS 100000
 
+/* Most rows one call collects over all currencies before merging (~100 MB). */
+#define HISTORY_MAX_COLLECTED 1000000
+
 /* One key's rows for a call, and its currency code. */
 typedef struct KeyRows
 {
@@ -274,6 +277,22 @@ put_page(FunctionCallInfo fcinfo, KeyRows *keys, int nkeys, int max_rows)
 		put_row(rsinfo, merged[i].row, merged[i].code);
 }
 
+/*
+ * Each currency's rows are collected before they are merged: keep what one
+ * call may hold bounded.
+ */
+static void
+check_collected(int nkeys, int max_rows)
+{
+	if (nkeys > 1 && (int64) nkeys * (max_rows + 1) > HISTORY_MAX_COLLECTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a page of %d rows over %d currencies is too large", max_rows, nkeys),
+				 errdetail("Reading all currencies collects up to max_rows + 1 rows of each, at most %d in all.",
+						   HISTORY_MAX_COLLECTED),
+				 errhint("Lower max_rows, or read one currency at a time.")));
+}
+
 /* Drop a key's rows decided at or after until (NULL: none). */
 static void
 drop_from(KeyRows *key, FunctionCallInfo fcinfo, int until_argument)
@@ -307,6 +326,7 @@ axs_history(PG_FUNCTION_ARGS)
 	SPI_connect();
 	currency = currency_argument(fcinfo, 1);
 	nkeys = call_keys(account, currency, &keys);
+	check_collected(nkeys, max_rows);
 	reader = axs_history_reader_open();
 	for (int k = 0; k < nkeys; k++)
 	{
@@ -406,6 +426,7 @@ axs_history_after(PG_FUNCTION_ARGS)
 	currency = currency_argument(fcinfo, 1);
 	decided_at = applied_event_time(event_id);
 	nkeys = call_keys(account, currency, &keys);
+	check_collected(nkeys, max_rows);
 	reader = axs_history_reader_open();
 	for (int k = 0; k < nkeys && !present; k++)
 		present = axs_history_find_event(reader, &keys[k].head, decided_at, event_id, &found);
