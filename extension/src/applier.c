@@ -246,7 +246,7 @@ axs_applier_main(Datum main_arg)
 			holding = true;
 			ereport(LOG, (errmsg("axs applier took the fence (epoch %lld), resuming after queue position %lld",
 								 (long long) epoch, (long long) watermark)));
-			axs_inbox_truncate_applied(watermark, -1);
+			axs_inbox_truncate_applied(watermark, -1, 0);
 		}
 
 		previous_watermark = watermark;
@@ -254,7 +254,7 @@ axs_applier_main(Datum main_arg)
 		/* A segment became fully applied: truncate it beside, not in, the loop. */
 		if (holding && (watermark >> AXS_INBOX_SEGMENT_BITS) != (previous_watermark >> AXS_INBOX_SEGMENT_BITS) &&
 			!axs_inbox_start_janitor(watermark, previous_watermark))
-			axs_inbox_truncate_applied(watermark, previous_watermark);
+			axs_inbox_truncate_applied(watermark, previous_watermark, 0);
 		if (consumed < axs_applier_batch_size)
 			applier_wait(axs_applier_max_delay_ms);
 		else

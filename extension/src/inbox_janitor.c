@@ -186,12 +186,13 @@ empty_segment_in_place(int segment)
 
 /*
  * Truncate one segment if none of its rows can be after the watermark, in a
- * transaction of its own.  A segment some other transaction is using is
- * left for a later call.
+ * transaction of its own.  Returns false, leaving it, if another transaction
+ * is using it (even a query that only reads it).
  */
-static void
+static bool
 truncate_segment_if_applied(int segment, int64 watermark)
 {
+	bool		locked = false;
 	MemoryContext context = CurrentMemoryContext;
 	instr_time	started;
 	char		query[64];
@@ -201,8 +202,8 @@ truncate_segment_if_applied(int segment, int64 watermark)
 	PG_TRY();
 	{
 		/* under the lock nobody appends: then look at what was handed out */
-		if (ConditionalLockRelationOid(axs_inbox_segment_oid(segment, ""), AccessExclusiveLock) &&
-			!segment_may_hold_unapplied(segment, watermark, axs_inbox_positions_issued()))
+		locked = ConditionalLockRelationOid(axs_inbox_segment_oid(segment, ""), AccessExclusiveLock);
+		if (locked && !segment_may_hold_unapplied(segment, watermark, axs_inbox_positions_issued()))
 		{
 			instr_time	elapsed;
 			bool		in_place = empty_segment_in_place(segment);
@@ -234,10 +235,11 @@ truncate_segment_if_applied(int segment, int64 watermark)
 		ereport(WARNING,
 				(errmsg("axs: could not truncate inbox segment %d: %s", segment, error->message)));
 		FreeErrorData(error);
-		return;
+		return true;
 	}
 	PG_END_TRY();
 	axs_end_work();
+	return locked;
 }
 
 /* The number of blocks of a segment, or 0 if another transaction locks it. */
@@ -272,8 +274,11 @@ segment_blocks(int segment)
  */
 #define JANITOR_SWEEP_EVERY 8
 
+/* A busy segment is tried again this often, up to the caller's patience. */
+#define JANITOR_RETRY_MS 100
+
 void
-axs_inbox_truncate_applied(int64 watermark, int64 previous_watermark)
+axs_inbox_truncate_applied(int64 watermark, int64 previous_watermark, int retries)
 {
 	int			live = axs_inbox_segment(watermark + 1);
 	int			first = (live + 2) % AXS_INBOX_SEGMENTS;
@@ -313,8 +318,26 @@ axs_inbox_truncate_applied(int64 watermark, int64 previous_watermark)
 			applied[count++] = segment;
 	}
 	axs_end_work();
-	for (int i = 0; i < count; i++)
-		truncate_segment_if_applied(applied[i], watermark);
+	for (int attempt = 0; count > 0; attempt++)
+	{
+		int			busy = 0;
+
+		for (int i = 0; i < count; i++)
+			if (!truncate_segment_if_applied(applied[i], watermark))
+				applied[busy++] = applied[i];
+		count = busy;
+		if (count == 0 || attempt >= retries)
+			break;
+		/* a reader's lock is brief: wait a little, never on the lock itself */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 JANITOR_RETRY_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (count > 0)
+		ereport(LOG,
+				(errmsg("axs: inbox segment %d is still in use by another session; it is emptied at a later run",
+						applied[0])));
 }
 
 bool
@@ -338,6 +361,12 @@ axs_inbox_start_janitor(int64 watermark, int64 previous_watermark)
 	return RegisterDynamicBackgroundWorker(&worker, &handle);
 }
 
+/*
+ * The janitor's patience with a segment a session is reading (a query over
+ * axs.inbox locks every segment for its duration): 50 tries, 5 s.
+ */
+#define JANITOR_PATIENCE 50
+
 /* The janitor: truncate the segments applied at the watermark it was given, then exit. */
 void
 axs_inbox_janitor_main(Datum main_arg)
@@ -349,6 +378,6 @@ axs_inbox_janitor_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
 	axs_worker_session_settings(axs_applier_block_timeout_ms);
-	axs_inbox_truncate_applied(watermarks[0], watermarks[1]);
+	axs_inbox_truncate_applied(watermarks[0], watermarks[1], JANITOR_PATIENCE);
 	proc_exit(0);
 }

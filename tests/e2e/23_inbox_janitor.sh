@@ -5,10 +5,11 @@
 #	after another (setval on axs.inbox_position_seq); each time the applier's
 #	watermark enters a new segment, the janitor truncates the one it left,
 #	in place.  A segment that another session holds locked at that moment
-#	is left as it is, and the janitor does not look at it again when the
-#	watermark enters the next segments, only at the segments it left since;
-#	every 8th segment it sweeps all of them, and the locked one is emptied
-#	then.  An emptied segment's relfrozenxid moves on, as after a TRUNCATE.
+#	is tried again for 5 s (a query that read it has ended by then: emptied);
+#	one still locked after that is left as it is, and the janitor does not
+#	look at it again when the watermark enters the next segments, only at
+#	the segments it left since; every 8th segment it sweeps all of them, and
+#	the locked one is emptied then.  An emptied segment's relfrozenxid moves on, as after a TRUNCATE.
 #	A segment with an index besides its BRIN one (an operator's
 #	index on axs.inbox) gets a TRUNCATE, a new file, instead: an emptied
 #	heap under a btree would leave it pointing at lost blocks.  Checked
@@ -67,19 +68,19 @@ check "segment 1's relfrozenxid moved on, as a TRUNCATE's would (no anti-wraparo
 # The locking session: a psql reading its commands from a named pipe, so
 # that it holds its lock until the script writes COMMIT, however long the
 # steps in between take.
-lock_segment_2()
+lock_segment()
 {
 	rm -f "$DIR/locker.fifo"
 	mkfifo "$DIR/locker.fifo"
 	psql -X -q -At -v ON_ERROR_STOP=1 <"$DIR/locker.fifo" >"$DIR/locker.out" 2>&1 &
 	locker=$!
 	exec 7>"$DIR/locker.fifo"	# closed at exit: psql then ends, rolling back
-	echo "BEGIN; LOCK TABLE axs.inbox_2 IN ACCESS SHARE MODE;" >&7
-	wait_for 10 "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'axs.inbox_2'::regclass AND granted
+	echo "BEGIN; LOCK TABLE axs.inbox_$1 IN ACCESS SHARE MODE;" >&7
+	wait_for 10 "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'axs.inbox_$1'::regclass AND granted
 	              AND pid <> pg_backend_pid()" || die "the locking session did not get its lock: $(cat "$DIR/locker.out")"
 }
 
-unlock_segment_2()
+unlock_segment()
 {
 	local status=0
 	echo "COMMIT;" >&7
@@ -90,19 +91,19 @@ unlock_segment_2()
 
 # Each janitor is a worker of its own, started after the batch that entered
 # a new segment.  The one started on entering segment 3 looks only at
-# segment 2; the lock is held until that janitor is certainly done: the one
-# started after it (entering segment 4) has emptied segment 3, and no
-# janitor is running any more.
+# segment 2, tries it again for 5 s, and gives up; the lock is held until
+# that janitor is certainly done: the one started after it (entering
+# segment 4) has emptied segment 3, and no janitor is running any more.
 echo "# segment 2 is locked by another session while the watermark enters segments 3 and 4"
 q -c "SELECT relfilenode FROM pg_class WHERE oid = 'axs.inbox_2'::regclass" >"$DIR/segment_2_file"
-lock_segment_2
+lock_segment 2
 queue_in_segment 3 3
 queue_in_segment 4 4
 check "entering segment 4 empties segment 3 (while segment 2 is locked)" \
 	"$(emptied 3 && echo ok || echo "$(segment_bytes 3) bytes left")"
 wait_for 10 "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'axs inbox janitor'" ||
 	die "a janitor is still running 10 s after segment 3 was emptied"
-unlock_segment_2
+unlock_segment
 check "the locked segment 2 was left as it was" \
 	"$([ "$(segment_bytes 2)" -gt 0 ] && echo ok || echo "segment 2 is empty")"
 
@@ -137,7 +138,17 @@ check "an index scan of segment 9 finds nothing and reads no lost block" \
 		-c "SELECT CASE WHEN count(*) = 0 THEN 'ok' ELSE count(*) || ' rows' END FROM axs.inbox_9 WHERE event_id = 9" 2>&1)"
 check "the server log says segment 9 was truncated, not in place" \
 	"$(grep -q "truncated inbox segment 9, all applied" "$DIR/log/postgres.log" && echo ok || echo "no such line")"
-check "all 10 deposits applied" "$(q -c "SELECT CASE WHEN available = 10 THEN 'ok' ELSE available::text END
+echo "# a query holds segment 11 for a second while the watermark enters segment 12"
+queue_in_segment 11 11
+lock_segment 11
+queue_in_segment 12 12
+sleep 1
+check_eq "segment 11 is not emptied while the query holds it" 1 "$([ "$(segment_bytes 11)" -gt 0 ] && echo 1 || echo 0)"
+unlock_segment
+check "the janitor tried again and emptied segment 11 once the query ended" \
+	"$(emptied 11 && echo ok || echo "$(segment_bytes 11) bytes left")"
+
+check "all 12 deposits applied" "$(q -c "SELECT CASE WHEN available = 12 THEN 'ok' ELSE available::text END
                                          FROM axs.balance(1, 'USDT')")"
 ledger_check_verify
 ledger_check_server_log "no error or warning in the server log" "ERROR|WARNING|PANIC" "^$"
