@@ -40,6 +40,15 @@
 /* Block rows inserted per heap_multi_insert call. */
 #define BLOCK_INSERT_CHUNK 64
 
+/* A mark to record: the key's entry seqno is in block. */
+typedef struct Mark
+{
+	int64		account;
+	int32		currency;
+	int64		seqno;
+	int64		block;
+} Mark;
+
 /* What axs_history_pack's callbacks need while a unit is packed. */
 typedef struct PackState
 {
@@ -50,13 +59,14 @@ typedef struct PackState
 	size_t		next_entry;		/* the first entry of the next block */
 	Relation	blocks;
 	AxsIndexWriter *indexes;
-	TupleTableSlot *slots[BLOCK_INSERT_CHUNK];
+	TupleDesc	descriptor;
+	TupleTableSlot *slots[BLOCK_INSERT_CHUNK];	/* made as needed: a call
+												 * of the synchronous API
+												 * usually fills one */
 	int			pending;		/* slots filled, not yet inserted */
-	Datum	   *mark_accounts;
-	Datum	   *mark_currencies;
-	Datum	   *mark_seqnos;
-	Datum	   *mark_blocks;
-	int			marks;
+	Mark	   *marks;			/* about one per 256 entries: grown as needed */
+	int			nmarks;
+	int			marks_capacity;
 } PackState;
 
 static SPIPlanPtr insert_marks_plan = NULL;
@@ -194,11 +204,18 @@ note_marks(PackState *state, int64 locator, size_t entry_count)
 
 		if (entry->seqno % HISTORY_MARK_EVERY != 0)
 			continue;
-		state->mark_accounts[state->marks] = Int64GetDatum(entry->account);
-		state->mark_currencies[state->marks] = Int32GetDatum(entry->currency);
-		state->mark_seqnos[state->marks] = Int64GetDatum(entry->seqno);
-		state->mark_blocks[state->marks] = Int64GetDatum(locator);
-		state->marks++;
+		if (state->nmarks == state->marks_capacity)
+		{
+			state->marks_capacity = Max(64, state->marks_capacity * 2);
+			state->marks = state->marks == NULL
+				? palloc(sizeof(Mark) * state->marks_capacity)
+				: repalloc(state->marks, sizeof(Mark) * state->marks_capacity);
+		}
+		state->marks[state->nmarks].account = entry->account;
+		state->marks[state->nmarks].currency = entry->currency;
+		state->marks[state->nmarks].seqno = entry->seqno;
+		state->marks[state->nmarks].block = locator;
+		state->nmarks++;
 	}
 	state->next_entry += entry_count;
 }
@@ -214,6 +231,8 @@ emit_block(void *context, int64 locator, const uint8_t *bytes, size_t length)
 	memcpy(VARDATA(block), bytes, length);
 	if (state->pending == BLOCK_INSERT_CHUNK)
 		insert_pending_blocks(state);
+	if (state->slots[state->pending] == NULL)
+		state->slots[state->pending] = MakeSingleTupleTableSlot(state->descriptor, &TTSOpsVirtual);
 	slot = state->slots[state->pending++];
 	ExecClearTuple(slot);
 	slot->tts_values[0] = Int64GetDatum(locator);
@@ -229,9 +248,13 @@ static void
 insert_marks(PackState *state)
 {
 	Datum		arguments[5];
+	Datum	   *accounts;
+	Datum	   *currencies;
+	Datum	   *seqnos;
+	Datum	   *blocks;
 	int			ret;
 
-	if (state->marks == 0)
+	if (state->nmarks == 0)
 		return;
 	if (insert_marks_plan == NULL)
 	{
@@ -243,10 +266,21 @@ insert_marks(PackState *state)
 											 "FROM unnest($1, $2, $3, $4) AS m(account, currency, seqno, block)",
 											 5, types);
 	}
-	arguments[0] = axs_build_array(state->mark_accounts, state->marks, INT8OID);
-	arguments[1] = axs_build_array(state->mark_currencies, state->marks, INT4OID);
-	arguments[2] = axs_build_array(state->mark_seqnos, state->marks, INT8OID);
-	arguments[3] = axs_build_array(state->mark_blocks, state->marks, INT8OID);
+	accounts = palloc(sizeof(Datum) * state->nmarks);
+	currencies = palloc(sizeof(Datum) * state->nmarks);
+	seqnos = palloc(sizeof(Datum) * state->nmarks);
+	blocks = palloc(sizeof(Datum) * state->nmarks);
+	for (int i = 0; i < state->nmarks; i++)
+	{
+		accounts[i] = Int64GetDatum(state->marks[i].account);
+		currencies[i] = Int32GetDatum(state->marks[i].currency);
+		seqnos[i] = Int64GetDatum(state->marks[i].seqno);
+		blocks[i] = Int64GetDatum(state->marks[i].block);
+	}
+	arguments[0] = axs_build_array(accounts, state->nmarks, INT8OID);
+	arguments[1] = axs_build_array(currencies, state->nmarks, INT4OID);
+	arguments[2] = axs_build_array(seqnos, state->nmarks, INT8OID);
+	arguments[3] = axs_build_array(blocks, state->nmarks, INT8OID);
 	arguments[4] = TimestampTzGetDatum(state->decided_at);
 	ret = SPI_execute_plan(insert_marks_plan, arguments, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
@@ -275,41 +309,34 @@ void
 axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_at)
 {
 	AxsHistoryHead *heads;
+	size_t		max_heads = axs_balance_map_count(map);	/* a key is a balance of the map */
 	size_t		nheads;
 	PackState	state;
-	TupleDesc	descriptor;
-	size_t		max_marks = unit->count;	/* at most one an entry */
 
 	if (unit->count == 0)
 		return;
 	kept_scratch[0].in_use = kept_scratch[1].in_use = false;
 	axs_history_sort(unit->entries, unit->count, &scratch_allocator);
-	heads = palloc_extended(sizeof(AxsHistoryHead) * unit->count, MCXT_ALLOC_HUGE);
+	heads = palloc_extended(sizeof(AxsHistoryHead) * max_heads, MCXT_ALLOC_HUGE);
 
 	memset(&state, 0, sizeof(state));
 	state.sequence = axs_table_oid("history_block_seq");
 	state.decided_at = decided_at;
 	state.entries = unit->entries;
 	state.blocks = table_open(axs_table_oid("history_blocks"), RowExclusiveLock);
-	descriptor = axs_unpinned_descriptor(state.blocks);
-	if (descriptor->natts != 4)
-		elog(ERROR, "axs.history_blocks has %d columns, expected 4", descriptor->natts);
+	state.descriptor = axs_unpinned_descriptor(state.blocks);
+	if (state.descriptor->natts != 4)
+		elog(ERROR, "axs.history_blocks has %d columns, expected 4", state.descriptor->natts);
 	state.indexes = axs_index_writer_open(state.blocks, InvalidOid);
-	for (int i = 0; i < BLOCK_INSERT_CHUNK; i++)
-		state.slots[i] = MakeSingleTupleTableSlot(descriptor, &TTSOpsVirtual);
-	state.mark_accounts = palloc_extended(sizeof(Datum) * max_marks, MCXT_ALLOC_HUGE);
-	state.mark_currencies = palloc_extended(sizeof(Datum) * max_marks, MCXT_ALLOC_HUGE);
-	state.mark_seqnos = palloc_extended(sizeof(Datum) * max_marks, MCXT_ALLOC_HUGE);
-	state.mark_blocks = palloc_extended(sizeof(Datum) * max_marks, MCXT_ALLOC_HUGE);
 
 	if (!axs_history_pack(unit->entries, unit->count, next_locator, emit_block, &state,
-						  heads, unit->count, &nheads))
+						  heads, max_heads, &nheads))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("history entries of a decision unit do not chain onto their balances' history"),
 				 errhint("Check axs.history_verify(): a balance's history_seqno or history_block was changed by hand.")));
 	insert_pending_blocks(&state);
-	for (int i = 0; i < BLOCK_INSERT_CHUNK; i++)
+	for (int i = 0; i < BLOCK_INSERT_CHUNK && state.slots[i] != NULL; i++)
 		ExecDropSingleTupleTableSlot(state.slots[i]);
 	axs_writeback_growth(state.blocks);
 	axs_index_writer_close(state.indexes);
