@@ -1,128 +1,19 @@
 /*
  * history_block_internal.h
  *		What the history block files share (history_block.c, the encoder and
- *		pack; history_block_read.c, the reader; history_sort.c): varints,
- *		entry tags, key order and the layout's small sizes.  Internal to the
- *		core.
+ *		pack; history_block_read.c, the reader; history_sort.c): entry
+ *		tags, key order and the layout's small sizes.  The varints are
+ *		varint.h's.  Internal to the core.
  */
 #ifndef AXS_HISTORY_BLOCK_INTERNAL_H
 #define AXS_HISTORY_BLOCK_INTERNAL_H
 
 #include "history_block.h"
-
-/* Longest varint of a 64-bit value. */
-#define VARINT_MAX_BYTES 10
+#include "varint.h"
 
 /* A checkpoint every this many runs; each is two u16 offsets. */
 #define CHECKPOINT_RUNS 16
 #define CHECKPOINT_SIZE 4
-
-/* Varints and zigzag */
-
-static inline uint64_t
-zigzag(int64_t value)
-{
-	return ((uint64_t) value << 1) ^ (0 - ((uint64_t) value >> 63));
-}
-
-static inline int64_t
-unzigzag(uint64_t value)
-{
-	return (int64_t) ((value >> 1) ^ (0 - (value & 1)));
-}
-
-/* a - b modulo 2^64, so that any two int64 values have a difference */
-static inline int64_t
-wrapping_difference(int64_t a, int64_t b)
-{
-	return (int64_t) ((uint64_t) a - (uint64_t) b);
-}
-
-static inline int64_t
-wrapping_sum(int64_t a, int64_t b)
-{
-	return (int64_t) ((uint64_t) a + (uint64_t) b);
-}
-
-/* Bytes of the varint of value. */
-static inline size_t
-varint_size(uint64_t value)
-{
-	return (size_t) (64 - __builtin_clzll(value | 1) + 6) / 7;
-}
-
-/* Bytes of the zigzag varint of value. */
-static inline size_t
-zigzag_size(int64_t value)
-{
-	return varint_size(zigzag(value));
-}
-
-static inline uint8_t *
-put_varint(uint8_t *out, uint64_t value)
-{
-	while (value >= 0x80)
-	{
-		*out++ = (uint8_t) (value | 0x80);
-		value >>= 7;
-	}
-	*out++ = (uint8_t) value;
-	return out;
-}
-
-static inline uint8_t *
-put_zigzag(uint8_t *out, int64_t value)
-{
-	return put_varint(out, zigzag(value));
-}
-
-/*
- * Read a varint from *position, which must end before end.  False if it is
- * cut off, longer than 64 bits or not in its shortest form.
- */
-static inline bool
-read_varint(const uint8_t **position, const uint8_t *end, uint64_t *value)
-{
-	const uint8_t *in = *position;
-	uint64_t	result = 0;
-
-	if (in < end && *in < 0x80)
-	{
-		*value = *in;
-		*position = in + 1;
-		return true;
-	}
-	for (int shift = 0; shift < 7 * VARINT_MAX_BYTES && in < end; shift += 7)
-	{
-		uint8_t		byte = *in++;
-
-		if (shift == 63 && byte > 1)
-			return false;
-		result |= (uint64_t) (byte & 0x7F) << shift;
-		if (byte < 0x80)
-		{
-			if (byte == 0)
-				return false;	/* a longer form of a shorter varint */
-			*value = result;
-			*position = in;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Read a zigzag varint, as read_varint. */
-static inline bool
-read_zigzag(const uint8_t **position, const uint8_t *end, int64_t *value)
-{
-	uint64_t	raw;
-
-	if (!read_varint(position, end, &raw))
-		return false;
-	*value = unzigzag(raw);
-	return true;
-}
-
 
 /* Tags: an entry's kind in the low bits, the step of its ordinal above */
 

@@ -112,3 +112,19 @@ test_random_below(TestRandom *random, uint64_t bound)
 {
 	return test_random_next(random) % bound;
 }
+
+uint8_t *
+test_damaged_copy(TestRandom *random, const uint8_t *bytes, size_t length,
+				  size_t *damaged_length)
+{
+	int			flips = 1 + (int) test_random_below(random, 4);
+	uint8_t    *copy;
+
+	if (test_random_below(random, 4) == 0)
+		length -= test_random_below(random, length);
+	copy = test_exact_copy(bytes, length);
+	for (int f = 0; f < flips && length > 0; f++)
+		copy[test_random_below(random, length)] ^= (uint8_t) (1u << test_random_below(random, 8));
+	*damaged_length = length;
+	return copy;
+}

@@ -1,8 +1,8 @@
 /*
  * test_support.h
  *		Helpers shared by the unit tests: event comparison, a fixed currency
- *		registry, exact-size copies of blocks, and a deterministic random
- *		number generator.
+ *		registry, exact-size and randomly damaged copies of blocks, and a
+ *		deterministic random number generator.
  *
  * Test-only code; nothing here is linked into the extension.
  */
@@ -45,5 +45,13 @@ extern uint64_t test_random_next(TestRandom *random);
 
 /* uniform in [0, bound) for bound > 0 */
 extern uint64_t test_random_below(TestRandom *random, uint64_t bound);
+
+/*
+ * A randomly damaged test_exact_copy of bytes[0..length): one time in four
+ * cut to a shorter length, then one to four bits flipped.  Sets
+ * *damaged_length; free() it.
+ */
+extern uint8_t *test_damaged_copy(TestRandom *random, const uint8_t *bytes, size_t length,
+								  size_t *damaged_length);
 
 #endif							/* AXS_TEST_SUPPORT_H */
