@@ -82,9 +82,15 @@ CREATE TABLE axs.event_log (
 	reason_code smallint NOT NULL,
 	queue_position bigint,		-- NULL when applied synchronously
 	queued_at	timestamptz,	-- NULL when applied synchronously
-	recorded_at timestamptz NOT NULL
+	recorded_at timestamptz NOT NULL,
+	-- applied synchronously: the order of the call's decision (a value of
+	-- axs.history_block_seq taken after its row locks, also the locator of
+	-- its history block when it applied); the applier gives these events
+	-- their place in the outcome stream (axs.outcome_stream) in this order
+	sync_order	bigint
 );
 CREATE UNIQUE INDEX event_log_sync_id ON axs.event_log (id) WHERE queue_position IS NULL;
+CREATE INDEX event_log_sync_order ON axs.event_log (sync_order) WHERE queue_position IS NULL;
 
 -- The applier's outcomes by id: each batch's decided events sorted by id
 -- and packed into blocks of a few kilobytes (format in outcome_block.h).
@@ -127,6 +133,39 @@ CREATE TABLE axs.history_marks (
 	PRIMARY KEY (account, currency, seqno)
 );
 CREATE INDEX history_marks_time ON axs.history_marks (account, currency, decided_at);
+
+-- The outcome stream: every decided event, on either path, in the order of
+-- its decision sequence number seq (1, 2, 3, ... without gaps), packed into
+-- blocks of a few kilobytes (format in stream_block.h): its id, outcome,
+-- kind, when it was decided and queued, its Kafka source, and where its
+-- history entries are (the balances right after it).  The applier, the only
+-- writer, numbers the synchronous decisions committed since its last batch
+-- and then its own batch, in one transaction with the batch
+-- (docs/design/outcome-stream.md); axs.outcomes_after reads it.
+CREATE TABLE axs.outcome_stream (
+	last_seq	bigint PRIMARY KEY,	-- seq of the block's last entry
+	first_seq	bigint NOT NULL,	-- seq of its first
+	-- applier_state.sync_sequenced once this block was written: with
+	-- last_seq, what a restored database's applier resumes numbering from
+	sync_sequenced bigint NOT NULL,
+	entries		bytea NOT NULL
+);
+ALTER TABLE axs.outcome_stream ALTER COLUMN entries SET STORAGE PLAIN;	-- a block fits a page
+
+-- Kafka topics the inbox's rows came from, by a small id (axs.source_topic).
+CREATE TABLE axs.source_topics (
+	id			integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	topic		text NOT NULL UNIQUE
+);
+
+-- Where each outcome publisher (axs-feeder --outcomes-topic) has got to,
+-- for monitoring: the committed Kafka transactions are the publisher's own
+-- record of what it published (feeder/README.md).
+CREATE TABLE axs.outcome_publishers (
+	topic		text PRIMARY KEY,	-- the outcome topic
+	published_seq bigint NOT NULL,	-- last seq in a committed transaction
+	updated_at	timestamptz NOT NULL
+);
 
 CREATE TABLE axs.reasons (
 	code		smallint PRIMARY KEY,
@@ -173,6 +212,11 @@ CREATE TABLE axs.inbox (
 	event_id	bigint NOT NULL,
 	payload		bytea NOT NULL,
 	queued_at	timestamptz NOT NULL DEFAULT now(),
+	-- the Kafka message it came from (an id of axs.source_topics); NULL for
+	-- axs.submit
+	source_offset bigint,
+	source_topic integer,
+	source_partition integer,
 	-- AXS_PAYLOAD_MAX in event.h: no valid event is longer, and the
 	-- applier's outcome blocks (outcome_block.h) rely on the bound
 	CONSTRAINT inbox_payload_size CHECK (octet_length(payload) <= 1024)
@@ -203,6 +247,10 @@ CREATE TABLE axs.applier_state (
 	-- batch, so they survive restarts, takeovers and segment truncations
 	decided_total bigint NOT NULL DEFAULT 0,
 	duplicates_total bigint NOT NULL DEFAULT 0,
+	-- the outcome stream: the last seq given, and the largest
+	-- event_log.sync_order among the synchronous decisions numbered
+	decided_seq bigint NOT NULL DEFAULT 0,
+	sync_sequenced bigint NOT NULL DEFAULT 0,
 	updated_at	timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO axs.applier_state DEFAULT VALUES;
@@ -271,13 +319,15 @@ CREATE INDEX account_changes_account ON axs.account_changes (account, changed_at
 
 -- What pg_dump keeps (pg_restore then gives a working ledger):
 --  * the ledger's state: currencies (and their id sequence), balances, the
---    decided events, the outcome blocks, id conflicts, feeder offsets, dead
---    letters, credit lines, account states and their changes;
+--    decided events, the outcome blocks and stream, id conflicts, feeder offsets, dead
+--    letters, credit lines, account states and their changes, the source
+--    topics and the outcome publishers' progress;
 --  * the inbox rows the applier had not decided yet, and the position
 --    sequence, so that new positions come after every restored one;
 --  * not axs.applier_state: the restored database starts with the install
 --    script's row (epoch 0), and the applier's first takeover there moves
---    the watermark to just before the oldest restored inbox row.
+--    the watermark to just before the oldest restored inbox row and the
+--    outcome stream's numbering to after its last restored block.
 -- One pg_dump snapshot covers them all, so the offsets agree with the inbox.
 SELECT pg_catalog.pg_extension_config_dump('axs.currencies', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.currencies_id_seq', '');
@@ -287,6 +337,10 @@ SELECT pg_catalog.pg_extension_config_dump('axs.outcome_blocks', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.history_blocks', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.history_block_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.history_marks', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.outcome_stream', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.source_topics', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.source_topics_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('axs.outcome_publishers', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.id_conflicts', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.feeder_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('axs.dead_letters', '');
@@ -385,6 +439,55 @@ BEGIN
 				  HINT = 'axs.feeder_offsets lists the partitions a feeder has written.';
 	END IF;
 END
+$$;
+
+-- The id of a Kafka topic for axs.inbox.source_topic, registered on first use.
+CREATE FUNCTION axs.source_topic(topic text) RETURNS integer
+LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	found_id integer;
+BEGIN
+	IF source_topic.topic OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a source topic needs a name' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO axs.source_topics AS t (topic) VALUES (source_topic.topic) ON CONFLICT DO NOTHING
+		RETURNING t.id INTO found_id;
+	IF found_id IS NULL THEN
+		SELECT t.id INTO found_id FROM axs.source_topics AS t
+		 WHERE t.topic OPERATOR(pg_catalog.=) source_topic.topic;
+	END IF;
+	RETURN found_id;
+END
+$$;
+
+---------------------------------------------------------------------------
+-- The outcome stream (docs/design/outcome-stream.md)
+---------------------------------------------------------------------------
+
+-- The decided events after after_seq in seq order, at most max_rows, each
+-- with its message for the outcome topic (JSON, README "The outcome
+-- stream"); waits up to wait_ms for the first when none is decided yet.
+CREATE FUNCTION axs.outcomes_after(after_seq bigint, max_rows integer DEFAULT 1000,
+								   wait_ms integer DEFAULT 0)
+RETURNS TABLE (seq bigint, id bigint, source_topic text, source_partition integer,
+			   source_offset bigint, queued_at timestamptz, message text)
+AS 'MODULE_PATHNAME', 'axs_outcomes_after' LANGUAGE C STRICT VOLATILE SET search_path = pg_catalog, pg_temp;
+
+-- The fence of the publishers of one outcome topic: a session-level
+-- advisory lock (classid 6387828, objid hashtext of the topic), taken
+-- without waiting.  True if this session holds it.
+CREATE FUNCTION axs.outcome_publisher_try_lock(outcomes_topic text) RETURNS boolean
+LANGUAGE sql STRICT VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.pg_try_advisory_lock(6387828, pg_catalog.hashtext(outcomes_topic)) $$;
+
+-- A publisher's progress, for monitoring (axs_outcomes_* metrics).
+CREATE FUNCTION axs.outcomes_published(outcomes_topic text, seq bigint) RETURNS void
+LANGUAGE sql STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO axs.outcome_publishers AS p (topic, published_seq, updated_at)
+	VALUES (outcomes_topic, seq, pg_catalog.now())
+	ON CONFLICT (topic) DO UPDATE SET published_seq = excluded.published_seq, updated_at = excluded.updated_at
 $$;
 
 ---------------------------------------------------------------------------
@@ -784,13 +887,13 @@ GRANT USAGE ON SCHEMA axs TO axs_reader, axs_app, axs_feeder, axs_admin;
 GRANT SELECT ON axs.currencies, axs.balances, axs.event_log, axs.outcome_blocks, axs.reasons, axs.id_conflicts,
 	axs.applier_state, axs.feeder_offsets, axs.dead_letters, axs.events, axs.applier_status,
 	axs.credit_lines, axs.account_states, axs.account_changes, axs.credit_limits, axs.account_status,
-	axs.history_blocks, axs.history_marks
+	axs.history_blocks, axs.history_marks, axs.outcome_stream, axs.source_topics, axs.outcome_publishers
 	TO axs_reader;
 GRANT EXECUTE ON FUNCTION axs.balance(bigint, text), axs.balances(bigint), axs.event_status(bigint),
 	axs.verify(), axs.history_verify(),
 	axs.history(bigint, text, timestamptz, timestamptz, integer),
 	axs.history_after(bigint, text, bigint, integer), axs.balance_at(bigint, text, timestamptz), axs.event_json(bigint, bytea), axs.event_legs(bigint, bytea), axs.decided_reason(bigint),
-	axs.applier_stats()
+	axs.applier_stats(), axs.outcomes_after(bigint, integer, integer)
 	TO axs_reader;
 
 GRANT EXECUTE ON FUNCTION axs.apply(jsonb),
@@ -808,9 +911,14 @@ GRANT EXECUTE ON FUNCTION axs.create_currency(text, integer), axs.feeder_rewind(
 -- The feeder COPYs into the inbox (the trigger runs with the inserter's rights).
 -- Not the position: rows get theirs from the sequence, which is how the
 -- janitor knows that a segment holds nothing undecided (inbox_janitor.c).
-GRANT INSERT (event_id, payload, queued_at) ON axs.inbox TO axs_feeder;
+GRANT INSERT (event_id, payload, queued_at, source_topic, source_partition, source_offset)
+	ON axs.inbox TO axs_feeder;
 GRANT INSERT ON axs.dead_letters TO axs_feeder;
 GRANT SELECT ON axs.feeder_offsets TO axs_feeder;
 GRANT USAGE ON SEQUENCE axs.inbox_position_seq TO axs_feeder;
 GRANT EXECUTE ON FUNCTION axs.feeder_advance(text, integer, bigint, bigint),
 	axs.inbox_append_guard() TO axs_feeder;
+-- The outcome publisher (axs-feeder --outcomes-topic).
+GRANT SELECT ON axs.outcome_stream, axs.history_blocks, axs.source_topics, axs.currencies TO axs_feeder;
+GRANT EXECUTE ON FUNCTION axs.source_topic(text), axs.outcomes_after(bigint, integer, integer),
+	axs.outcome_publisher_try_lock(text), axs.outcomes_published(text, bigint) TO axs_feeder;

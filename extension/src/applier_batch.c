@@ -4,7 +4,8 @@
  *		watermark, expand them through the ledger core, sort out duplicates
  *		(within the batch and against every decided event), apply the events
  *		in order in memory and write the balances back, record every outcome,
- *		and advance the watermark through the fence's compare-and-set.
+ *		number the decisions in the outcome stream, and advance the watermark
+ *		through the fence's compare-and-set.
  *
  * The ledger core decides every event; the stores (batch_store.c,
  * outcome_store.c) write what was decided; the fence (applier_fence.c)
@@ -31,9 +32,13 @@
 #include "currency_cache.h"
 #include "history_store.h"
 #include "inbox_reader.h"
+#include "outcome_stream.h"
 #include "pg_util.h"
 
 int			axs_applier_batch_size = 100000;
+
+/* Synchronous decisions numbered in one transaction, at most. */
+#define SYNC_DECISIONS_PER_TRANSACTION 100000
 
 /* An event of the batch by id, to record outcomes in id order. */
 typedef struct EventOrder
@@ -60,6 +65,8 @@ typedef struct Batch
 	AxsBatchCounts counts;		/* what was decided, for the published counters */
 	TimestampTz decided_at;		/* taken under the balances lock */
 	AxsHistoryUnit history;		/* entries of the applied events */
+	int64		history_unit;	/* their unit's first block; 0: none */
+	AxsStreamUnit stream;		/* the outcome stream's new entries */
 	int			recorded;		/* decided: outcomes to record */
 	int			conflicts;		/* id reused: rows for axs.id_conflicts */
 	int			dead_letters;	/* rows for axs.dead_letters */
@@ -77,13 +84,14 @@ prepare_plans(void)
 	Oid			read_types[2] = {INT8OID, INT4OID};
 	Oid			conflict_types[5] = {INT8ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID,
 	TIMESTAMPTZARRAYOID, TIMESTAMPTZOID};
-	Oid			advance_types[5] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Oid			advance_types[7] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
 	Oid			dead_letter_types[3] = {INT8ARRAYOID, BYTEAARRAYOID, TEXTARRAYOID};
 
 	if (read_batch_plan != NULL)
 		return;
 	read_batch_plan = axs_prepare_kept(
-								   "SELECT position, event_id, payload, queued_at FROM axs.inbox "
+								   "SELECT position, event_id, payload, queued_at, source_topic, source_partition, source_offset "
+								   "FROM axs.inbox "
 								   "WHERE position OPERATOR(pg_catalog.>) $1 "
 								   "ORDER BY position USING OPERATOR(pg_catalog.<) LIMIT $2",
 								   2, read_types);
@@ -102,9 +110,10 @@ prepare_plans(void)
 								"UPDATE axs.applier_state SET watermark = $1, "
 								"decided_total = decided_total OPERATOR(pg_catalog.+) $4, "
 								"duplicates_total = duplicates_total OPERATOR(pg_catalog.+) $5, "
+								"decided_seq = $6, sync_sequenced = $7, "
 								"updated_at = pg_catalog.now() "
 								"WHERE epoch OPERATOR(pg_catalog.=) $2 AND watermark OPERATOR(pg_catalog.=) $3",
-								5, advance_types);
+								7, advance_types);
 }
 
 /*
@@ -141,6 +150,11 @@ read_batch(Batch *batch, int64 watermark)
 			event->id = DatumGetInt64(SPI_getbinval(tuple, rows->tupdesc, 2, &isnull));
 			event->payload = DatumGetByteaPP(SPI_getbinval(tuple, rows->tupdesc, 3, &isnull));
 			event->queued_at = SPI_getbinval(tuple, rows->tupdesc, 4, &isnull);
+			event->source_topic = DatumGetInt32(SPI_getbinval(tuple, rows->tupdesc, 5, &isnull));
+			if (isnull)
+				event->source_topic = 0;
+			event->source_partition = DatumGetInt32(SPI_getbinval(tuple, rows->tupdesc, 6, &isnull));
+			event->source_offset = DatumGetInt64(SPI_getbinval(tuple, rows->tupdesc, 7, &isnull));
 			event->outcome = QUEUED_PENDING;
 		}
 	}
@@ -274,7 +288,7 @@ apply_events(Batch *batch)
 				break;
 		}
 	}
-	axs_history_store(&batch->history, batch->map, batch->decided_at);
+	batch->history_unit = axs_history_store(&batch->history, batch->map, batch->decided_at, 0);
 	axs_batch_write_balances(balances, nbalances);
 }
 
@@ -393,6 +407,31 @@ record_batch(const Batch *batch)
 	}
 }
 
+/* Number the batch's decided events in the outcome stream, in queue order. */
+static void
+add_to_stream(Batch *batch)
+{
+	for (int i = 0; i < batch->count; i++)
+	{
+		const QueuedEvent *event = &batch->events[i];
+		AxsStreamEntry *entry;
+
+		if (event->outcome != QUEUED_DECIDED)
+			continue;
+		entry = axs_stream_add(&batch->stream);
+		entry->id = event->id;
+		entry->reason = (uint8) event->reason;
+		entry->kind = (uint8) event->kind;
+		entry->ordinal = i;
+		entry->history_unit = event->reason == AXS_REASON_NONE ? batch->history_unit : 0;
+		entry->decided_at = batch->decided_at;
+		entry->queued_at = DatumGetTimestampTz(event->queued_at);
+		entry->source_topic = event->source_topic;
+		entry->source_partition = event->source_partition;
+		entry->source_offset = event->source_offset;
+	}
+}
+
 /*
  * Advance: move the watermark past the batch and add to the durable
  * counters, only if this process still holds the fence and nobody moved
@@ -401,7 +440,7 @@ record_batch(const Batch *batch)
 static void
 advance_watermark(const Batch *batch, int64 epoch, int64 watermark, int64 new_watermark)
 {
-	Datum		arguments[5];
+	Datum		arguments[7];
 	int			ret;
 
 	if (!axs_fence_held())
@@ -413,12 +452,31 @@ advance_watermark(const Batch *batch, int64 epoch, int64 watermark, int64 new_wa
 	arguments[2] = Int64GetDatum(watermark);
 	arguments[3] = Int64GetDatum(batch->count);
 	arguments[4] = Int64GetDatum(batch->counts.duplicates);
+	arguments[5] = Int64GetDatum(axs_stream_last_seq(&batch->stream));
+	arguments[6] = Int64GetDatum(batch->stream.sync_sequenced);
 	ret = SPI_execute_plan(advance_plan, arguments, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("axs applier epoch %lld was superseded; abandoning the batch",
 						(long long) epoch)));
+}
+
+/*
+ * With nothing queued: number the synchronous decisions committed since
+ * the last batch, if any, in a transaction of their own (the caller's).
+ */
+static bool
+number_sync_decisions(Batch *batch, int64 epoch, int64 watermark)
+{
+	if (!axs_stream_sync_pending())
+		return false;
+	axs_guard_lock_balances(axs_table_oid("balances"), axs_status_publish_blocker);
+	axs_stream_begin(&batch->stream, 64);
+	axs_stream_add_sync_decisions(&batch->stream, SYNC_DECISIONS_PER_TRANSACTION);
+	axs_stream_write(&batch->stream);
+	advance_watermark(batch, epoch, watermark, watermark);
+	return true;
 }
 
 int
@@ -436,8 +494,13 @@ axs_batch_apply(int64 epoch, int64 *watermark, MemoryContext batch_context)
 
 	if (read_batch(&batch, *watermark) == 0)
 	{
+		bool		numbered = number_sync_decisions(&batch, epoch, *watermark);
+
 		MemoryContextSwitchTo(caller_context);
 		axs_end_work();
+		MemoryContextReset(batch_context);
+		if (numbered)
+			axs_status_publish_progress();	/* after the commit: waiters can see it */
 		return 0;
 	}
 	/* before the ids are looked at: a row that is no event uses up no id */
@@ -449,9 +512,25 @@ axs_batch_apply(int64 epoch, int64 *watermark, MemoryContext batch_context)
 	axs_guard_lock_balances(axs_table_oid("balances"), axs_status_publish_blocker);
 	/* after the lock: later than every decision this batch follows */
 	batch.decided_at = GetCurrentTimestamp();
+	axs_stream_begin(&batch.stream, (size_t) batch.count);
+	if (!axs_stream_add_sync_decisions(&batch.stream, SYNC_DECISIONS_PER_TRANSACTION))
+	{
+		/* a backlog of synchronous decisions: they go first, the batch waits */
+		axs_stream_write(&batch.stream);
+		batch.count = 0;
+		memset(&batch.counts, 0, sizeof(batch.counts));
+		advance_watermark(&batch, epoch, *watermark, *watermark);
+		MemoryContextSwitchTo(caller_context);
+		axs_end_work();
+		MemoryContextReset(batch_context);
+		axs_status_publish_progress();
+		return 0;
+	}
 	axs_dedupe_against_decided(batch.events, batch.count, batch.first_by_id);
 	apply_events(&batch);
 	record_batch(&batch);
+	add_to_stream(&batch);
+	axs_stream_write(&batch.stream);
 	advance_watermark(&batch, epoch, *watermark, new_watermark);
 
 	MemoryContextSwitchTo(caller_context);

@@ -25,6 +25,9 @@ typedef struct QueuedEvent
 	int64		id;
 	Datum		queued_at;
 	bytea	   *payload;
+	int32		source_topic;	/* the Kafka message it came from; 0: none */
+	int32		source_partition;
+	int64		source_offset;
 	QueuedOutcome outcome;
 	AxsReason	reason;			/* while pending: what expanding it found */
 	int			first_leg;

@@ -311,6 +311,25 @@ axs_status_sleep_for_progress(long timeout_ms)
 	ConditionVariableTimedSleep(&applier_shared->progress, timeout_ms, PG_WAIT_EXTENSION);
 }
 
+void
+axs_status_prepare_for_progress(void)
+{
+	axs_applier_shmem_attach();
+	ConditionVariablePrepareToSleep(&applier_shared->progress);
+}
+
+void
+axs_status_end_progress_wait(void)
+{
+	ConditionVariableCancelSleep();
+}
+
+void
+axs_status_publish_progress(void)
+{
+	ConditionVariableBroadcast(&applier_shared->progress);
+}
+
 PG_FUNCTION_INFO_V1(axs_applier_stats);
 /*
  * axs.applier_stats(): what the applier of this database published since it

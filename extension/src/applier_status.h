@@ -49,4 +49,15 @@ extern int64 axs_status_published_watermark(void);
 /* Any backend (attached): sleep until a batch commits, at most timeout_ms. */
 extern void axs_status_sleep_for_progress(long timeout_ms);
 
+/*
+ * Any backend (attached): get ready to sleep for progress before checking
+ * for it (so that a batch committing in between is not missed), and stop
+ * waiting afterwards.
+ */
+extern void axs_status_prepare_for_progress(void);
+extern void axs_status_end_progress_wait(void);
+
+/* Applier: wake the sessions waiting for progress (a commit that was no batch). */
+extern void axs_status_publish_progress(void);
+
 #endif							/* AXS_APPLIER_STATUS_H */

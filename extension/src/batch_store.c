@@ -391,8 +391,8 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 	CommandId	command = GetCurrentCommandId(true);
 	int			nslots = Min(count, LOG_INSERT_CHUNK);
 
-	if (descriptor->natts != 6)
-		elog(ERROR, "axs.event_log has %d columns, expected 6", descriptor->natts);
+	if (descriptor->natts != 7)
+		elog(ERROR, "axs.event_log has %d columns, expected 7", descriptor->natts);
 	for (int i = 0; i < nslots; i++)
 		slots[i] = MakeSingleTupleTableSlot(descriptor, &TTSOpsVirtual);
 
@@ -413,6 +413,8 @@ axs_batch_record_outcomes(int count, const int64 *ids, bytea *const *payloads,
 			slot->tts_values[4] = TimestampTzGetDatum(queued_at[row]);
 			slot->tts_values[5] = TimestampTzGetDatum(recorded_at);
 			memset(slot->tts_isnull, 0, sizeof(bool) * 6);
+			slot->tts_values[6] = (Datum) 0;
+			slot->tts_isnull[6] = true;	/* sync_order: synchronous calls only */
 			ExecStoreVirtualTuple(slot);
 		}
 		/*

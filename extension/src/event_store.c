@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "storage/lmgr.h"
 #include "executor/spi.h"
 
@@ -309,28 +310,30 @@ axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *reason_code,
 	return true;
 }
 
-/*
- * Record a synchronously decided event.  Returns false, recording nothing,
- * if the id is already in the log (possibly just committed by a concurrent
- * transaction, whose commit this waits for).
- */
+int64
+axs_store_next_sync_order(void)
+{
+	return nextval_internal(axs_table_oid("history_block_seq"), false);
+}
+
+/* Record a synchronously decided event (event_store.h). */
 bool
 axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
-					   AxsReason reason, TimestampTz decided_at)
+					   AxsReason reason, TimestampTz decided_at, int64 sync_order)
 {
-	Datum		arguments[4];
+	Datum		arguments[5];
 	bytea	   *payload_datum = palloc(VARHDRSZ + payload_length);
 	int			ret;
 
 	if (record_event_plan == NULL)
 	{
-		Oid			argtypes[4] = {INT8OID, BYTEAOID, INT2OID, TIMESTAMPTZOID};
+		Oid			argtypes[5] = {INT8OID, BYTEAOID, INT2OID, TIMESTAMPTZOID, INT8OID};
 
 		record_event_plan = axs_prepare_kept(
-										 "INSERT INTO axs.event_log (id, payload, reason_code, recorded_at) "
-										 "VALUES ($1, $2, $3, $4) "
+										 "INSERT INTO axs.event_log (id, payload, reason_code, recorded_at, sync_order) "
+										 "VALUES ($1, $2, $3, $4, $5) "
 										 "ON CONFLICT (id) WHERE queue_position IS NULL DO NOTHING",
-										 4, argtypes);
+										 5, argtypes);
 	}
 	SET_VARSIZE(payload_datum, VARHDRSZ + payload_length);
 	memcpy(VARDATA(payload_datum), payload, payload_length);
@@ -338,6 +341,7 @@ axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
 	arguments[1] = PointerGetDatum(payload_datum);
 	arguments[2] = Int16GetDatum((int16) reason);
 	arguments[3] = TimestampTzGetDatum(decided_at);
+	arguments[4] = Int64GetDatum(sync_order);
 	ret = SPI_execute_plan(record_event_plan, arguments, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "recording event failed: %s", SPI_result_code_string(ret));

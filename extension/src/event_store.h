@@ -35,10 +35,18 @@ extern bool axs_store_find_event(int64 id, bool latest, bytea **payload, int16 *
 								 TimestampTz *decided_at);
 
 /*
- * Record a synchronously decided event, decided at decided_at; false,
- * recording nothing, if its id is logged.
+ * The order of a synchronous decision among the others (event_log.sync_order):
+ * the next value of axs.history_block_seq, taken after the balances' row
+ * locks; also the locator of the call's history block.
+ */
+extern int64 axs_store_next_sync_order(void);
+
+/*
+ * Record a synchronously decided event with its sync_order.  Returns false,
+ * recording nothing, if the id is already in the log (possibly just
+ * committed by a concurrent transaction, whose commit this waits for).
  */
 extern bool axs_store_record_event(int64 id, const uint8 *payload, size_t payload_length,
-								   AxsReason reason, TimestampTz decided_at);
+								   AxsReason reason, TimestampTz decided_at, int64 sync_order);
 
 #endif							/* AXS_EVENT_STORE_H */

@@ -53,6 +53,7 @@ typedef struct Mark
 typedef struct PackState
 {
 	Oid			sequence;
+	int64		reserved;		/* a locator the caller took for the first block; 0: none */
 	int64		unit;			/* the unit's first locator; 0 before the first */
 	TimestampTz decided_at;
 	const AxsHistoryEntry *entries;
@@ -175,8 +176,12 @@ static int64
 next_locator(void *context)
 {
 	PackState  *state = context;
-	int64		locator = nextval_internal(state->sequence, false);
+	int64		locator;
 
+	if (state->unit == 0 && state->reserved != 0)
+		locator = state->reserved;
+	else
+		locator = nextval_internal(state->sequence, false);
 	if (state->unit == 0)
 		state->unit = locator;
 	return locator;
@@ -305,8 +310,9 @@ set_heads(AxsBalanceMap *map, const AxsHistoryHead *heads, size_t count)
 	}
 }
 
-void
-axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_at)
+int64
+axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_at,
+				  int64 first_locator)
 {
 	AxsHistoryHead *heads;
 	size_t		max_heads = axs_balance_map_count(map);	/* a key is a balance of the map */
@@ -314,13 +320,14 @@ axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_
 	PackState	state;
 
 	if (unit->count == 0)
-		return;
+		return 0;
 	kept_scratch[0].in_use = kept_scratch[1].in_use = false;
 	axs_history_sort(unit->entries, unit->count, &scratch_allocator);
 	heads = palloc_extended(sizeof(AxsHistoryHead) * max_heads, MCXT_ALLOC_HUGE);
 
 	memset(&state, 0, sizeof(state));
 	state.sequence = axs_table_oid("history_block_seq");
+	state.reserved = first_locator;
 	state.decided_at = decided_at;
 	state.entries = unit->entries;
 	state.blocks = table_open(axs_table_oid("history_blocks"), RowExclusiveLock);
@@ -345,4 +352,5 @@ axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_
 	set_heads(map, heads, nheads);
 	pfree(heads);
 	CommandCounterIncrement();
+	return state.unit;
 }

@@ -34,8 +34,13 @@ extern void axs_history_unit_add(AxsHistoryUnit *unit, int64 event_id, AxsEventK
 /*
  * Store the unit's entries as blocks decided at decided_at, and set each
  * touched balance's history_block in map to its new head.  Call before the
- * balances are written back, in the transaction that writes them.
+ * balances are written back, in the transaction that writes them.  The
+ * first block gets first_locator if it is not 0 (a value the caller took
+ * from axs.history_block_seq), the others the sequence's next values.
+ * Returns the unit's first locator (its id: axs.history_blocks.unit), 0 if
+ * the unit has no entries.
  */
-extern void axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_at);
+extern int64 axs_history_store(AxsHistoryUnit *unit, AxsBalanceMap *map, TimestampTz decided_at,
+							   int64 first_locator);
 
 #endif							/* AXS_HISTORY_STORE_H */

@@ -94,11 +94,11 @@ segment_reader(int segment)
 		char		query[256];
 
 		snprintf(query, sizeof(query),
-				 "SELECT position, event_id, payload, queued_at FROM axs.inbox_%d "
+				 "SELECT position, event_id, payload, queued_at, source_topic, source_partition, source_offset FROM axs.inbox_%d "
 				 "WHERE position OPERATOR(pg_catalog.>) $1 AND position OPERATOR(pg_catalog.<) $2", segment);
 		reader->window_plan = axs_prepare_kept(query, 2, window_types);
 		snprintf(query, sizeof(query),
-				 "SELECT position, event_id, payload, queued_at FROM axs.inbox_%d "
+				 "SELECT position, event_id, payload, queued_at, source_topic, source_partition, source_offset FROM axs.inbox_%d "
 				 "WHERE position OPERATOR(pg_catalog.>) $1 AND position OPERATOR(pg_catalog.<) $3 "
 				 "ORDER BY position USING OPERATOR(pg_catalog.<) LIMIT $2", segment);
 		reader->lap_plan = axs_prepare_kept(query, 3, lap_types);

@@ -19,7 +19,7 @@ typedef struct AxsInboxRows
  * most 2 parts; returns the number of parts.  whole_inbox_plan reads the
  * parent table ("position > $1 ORDER BY position LIMIT $2"), used only when
  * the next two segments are empty.  Columns: position, event_id, payload,
- * queued_at.
+ * queued_at, source_topic, source_partition, source_offset.
  */
 extern int	axs_inbox_read(int64 watermark, int limit, SPIPlanPtr whole_inbox_plan,
 						   AxsInboxRows *parts);

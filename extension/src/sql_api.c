@@ -19,6 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "account_rules.h"
+#include "applier_status.h"
 #include "currency_cache.h"
 #include "event_store.h"
 #include "history_store.h"
@@ -121,6 +122,7 @@ apply_event(const AxsEvent *event)
 	AxsAppliedChange changes[AXS_MAX_LEGS];
 	int			nchanges = 0;
 	TimestampTz decided_at;
+	int64		sync_order;
 	EventOutcome outcome;
 
 	if (payload_length == 0)
@@ -143,8 +145,10 @@ apply_event(const AxsEvent *event)
 	outcome.applied = (outcome.reason == AXS_REASON_NONE);
 	/* after the locks: later than every decision this one follows */
 	decided_at = GetCurrentTimestamp();
+	sync_order = axs_store_next_sync_order();
 
-	if (!axs_store_record_event(event->id, payload, payload_length, outcome.reason, decided_at))
+	if (!axs_store_record_event(event->id, payload, payload_length, outcome.reason, decided_at,
+								sync_order))
 	{
 		/* a concurrent transaction recorded this id first: its outcome stands */
 		axs_balance_map_clear(map);
@@ -159,9 +163,11 @@ apply_event(const AxsEvent *event)
 
 		axs_history_unit_init(&history, AXS_MAX_LEGS);
 		axs_history_unit_add(&history, event->id, event->kind, 0, changes, nchanges);
-		axs_history_store(&history, map, decided_at);
+		axs_history_store(&history, map, decided_at, sync_order);
 	}
 	axs_store_write_balances(map);
+	/* to give the decision its place in the outcome stream soon after commit */
+	axs_applier_wake_at_commit();
 	axs_balance_map_destroy(map);
 	return outcome;
 }

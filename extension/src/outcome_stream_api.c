@@ -1,0 +1,433 @@
+/*
+ * outcome_stream_api.c
+ *		axs.outcomes_after: the decided events after a decision sequence
+ *		number, each with the message the outcome topic carries.
+ *
+ * Reads the stream blocks (axs.outcome_stream) after the given seq and,
+ * for each applied event, its entries in the history blocks of its
+ * decision unit: the balances right after it.  An applier batch's unit is
+ * decoded once and kept for the next call, which usually continues in it
+ * (axs-feeder's publisher reads the stream front to back).  The tables are
+ * read through SPI with the caller's rights; every query takes a new
+ * snapshot, so a call that waits sees the batches committed meanwhile.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "applier_status.h"
+#include "event.h"
+#include "history_block.h"
+#include "pg_util.h"
+#include "stream_block.h"
+
+#define OUTCOMES_MAX_ROWS 100000
+#define OUTCOMES_MAX_WAIT_MS 60000
+/* Stream blocks fetched per query. */
+#define BLOCKS_PER_QUERY 16
+
+/* The decoded history of one decision unit, sorted by (ordinal, account, currency). */
+typedef struct UnitHistory
+{
+	int64		unit;			/* 0: none kept */
+	AxsHistoryEntry *entries;
+	size_t		count;
+} UnitHistory;
+
+static UnitHistory kept_unit;
+static MemoryContext kept_unit_context = NULL;
+
+/* Names by id, for one call. */
+typedef struct NameTable
+{
+	char	  **names;
+	int			count;			/* ids 1 .. count - 1 */
+} NameTable;
+
+typedef struct OutcomeCall
+{
+	ReturnSetInfo *rsinfo;
+	NameTable	currencies;
+	NameTable	topics;
+	StringInfoData message;
+	int			rows;
+} OutcomeCall;
+
+static SPIPlanPtr blocks_plan = NULL;
+static SPIPlanPtr history_plan = NULL;
+
+static void
+prepare_plans(void)
+{
+	Oid			blocks_types[2] = {INT8OID, INT4OID};
+	Oid			history_types[2] = {INT8OID, INT4OID};
+
+	if (history_plan != NULL)
+		return;
+	blocks_plan = axs_prepare_kept(
+								   "SELECT s.first_seq, s.last_seq, s.entries FROM axs.outcome_stream AS s "
+								   "WHERE s.last_seq OPERATOR(pg_catalog.>) $1 "
+								   "ORDER BY s.last_seq USING OPERATOR(pg_catalog.<) LIMIT $2",
+								   2, blocks_types);
+	history_plan = axs_prepare_kept(
+									"SELECT h.block, h.unit, h.entries FROM axs.history_blocks AS h "
+									"WHERE h.block OPERATOR(pg_catalog.>=) $1 "
+									"ORDER BY h.block USING OPERATOR(pg_catalog.<) LIMIT $2",
+									2, history_types);
+}
+
+static void
+stream_damaged(const char *what, int64 seq)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("the outcome stream is damaged at seq %lld: %s", (long long) seq, what),
+			 errhint("Restore axs.outcome_stream and axs.history_blocks from a backup; they must never be written by hand.")));
+}
+
+/* id -> name of a two-column (integer id, text name) query, for this call. */
+static NameTable
+load_names(const char *query)
+{
+	NameTable	table = {NULL, 0};
+	int			ret = SPI_execute(query, false, 0);
+
+	/* SPI_palloc: in the function's context, kept past SPI_freetuptable */
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading names failed: %s", SPI_result_code_string(ret));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (id >= table.count)
+			table.count = id + 1;
+	}
+	table.names = SPI_palloc(sizeof(char *) * Max(table.count, 1));
+	memset(table.names, 0, sizeof(char *) * Max(table.count, 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
+
+		if (id > 0)
+			table.names[id] = SPI_palloc(strlen(name) + 1);
+		if (id > 0)
+			strcpy(table.names[id], name);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return table;
+}
+
+static const char *
+name_of(NameTable *table, int32 id, const char *query, const char *what, int64 seq)
+{
+	if (table->names == NULL || id <= 0 || id >= table->count || table->names[id] == NULL)
+	{
+		*table = load_names(query);
+		if (id <= 0 || id >= table->count || table->names[id] == NULL)
+			stream_damaged(what, seq);
+	}
+	return table->names[id];
+}
+
+static int
+compare_by_ordinal(const void *a, const void *b)
+{
+	const AxsHistoryEntry *x = a;
+	const AxsHistoryEntry *y = b;
+
+	if (x->ordinal != y->ordinal)
+		return x->ordinal < y->ordinal ? -1 : 1;
+	if (x->account != y->account)
+		return x->account < y->account ? -1 : 1;
+	if (x->currency != y->currency)
+		return x->currency < y->currency ? -1 : 1;
+	return 0;
+}
+
+/* Decode the history blocks of the unit whose first block is unit, and keep them. */
+static void
+load_unit(int64 unit, int64 seq)
+{
+	size_t		capacity = AXS_HISTORY_BLOCK_MAX_ENTRIES * 4;
+	int64		next_block = unit;
+	bool		done = false;
+
+	if (kept_unit_context == NULL)
+		kept_unit_context = AllocSetContextCreate(TopMemoryContext, "axs outcome stream unit",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(kept_unit_context);
+	kept_unit.unit = 0;
+	kept_unit.count = 0;
+	kept_unit.entries = MemoryContextAllocHuge(kept_unit_context, sizeof(AxsHistoryEntry) * capacity);
+	while (!done)
+	{
+		Datum		arguments[2] = {Int64GetDatum(next_block), Int32GetDatum(BLOCKS_PER_QUERY)};
+		int			ret = SPI_execute_plan(history_plan, arguments, NULL, false, 0);
+		uint64		found;
+
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "reading history blocks failed: %s", SPI_result_code_string(ret));
+		found = SPI_processed;
+		if (found < BLOCKS_PER_QUERY)
+			done = true;
+		for (uint64 r = 0; r < found; r++)
+		{
+			HeapTuple	row = SPI_tuptable->vals[r];
+			bool		isnull;
+			int64		block = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+			int64		block_unit = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+			bytea	   *entries;
+			size_t		decoded;
+
+			if (block_unit != unit)
+			{
+				done = true;
+				break;
+			}
+			entries = DatumGetByteaPP(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
+			if (kept_unit.count + AXS_HISTORY_BLOCK_MAX_ENTRIES > capacity)
+			{
+				capacity *= 2;
+				kept_unit.entries = repalloc_huge(kept_unit.entries, sizeof(AxsHistoryEntry) * capacity);
+			}
+			if (!axs_history_block_decode((const uint8 *) VARDATA_ANY(entries), VARSIZE_ANY_EXHDR(entries),
+										  block, &kept_unit.entries[kept_unit.count],
+										  capacity - kept_unit.count, &decoded))
+				stream_damaged("a history block of its unit does not decode", seq);
+			kept_unit.count += decoded;
+			next_block = block + 1;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	if (kept_unit.count == 0)
+		stream_damaged("its history unit has no blocks", seq);
+	qsort(kept_unit.entries, kept_unit.count, sizeof(AxsHistoryEntry), compare_by_ordinal);
+	kept_unit.unit = unit;
+}
+
+/* The first kept entry with this ordinal, or count if none. */
+static size_t
+first_of_ordinal(int32 ordinal)
+{
+	size_t		low = 0;
+	size_t		high = kept_unit.count;
+
+	while (low < high)
+	{
+		size_t		middle = low + (high - low) / 2;
+
+		if (kept_unit.entries[middle].ordinal < ordinal)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	return low;
+}
+
+static void
+append_timestamp(StringInfo out, TimestampTz at)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(at, NULL, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "timestamp out of range");
+	appendStringInfo(out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
+					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+}
+
+/* The balances after an applied event, from its unit's history. */
+static void
+append_balances(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
+{
+	bool		first = true;
+
+	if (entry->history_unit == 0)
+	{
+		appendStringInfoString(&call->message, "[]");
+		return;
+	}
+	if (kept_unit.unit != entry->history_unit)
+		load_unit(entry->history_unit, seq);
+	appendStringInfoChar(&call->message, '[');
+	for (size_t i = first_of_ordinal(entry->ordinal);
+		 i < kept_unit.count && kept_unit.entries[i].ordinal == entry->ordinal; i++)
+	{
+		const AxsHistoryEntry *change = &kept_unit.entries[i];
+
+		if (change->event_id != entry->id)
+			stream_damaged("its history entries belong to another event", seq);
+		appendStringInfo(&call->message, "%s{\"account\":" INT64_FORMAT ",\"currency\":",
+						 first ? "" : ",", change->account);
+		escape_json(&call->message,
+					name_of(&call->currencies, change->currency,
+							"SELECT id, code FROM axs.currencies", "an unknown currency", seq));
+		appendStringInfo(&call->message, ",\"available\":" INT64_FORMAT ",\"frozen\":" INT64_FORMAT "}",
+						 change->available, change->frozen);
+		first = false;
+	}
+	appendStringInfoChar(&call->message, ']');
+}
+
+static void
+emit_outcome(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
+{
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+	const char *kind = axs_event_kind_name((AxsEventKind) entry->kind);
+	const char *reason = axs_reason_name((AxsReason) entry->reason);
+
+	if (kind == NULL || (entry->reason != AXS_REASON_NONE && reason == NULL))
+		stream_damaged("an unknown kind or reason", seq);
+	resetStringInfo(&call->message);
+	appendStringInfo(&call->message, "{\"id\":" INT64_FORMAT ",\"seq\":" INT64_FORMAT ",\"status\":\"%s\",\"reason\":",
+					 entry->id, seq, entry->reason == AXS_REASON_NONE ? "applied" : "rejected");
+	if (entry->reason == AXS_REASON_NONE)
+		appendStringInfoString(&call->message, "null");
+	else
+		escape_json(&call->message, reason);
+	appendStringInfoString(&call->message, ",\"kind\":");
+	escape_json(&call->message, kind);
+	appendStringInfoString(&call->message, ",\"decided_at\":");
+	append_timestamp(&call->message, entry->decided_at);
+	appendStringInfoString(&call->message, ",\"balances\":");
+	append_balances(call, entry, seq);
+	appendStringInfoChar(&call->message, '}');
+
+	values[0] = Int64GetDatum(seq);
+	values[1] = Int64GetDatum(entry->id);
+	if (entry->source_topic != 0)
+	{
+		values[2] = CStringGetTextDatum(name_of(&call->topics, entry->source_topic,
+												"SELECT id, topic FROM axs.source_topics",
+												"an unknown source topic", seq));
+		values[3] = Int32GetDatum(entry->source_partition);
+		values[4] = Int64GetDatum(entry->source_offset);
+	}
+	else
+		nulls[2] = nulls[3] = nulls[4] = true;
+	values[5] = TimestampTzGetDatum(entry->queued_at);
+	nulls[5] = entry->queued_at == 0;
+	values[6] = PointerGetDatum(cstring_to_text_with_len(call->message.data, call->message.len));
+	tuplestore_putvalues(call->rsinfo->setResult, call->rsinfo->setDesc, values, nulls);
+	call->rows++;
+}
+
+/* Emit the decided events after after_seq, at most max_rows; returns how many. */
+static int
+read_outcomes(OutcomeCall *call, int64 after_seq, int max_rows)
+{
+	int64		next_seq = after_seq + 1;
+	AxsStreamEntry *entries = palloc(sizeof(AxsStreamEntry) * AXS_STREAM_BLOCK_MAX_ENTRIES);
+
+	call->rows = 0;
+	while (call->rows < max_rows)
+	{
+		Datum		arguments[2] = {Int64GetDatum(next_seq - 1), Int32GetDatum(BLOCKS_PER_QUERY)};
+		SPITupleTable *blocks;
+		uint64		found;
+		int			ret = SPI_execute_plan(blocks_plan, arguments, NULL, false, 0);
+
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "reading the outcome stream failed: %s", SPI_result_code_string(ret));
+		blocks = SPI_tuptable;
+		found = SPI_processed;
+		for (uint64 r = 0; r < found && call->rows < max_rows; r++)
+		{
+			bool		isnull;
+			int64		first_seq = DatumGetInt64(SPI_getbinval(blocks->vals[r], blocks->tupdesc, 1, &isnull));
+			int64		last_seq = DatumGetInt64(SPI_getbinval(blocks->vals[r], blocks->tupdesc, 2, &isnull));
+			bytea	   *block = DatumGetByteaPP(SPI_getbinval(blocks->vals[r], blocks->tupdesc, 3, &isnull));
+			size_t		count;
+
+			if (first_seq > next_seq)
+				stream_damaged("a block is missing before it", next_seq);
+			if (!axs_stream_block_read((const uint8 *) VARDATA_ANY(block), VARSIZE_ANY_EXHDR(block),
+									   entries, AXS_STREAM_BLOCK_MAX_ENTRIES, &count) ||
+				(int64) count != last_seq - first_seq + 1)
+				stream_damaged("a block does not decode", first_seq);
+			for (int64 seq = next_seq; seq <= last_seq && call->rows < max_rows; seq++)
+			{
+				emit_outcome(call, &entries[seq - first_seq], seq);
+				next_seq = seq + 1;
+			}
+		}
+		SPI_freetuptable(blocks);
+		if (found < BLOCKS_PER_QUERY)
+			break;
+	}
+	pfree(entries);
+	return call->rows;
+}
+
+PG_FUNCTION_INFO_V1(axs_outcomes_after);
+/*
+ * axs.outcomes_after(after_seq, max_rows, wait_ms): see the install script.
+ */
+Datum
+axs_outcomes_after(PG_FUNCTION_ARGS)
+{
+	int64		after_seq = PG_GETARG_INT64(0);
+	int32		max_rows = PG_GETARG_INT32(1);
+	int32		wait_ms = PG_GETARG_INT32(2);
+	TimestampTz deadline;
+	OutcomeCall call;
+	bool		waiting = false;
+
+	if (after_seq < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("after_seq must be 0 or more, not %lld", (long long) after_seq)));
+	if (max_rows < 1 || max_rows > OUTCOMES_MAX_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_rows must be between 1 and %d, not %d", OUTCOMES_MAX_ROWS, max_rows)));
+	if (wait_ms < 0 || wait_ms > OUTCOMES_MAX_WAIT_MS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wait_ms must be between 0 and %d, not %d", OUTCOMES_MAX_WAIT_MS, wait_ms)));
+
+	InitMaterializedSRF(fcinfo, 0);
+	memset(&call, 0, sizeof(call));
+	call.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	initStringInfo(&call.message);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+
+	SPI_connect();
+	prepare_plans();
+	for (;;)
+	{
+		long		remaining;
+
+		if (wait_ms > 0 && !waiting)
+		{
+			/* before looking: a batch committing in between wakes the sleep below */
+			axs_status_prepare_for_progress();
+			waiting = true;
+		}
+		if (read_outcomes(&call, after_seq, max_rows) > 0)
+			break;
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+			break;
+		axs_status_sleep_for_progress(remaining);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (waiting)
+		axs_status_end_progress_wait();
+	SPI_finish();
+	return (Datum) 0;
+}
