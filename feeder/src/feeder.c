@@ -168,9 +168,10 @@ feeder_connect(Feeder *feeder)
 }
 
 /*
- * Read the stored offset and take the advisory lock of every owned
- * partition named in the list (all owned partitions when list is NULL).
- * Retries as the retry policy says; false if the feeder must stop first.
+ * Read the topic's id and the stored offset, and take the advisory lock,
+ * of every owned partition named in the list (all owned partitions when
+ * list is NULL).  Retries as the retry policy says; false if the feeder
+ * must stop first.
  */
 static bool
 feeder_load_offsets(Feeder *feeder, const rd_kafka_topic_partition_list_t *list)
@@ -191,7 +192,10 @@ feeder_load_offsets(Feeder *feeder, const rd_kafka_topic_partition_list_t *list)
 				rd_kafka_topic_partition_list_find(list, owned->topic,
 												   owned->partition) == NULL)
 				continue;
-			if (pg_sink_read_offset(&feeder->sink, owned) != PG_SINK_OK)
+			if (pg_sink_source_topic(&feeder->sink, owned->topic,
+									 &owned->source_topic_id) != PG_SINK_OK)
+				what = "resolving the topic's id";
+			else if (pg_sink_read_offset(&feeder->sink, owned) != PG_SINK_OK)
 				what = "reading the stored offsets";
 			else if (pg_sink_lock_partition(&feeder->sink, owned) != PG_SINK_OK)
 				what = "taking a partition's advisory lock";
@@ -620,7 +624,8 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	feeder.running = running;
 	feeder.exit_status = FEEDER_EXIT_OK;
 	retry_init(&feeder.retry, options->max_batch_retries);
-	pg_sink_init(&feeder.sink, options->conninfo, options->synchronous_commit, running);
+	pg_sink_init(&feeder.sink, options->conninfo, options->synchronous_commit,
+				 options->topics, options->topic_count, running);
 	for (b = 0; b < FEEDER_BATCH_POOL; b++)
 	{
 		batch_init(&feeder.pool[b]);
