@@ -606,18 +606,6 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	int64_t		next_offsets_check_ms;
 	rd_kafka_queue_t *queue;
 	rd_kafka_message_t *messages[FEEDER_POLL_MESSAGES];
-	PQconninfoOption *conninfo_options;
-	char	   *conninfo_error = NULL;
-
-	/* A connection string libpq cannot parse is bad usage, not an outage. */
-	conninfo_options = PQconninfoParse(options->conninfo, &conninfo_error);
-	if (conninfo_options == NULL)
-	{
-		log_message("--db: %s", conninfo_error ? conninfo_error : "out of memory");
-		PQfreemem(conninfo_error);
-		return FEEDER_EXIT_USAGE;
-	}
-	PQconninfoFree(conninfo_options);
 
 	memset(&feeder, 0, sizeof(feeder));
 	feeder.options = options;

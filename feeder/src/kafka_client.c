@@ -76,6 +76,28 @@ fail:
 	return NULL;
 }
 
+rd_kafka_t *
+kafka_reader_new(rd_kafka_conf_t *conf, const char *group, const char *what)
+{
+	rd_kafka_t *reader;
+	char		message[512];
+
+	if (conf == NULL)
+		return NULL;
+	if (!kafka_conf_set(conf, "group.id", group))
+	{
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	reader = rd_kafka_new(RD_KAFKA_CONSUMER, conf, message, sizeof(message));
+	if (reader == NULL)
+	{
+		log_message("cannot create %s: %s", what, message);
+		rd_kafka_conf_destroy(conf);
+	}
+	return reader;
+}
+
 bool
 kafka_partition_count(rd_kafka_t *handle, const char *topic, int timeout_ms, int32_t *count)
 {

@@ -5,7 +5,8 @@
  *		recovery reader): a configuration built as client defaults, then the
  *		-X properties, then the properties the client relies on (which -X may
  *		not change), the brokers, and librdkafka's log lines forwarded to
- *		ours; and the partition count of a topic.
+ *		ours; a consumer that reads the partitions it assigns itself; and
+ *		the partition count of a topic.
  *
  * Knows no client's purpose: each passes its own defaults and fixed
  * properties.
@@ -33,6 +34,14 @@ extern rd_kafka_conf_t *kafka_conf_new(const FeederOptions *options,
 
 /* rd_kafka_conf_set, logging a failure; false if it failed. */
 extern bool kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value);
+
+/*
+ * A consumer that reads partitions it assigns itself, from conf (owned
+ * from here on; NULL: none was made): assign() wants a group.id, and this
+ * one is never joined nor committed to.  NULL after logging why (what
+ * names the client).
+ */
+extern rd_kafka_t *kafka_reader_new(rd_kafka_conf_t *conf, const char *group, const char *what);
 
 /*
  * The number of partitions of topic, from the cluster's metadata within

@@ -179,32 +179,17 @@ compare_partitions(const void *a, const void *b)
 int
 offsets_for_time_run(const FeederOptions *options)
 {
-	rd_kafka_conf_t *conf = consumer_conf_new(options);
 	rd_kafka_topic_partition_list_t *list;
 	rd_kafka_resp_err_t error;
 	rd_kafka_t *handle;
-	char		message[512];
 	char		time_text[40];
 	int64_t    *high_watermarks = NULL;
 	int			exit_status = FEEDER_EXIT_OK;
 
-	if (conf == NULL)
-		return FEEDER_EXIT_FATAL;
-	/* assign() wants a group; this one is never joined nor committed to */
-	if (rd_kafka_conf_set(conf, "group.id", "axs-feeder-offsets-for-time", message,
-						  sizeof(message)) != RD_KAFKA_CONF_OK)
-	{
-		log_message("group.id: %s", message);
-		rd_kafka_conf_destroy(conf);
-		return FEEDER_EXIT_FATAL;
-	}
-	handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, message, sizeof(message));
+	handle = kafka_reader_new(consumer_conf_new(options), "axs-feeder-offsets-for-time",
+							  "the Kafka client");
 	if (handle == NULL)
-	{
-		log_message("cannot create the Kafka client: %s", message);
-		rd_kafka_conf_destroy(conf);
 		return FEEDER_EXIT_FATAL;
-	}
 	offsets_for_time_format_time(time_text, sizeof(time_text), options->offsets_for_time_ms);
 
 	list = rd_kafka_topic_partition_list_new(16);

@@ -91,8 +91,7 @@ pg_sink_close(PgSink *sink)
 	sink->topic_count = 0;
 }
 
-/* Drop a session that failed; the next ensure_connected opens a new one. */
-static void
+void
 pg_sink_disconnect(PgSink *sink)
 {
 	if (sink->connection != NULL)
@@ -348,15 +347,32 @@ pg_sink_failure(PgSink *sink, PGresult *result, const char *operation)
 	return sink->last_error.error_class == PG_ERROR_FENCED ? PG_SINK_FENCED : PG_SINK_FAILED;
 }
 
+PgSinkStatus
+pg_sink_query(PgSink *sink, const char *sql, int parameter_count,
+			  const char *const *parameters, ExecStatusType expected, const char *what,
+			  PGresult **result)
+{
+	*result = pg_sink_exec(sink, sql, parameter_count, parameters);
+	if (PQresultStatus(*result) != expected)
+	{
+		PgSinkStatus status = pg_sink_failure(sink, *result, what);
+
+		*result = NULL;
+		return status;
+	}
+	return PG_SINK_OK;
+}
+
 /* Ask the ledger for a topic's id (registering the topic on first use). */
 static PgSinkStatus
 pg_sink_query_source_topic(PgSink *sink, PgSinkTopic *topic)
 {
 	const char *params[1] = {topic->name};
-	PGresult   *result = pg_sink_exec(sink, "SELECT axs.source_topic($1)", 1, params);
+	PGresult   *result;
 
-	if (PQresultStatus(result) != PGRES_TUPLES_OK)
-		return pg_sink_failure(sink, result, "resolving a topic's id (axs.source_topic)");
+	if (pg_sink_query(sink, "SELECT axs.source_topic($1)", 1, params, PGRES_TUPLES_OK,
+					  "resolving a topic's id (axs.source_topic)", &result) != PG_SINK_OK)
+		return PG_SINK_FAILED;
 	if (PQntuples(result) != 1 || PQgetisnull(result, 0, 0))
 	{
 		PQclear(result);

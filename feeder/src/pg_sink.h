@@ -87,6 +87,9 @@ extern void pg_sink_close(PgSink *sink);
  */
 extern bool pg_sink_ensure_connected(PgSink *sink, bool *new_session);
 
+/* Drop the session, and its advisory locks with it; the next ensure_connected opens a new one. */
+extern void pg_sink_disconnect(PgSink *sink);
+
 /*
  * The current session number (any thread).  Advisory locks belong to one
  * session: a batch is written only in the session its locks were taken in.
@@ -98,6 +101,17 @@ extern uint64_t pg_sink_session(const PgSink *sink);
  * session resolved, or asked for now if it did not.
  */
 extern PgSinkStatus pg_sink_source_topic(PgSink *sink, const char *topic, int32_t *id);
+
+/*
+ * Run one statement with text parameters on the session and wait for it as
+ * every statement of the sink does (a stop request cancels it after
+ * PG_SINK_STOP_GRACE_MS).  On success *result holds its result, of status
+ * expected; the caller clears it.  A failure is in last_error (what names
+ * the operation) and leaves no transaction open.
+ */
+extern PgSinkStatus pg_sink_query(PgSink *sink, const char *sql, int parameter_count,
+								  const char *const *parameters, ExecStatusType expected,
+								  const char *what, PGresult **result);
 
 /* Read axs.feeder_offsets for one partition into owned. */
 extern PgSinkStatus pg_sink_read_offset(PgSink *sink, OwnedPartition *owned);
