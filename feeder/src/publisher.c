@@ -82,11 +82,24 @@ publisher_give_up(Publisher *publisher, int exit_status)
 	*publisher->running = 0;
 }
 
+/* Drop the producer and the session, and with the session the lock. */
+static void
+publisher_release(Publisher *publisher)
+{
+	outcome_producer_destroy(&publisher->producer);
+	outcome_batch_clear(&publisher->batch);
+	pg_sink_disconnect(&publisher->sink);
+	if (publisher->lock_held)
+		log_message("outcome topic %s: publisher lock released", publisher->topic);
+	publisher->lock_held = false;
+	metrics_set_outcome_publisher_active(false);
+}
+
 /*
  * After a failed PostgreSQL call (the report is in the sink's last_error):
- * log it with what comes next, and back off (the thread has nothing else
- * to do meanwhile), or give up once a permanent error has failed
- * max_batch_retries + 1 times in a row.
+ * log it with what comes next, release the lock, and back off (the thread
+ * has nothing else to do meanwhile), or give up once a permanent error
+ * has failed max_batch_retries + 1 times in a row.
  */
 static void
 publisher_failed(Publisher *publisher, const char *what)
@@ -107,10 +120,15 @@ publisher_failed(Publisher *publisher, const char *what)
 	}
 	log_message("outcome publisher: %s: %s; %s error: taking the publisher lock again in "
 				"%" PRId64 " ms", what, report, pg_error_class_name(error.error_class), delay_ms);
+	publisher_release(publisher);
 	clock_sleep_while_running(delay_ms, publisher->running);
 }
 
-/* After a Kafka failure (logged where it happened): back off before the next attempt. */
+/*
+ * After a Kafka failure (logged where it happened): back off before the
+ * next attempt, with the lock (recovery, or an aborted transaction) or
+ * without it (a producer that had to go).
+ */
 static void
 publisher_back_off(Publisher *publisher)
 {
@@ -118,19 +136,6 @@ publisher_back_off(Publisher *publisher)
 
 	retry_after_failure(&publisher->retry, PG_ERROR_TRANSIENT, &delay_ms);
 	clock_sleep_while_running(delay_ms, publisher->running);
-}
-
-/* Drop the producer and the session, and with the session the lock. */
-static void
-publisher_release(Publisher *publisher)
-{
-	outcome_producer_destroy(&publisher->producer);
-	outcome_batch_clear(&publisher->batch);
-	pg_sink_disconnect(&publisher->sink);
-	if (publisher->lock_held)
-		log_message("outcome topic %s: publisher lock released", publisher->topic);
-	publisher->lock_held = false;
-	metrics_set_outcome_publisher_active(false);
 }
 
 /*
@@ -339,6 +344,7 @@ publisher_hold_lock(Publisher *publisher)
 	status = outcome_producer_init(&publisher->producer);
 	if (status != OUTCOME_PRODUCER_OK)
 	{
+		publisher_release(publisher);
 		publisher_back_off(publisher);
 		return;
 	}
@@ -381,6 +387,7 @@ publisher_hold_lock(Publisher *publisher)
 		}
 		if (status != OUTCOME_PRODUCER_OK)
 		{
+			publisher_release(publisher);
 			if (status == OUTCOME_PRODUCER_FATAL)
 				publisher_back_off(publisher);
 			return;
