@@ -210,6 +210,7 @@ outcome_producer_send(OutcomeProducer *producer, int32_t partition, const Outcom
 	rd_kafka_resp_err_t error;
 	char		what[64];
 
+	/* librdkafka owns the headers once the message is queued, not before */
 	for (;;)
 	{
 		error = rd_kafka_producev(producer->handle,
@@ -222,18 +223,15 @@ outcome_producer_send(OutcomeProducer *producer, int32_t partition, const Outcom
 								  RD_KAFKA_V_END);
 		if (error == RD_KAFKA_RESP_ERR_NO_ERROR)
 			return OUTCOME_PRODUCER_OK; /* the headers are the message's now */
-		if (error != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		if (error != RD_KAFKA_RESP_ERR__QUEUE_FULL || !*producer->running)
 			break;
-		if (!*producer->running)
-		{
-			rd_kafka_headers_destroy(headers);
-			return OUTCOME_PRODUCER_STOPPED;
-		}
-		/* the queue drains as the brokers acknowledge */
-		rd_kafka_poll(producer->handle, 100);
+		/* room comes as the brokers acknowledge: wait for that, not a fixed time */
+		rd_kafka_flush(producer->handle, 100);
 	}
 	if (headers != NULL)
 		rd_kafka_headers_destroy(headers);
+	if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		return OUTCOME_PRODUCER_STOPPED;
 	snprintf(what, sizeof(what), "producing seq %" PRId64, row->seq);
 	return outcome_producer_failed(what, rd_kafka_err2str(error),
 								   error == RD_KAFKA_RESP_ERR__FATAL, true);
