@@ -171,6 +171,12 @@ outcome_producer_partition_count(OutcomeProducer *producer, int32_t *count)
 								 PARTITION_COUNT_TIMEOUT_MS, count);
 }
 
+void
+outcome_producer_poll(OutcomeProducer *producer)
+{
+	rd_kafka_poll(producer->handle, 0);
+}
+
 OutcomeProducerStatus
 outcome_producer_begin(OutcomeProducer *producer)
 {

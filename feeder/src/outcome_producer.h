@@ -63,6 +63,9 @@ extern OutcomeProducerStatus outcome_producer_init(OutcomeProducer *producer);
 /* The outcome topic's partition count; false (logged) if Kafka did not say. */
 extern bool outcome_producer_partition_count(OutcomeProducer *producer, int32_t *count);
 
+/* Serve librdkafka's queued events (its error reports go to the log). */
+extern void outcome_producer_poll(OutcomeProducer *producer);
+
 extern OutcomeProducerStatus outcome_producer_begin(OutcomeProducer *producer);
 
 /* Produce row into partition of the open transaction. */

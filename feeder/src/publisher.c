@@ -243,6 +243,8 @@ publisher_route_batch(Publisher *publisher)
 {
 	const OutcomeBatch *batch = &publisher->batch;
 	int64_t		expected = publisher->cursor + 1;
+	int64_t		gap_after = -1;
+	int			gaps = 0;
 	int			produce = 0;
 
 	if (batch->count > publisher->row_partitions_capacity)
@@ -265,15 +267,17 @@ publisher_route_batch(Publisher *publisher)
 														row->source_partition,
 														row->id, row->id_length);
 
-		if (row->seq != expected)
-			log_message("outcome publisher: axs.outcomes_after returned seq %" PRId64
-						" where %" PRId64 " was next: the ledger's decision sequence has a gap",
-						row->seq, expected);
+		if (row->seq != expected && gaps++ == 0)
+			gap_after = expected - 1;
 		expected = row->seq + 1;
 		publisher->row_partitions[r] = outcome_route_must_produce(&publisher->route, partition,
 																  row->seq) ? partition : -1;
 		produce += publisher->row_partitions[r] >= 0;
 	}
+	if (gaps > 0)
+		log_message("outcome publisher: axs.outcomes_after returned %d seq(s) out of sequence, "
+					"the first after seq %" PRId64 ": the ledger's decision sequence has gaps",
+					gaps, gap_after);
 	return produce;
 }
 
@@ -350,6 +354,7 @@ publisher_hold_lock(Publisher *publisher)
 	}
 	while (publisher_may_go_on(publisher))
 	{
+		outcome_producer_poll(&publisher->producer);
 		if (!recovered)
 		{
 			OutcomeRecoveryStatus recovery = publisher_recover(publisher);
