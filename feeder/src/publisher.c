@@ -9,8 +9,10 @@
  *   waited for; when the session breaks the lock is gone, and the
  *   publisher drops its producer and takes the lock again before it
  *   publishes anything.
- * - After taking the lock: a new producer whose init_transactions fences
- *   an older one with the same transactional.id (on Kafka), then recovery:
+ * - After taking the lock: PUBLISHER_TAKEOVER_GRACE_MS for a previous
+ *   holder's last batch to land, a new producer whose init_transactions
+ *   fences an older one with the same transactional.id (on Kafka), then
+ *   recovery:
  *   the seq of the last message of every partition of the outcome topic.
  *   Reading the ledger resumes after the smallest of them, and a row whose
  *   partition already holds its seq (or a later one) is skipped: every
