@@ -24,10 +24,16 @@ clock_monotonic_us(void)
 int64_t
 clock_wall_ms(void)
 {
+	return clock_wall_us() / 1000;
+}
+
+int64_t
+clock_wall_us(void)
+{
 	struct timespec now;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
 void

@@ -24,6 +24,9 @@ extern int64_t clock_monotonic_us(void);
 /* Milliseconds since the Unix epoch. */
 extern int64_t clock_wall_ms(void);
 
+/* Microseconds since the Unix epoch. */
+extern int64_t clock_wall_us(void);
+
 /* Sleep; returns early (EINTR) when a signal arrives. */
 extern void clock_sleep_ms(int64_t milliseconds);
 

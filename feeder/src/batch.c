@@ -20,7 +20,8 @@
 
 #include "event.h"
 
-#define INBOX_FIELD_COUNT 3
+/* BATCH_INBOX_COPY's columns */
+#define INBOX_FIELD_COUNT 6
 #define EMPTY_MESSAGE_REASON "empty message"
 
 void
@@ -183,8 +184,9 @@ end_inbox_copy(Batch *batch)
 }
 
 static void
-add_inbox_row(Batch *batch, const AxsEvent *event, const uint8_t *payload,
-			  size_t payload_length, int64_t queued_at_unix_ms)
+add_inbox_row(Batch *batch, const OwnedPartition *owned, int64_t offset,
+			  const AxsEvent *event, const uint8_t *payload, size_t payload_length,
+			  int64_t queued_at_unix_ms)
 {
 	CopyBuffer *rows = &batch->inbox_rows;
 
@@ -199,6 +201,9 @@ add_inbox_row(Batch *batch, const AxsEvent *event, const uint8_t *payload,
 	copy_binary_put_bytes(rows, payload, payload_length);
 	copy_binary_put_timestamptz(rows,
 								copy_binary_timestamptz_from_unix_ms(queued_at_unix_ms));
+	copy_binary_put_int32(rows, owned->source_topic_id);
+	copy_binary_put_int32(rows, owned->partition);
+	copy_binary_put_int64(rows, offset);
 	batch->inbox_row_count++;
 }
 
@@ -242,7 +247,8 @@ batch_add_message(Batch *batch, OwnedPartition *owned, int64_t offset,
 		}
 		else
 		{
-			add_inbox_row(batch, &event, payload, payload_length, queued_at_unix_ms);
+			add_inbox_row(batch, owned, offset, &event, payload, payload_length,
+						  queued_at_unix_ms);
 			outcome = BATCH_EVENT;
 		}
 	}

@@ -1,7 +1,8 @@
 /*
  * batch.h
  *		The batch being built: Kafka messages decoded with the shared event
- *		decoder, valid events encoded as binary COPY data for axs.inbox and
+ *		decoder, valid events encoded as binary COPY data for axs.inbox (with
+ *		their topic's id, partition and offset) and
  *		invalid messages as the rows of an idempotent INSERT into
  *		axs.dead_letters, plus the per-partition offset range the batch
  *		covers (kept in the partition table).
@@ -18,9 +19,13 @@
 #include "copy_binary.h"
 #include "partition_table.h"
 
-/* Columns the feeder COPYs into. */
+/*
+ * Columns the feeder COPYs into: the event, and the Kafka message it came
+ * from (the topic's id in the ledger, partition, offset).
+ */
 #define BATCH_INBOX_COPY \
-	"COPY axs.inbox (event_id, payload, queued_at) FROM STDIN (FORMAT binary)"
+	"COPY axs.inbox (event_id, payload, queued_at, source_topic, source_partition," \
+	" source_offset) FROM STDIN (FORMAT binary)"
 
 /*
  * Dead letters are inserted, not COPYed: a message consumed again after a
@@ -95,8 +100,8 @@ extern void batch_free(Batch *batch);
 extern void batch_reset(Batch *batch);
 
 /*
- * Add the message at offset of an owned partition.  value may be NULL (a
- * message without a value).  queued_at_unix_ms is the Kafka CreateTime, or
+ * Add the message at offset of an owned partition (whose source_topic_id
+ * is set).  value may be NULL (a message without a value).  queued_at_unix_ms is the Kafka CreateTime, or
  * the current time when the message has none.  now_ms is monotonic time.
  */
 extern BatchOutcome batch_add_message(Batch *batch, OwnedPartition *owned,

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "kafka_client.h"
 #include "log.h"
 
 /* Properties exactly-once depends on: -X may not change them. */
@@ -25,72 +26,12 @@ static const KafkaProperty default_properties[] = {
 	{"fetch.max.bytes", "16777216"},
 };
 
-static bool
-set_property(rd_kafka_conf_t *conf, const char *key, const char *value)
-{
-	char		error[512];
-
-	if (rd_kafka_conf_set(conf, key, value, error, sizeof(error)) != RD_KAFKA_CONF_OK)
-	{
-		log_message("Kafka property %s=%s: %s", key, value, error);
-		return false;
-	}
-	return true;
-}
-
-static bool
-is_fixed_property(const char *key)
-{
-	size_t		i;
-
-	for (i = 0; i < sizeof(fixed_properties) / sizeof(fixed_properties[0]); i++)
-		if (strcmp(fixed_properties[i].key, key) == 0)
-			return true;
-	return false;
-}
-
-/* librdkafka's own log lines, forwarded to ours. */
-static void
-consumer_log(const rd_kafka_t *consumer, int level, const char *facility, const char *text)
-{
-	(void) consumer;
-	(void) level;
-	log_message("kafka %s: %s", facility, text);
-}
-
 rd_kafka_conf_t *
 consumer_conf_new(const FeederOptions *options)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	size_t		i;
-	int			p;
-
-	for (i = 0; i < sizeof(default_properties) / sizeof(default_properties[0]); i++)
-		if (!set_property(conf, default_properties[i].key, default_properties[i].value))
-			goto fail;
-	for (p = 0; p < options->kafka_property_count; p++)
-	{
-		const KafkaProperty *property = &options->kafka_properties[p];
-
-		if (is_fixed_property(property->key))
-		{
-			log_message("-X %s cannot be changed: axs-feeder relies on it", property->key);
-			goto fail;
-		}
-		if (!set_property(conf, property->key, property->value))
-			goto fail;
-	}
-	for (i = 0; i < sizeof(fixed_properties) / sizeof(fixed_properties[0]); i++)
-		if (!set_property(conf, fixed_properties[i].key, fixed_properties[i].value))
-			goto fail;
-	if (!set_property(conf, "bootstrap.servers", options->brokers))
-		goto fail;
-	rd_kafka_conf_set_log_cb(conf, consumer_log);
-	return conf;
-
-fail:
-	rd_kafka_conf_destroy(conf);
-	return NULL;
+	return kafka_conf_new(options, default_properties,
+						  sizeof(default_properties) / sizeof(default_properties[0]),
+						  fixed_properties, sizeof(fixed_properties) / sizeof(fixed_properties[0]));
 }
 
 rd_kafka_t *
@@ -106,7 +47,7 @@ consumer_create(const FeederOptions *options, ConsumerRebalanceCallback rebalanc
 
 	if (conf == NULL)
 		return NULL;
-	if (!set_property(conf, "group.id", options->group))
+	if (!kafka_conf_set(conf, "group.id", options->group))
 	{
 		rd_kafka_conf_destroy(conf);
 		return NULL;

@@ -168,9 +168,10 @@ feeder_connect(Feeder *feeder)
 }
 
 /*
- * Read the stored offset and take the advisory lock of every owned
- * partition named in the list (all owned partitions when list is NULL).
- * Retries as the retry policy says; false if the feeder must stop first.
+ * Read the topic's id and the stored offset, and take the advisory lock,
+ * of every owned partition named in the list (all owned partitions when
+ * list is NULL).  Retries as the retry policy says; false if the feeder
+ * must stop first.
  */
 static bool
 feeder_load_offsets(Feeder *feeder, const rd_kafka_topic_partition_list_t *list)
@@ -191,7 +192,10 @@ feeder_load_offsets(Feeder *feeder, const rd_kafka_topic_partition_list_t *list)
 				rd_kafka_topic_partition_list_find(list, owned->topic,
 												   owned->partition) == NULL)
 				continue;
-			if (pg_sink_read_offset(&feeder->sink, owned) != PG_SINK_OK)
+			if (pg_sink_source_topic(&feeder->sink, owned->topic,
+									 &owned->source_topic_id) != PG_SINK_OK)
+				what = "resolving the topic's id";
+			else if (pg_sink_read_offset(&feeder->sink, owned) != PG_SINK_OK)
 				what = "reading the stored offsets";
 			else if (pg_sink_lock_partition(&feeder->sink, owned) != PG_SINK_OK)
 				what = "taking a partition's advisory lock";
@@ -602,25 +606,14 @@ feeder_run(const FeederOptions *options, volatile sig_atomic_t *running)
 	int64_t		next_offsets_check_ms;
 	rd_kafka_queue_t *queue;
 	rd_kafka_message_t *messages[FEEDER_POLL_MESSAGES];
-	PQconninfoOption *conninfo_options;
-	char	   *conninfo_error = NULL;
-
-	/* A connection string libpq cannot parse is bad usage, not an outage. */
-	conninfo_options = PQconninfoParse(options->conninfo, &conninfo_error);
-	if (conninfo_options == NULL)
-	{
-		log_message("--db: %s", conninfo_error ? conninfo_error : "out of memory");
-		PQfreemem(conninfo_error);
-		return FEEDER_EXIT_USAGE;
-	}
-	PQconninfoFree(conninfo_options);
 
 	memset(&feeder, 0, sizeof(feeder));
 	feeder.options = options;
 	feeder.running = running;
 	feeder.exit_status = FEEDER_EXIT_OK;
 	retry_init(&feeder.retry, options->max_batch_retries);
-	pg_sink_init(&feeder.sink, options->conninfo, options->synchronous_commit, running);
+	pg_sink_init(&feeder.sink, options->conninfo, options->synchronous_commit,
+				 options->topics, options->topic_count, running);
 	for (b = 0; b < FEEDER_BATCH_POOL; b++)
 	{
 		batch_init(&feeder.pool[b]);

@@ -17,10 +17,14 @@
 #define FEEDER_EXIT_USAGE 2			/* bad flags, environment or connection string */
 #define FEEDER_EXIT_PERMANENT 3		/* a PostgreSQL error retrying cannot fix */
 #define FEEDER_EXIT_OFFSET_LOST 4	/* a stored offset is no longer in Kafka */
+#define FEEDER_EXIT_OUTCOME_TOPIC 5 /* the outcome topic holds what publishing
+									 * cannot resume from */
 
 /*
- * Run until *running becomes 0 (SIGTERM/SIGINT) or a fatal error.  Returns
- * the process exit status, one of FEEDER_EXIT_*.
+ * Consume options->topics into the inbox until *running becomes 0
+ * (SIGTERM/SIGINT, or the outcome publisher's fatal error) or a fatal
+ * error.  options->conninfo has been checked.  Returns the process exit
+ * status, one of FEEDER_EXIT_*.
  */
 extern int	feeder_run(const FeederOptions *options, volatile sig_atomic_t *running);
 

@@ -1,18 +1,23 @@
 /*
  * main.c
  *		axs-feeder entry point: options, signal handling, the metrics
- *		endpoint, and the feeder's lifecycle (or the --offsets-for-time
- *		lookup, which needs none of them).
+ *		endpoint, and the lifecycle of the consumer path (--topic) and the
+ *		outcome publisher (--outcomes-topic), either or both (or the
+ *		--offsets-for-time lookup, which needs none of them).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+
+#include "clock.h"
 #include "feeder.h"
 #include "log.h"
 #include "metrics.h"
 #include "offsets_for_time.h"
 #include "options.h"
+#include "publisher.h"
 
 static volatile sig_atomic_t running = 1;
 
@@ -35,6 +40,53 @@ install_signal_handlers(void)
 	sigaction(SIGINT, &action, NULL);
 	sigaction(SIGTERM, &action, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/* A connection string libpq cannot parse is bad usage, not an outage. */
+static bool
+conninfo_is_valid(const char *conninfo)
+{
+	char	   *conninfo_error = NULL;
+	PQconninfoOption *conninfo_options = PQconninfoParse(conninfo, &conninfo_error);
+
+	if (conninfo_options == NULL)
+	{
+		log_message("--db: %s", conninfo_error ? conninfo_error : "out of memory");
+		PQfreemem(conninfo_error);
+		return false;
+	}
+	PQconninfoFree(conninfo_options);
+	return true;
+}
+
+/*
+ * Run the consumer path, the publisher, or both, until a stop request or
+ * a fatal error of either; the first failure's exit status.
+ */
+static int
+run(const FeederOptions *options)
+{
+	Publisher  *publisher = NULL;
+	int			exit_status = FEEDER_EXIT_OK;
+	int			publisher_status;
+
+	if (options->outcomes_topic != NULL)
+	{
+		publisher = publisher_start(options, &running);
+		if (publisher == NULL)
+			return FEEDER_EXIT_FATAL;
+	}
+	if (options->topic_count > 0)
+		exit_status = feeder_run(options, &running);
+	else
+		while (running && !publisher_finished(publisher))
+			clock_sleep_while_running(100, &running);
+	/* either path's end ends the other */
+	running = 0;
+	if (publisher == NULL)
+		return exit_status;
+	publisher_status = publisher_stop(publisher);
+	return exit_status != FEEDER_EXIT_OK ? exit_status : publisher_status;
 }
 
 int
@@ -67,13 +119,18 @@ main(int argc, char **argv)
 			break;
 	}
 
+	if (!conninfo_is_valid(options.conninfo))
+	{
+		options_free(&options);
+		return FEEDER_EXIT_USAGE;
+	}
 	install_signal_handlers();
 	if (options.metrics_port > 0 && !metrics_start(options.metrics_port))
 	{
 		options_free(&options);
 		return FEEDER_EXIT_FATAL;
 	}
-	exit_status = feeder_run(&options, &running);
+	exit_status = run(&options);
 	metrics_stop();
 	options_free(&options);
 	return exit_status;

@@ -5,6 +5,7 @@
 #include "metrics.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +23,14 @@ static const double latency_bounds[] = {
 };
 #define LATENCY_BUCKETS (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
 
+/*
+ * The outcome latency summary: 0.1 ms buckets up to 10 s, and one for
+ * everything above, so that its quantiles are exact to 0.1 ms.
+ */
+#define OUTCOME_LATENCY_BUCKET_US 100
+#define OUTCOME_LATENCY_BUCKETS 100000
+static const double outcome_quantiles[] = {0.5, 0.99, 0.999};
+
 typedef struct PartitionLag
 {
 	char		topic[256];
@@ -37,6 +46,16 @@ static uint64_t db_reconnects;
 static uint64_t batch_failures[PG_ERROR_PERMANENT + 1];	/* by PgErrorClass */
 static uint64_t latency_bucket_counts[LATENCY_BUCKETS];
 static uint64_t latency_sum_usec;
+
+static uint64_t outcomes_published;
+static uint64_t outcome_transactions;
+static uint64_t outcome_aborts;
+static int64_t outcome_seq;
+static int	outcome_publisher_active;
+static uint64_t outcome_latency_counts[OUTCOME_LATENCY_BUCKETS + 1];
+static uint64_t outcome_latency_sum_usec;
+static uint64_t outcome_latency_count;
+static int64_t outcome_latency_max_usec;
 
 static pthread_mutex_t lag_mutex = PTHREAD_MUTEX_INITIALIZER;
 static PartitionLag *lag_entries;
@@ -93,6 +112,81 @@ void
 metrics_count_batch_failure(PgErrorClass error_class)
 {
 	counter_add(&batch_failures[error_class], 1);
+}
+
+void
+metrics_count_outcome_transaction(uint64_t messages)
+{
+	counter_add(&outcomes_published, messages);
+	counter_add(&outcome_transactions, 1);
+}
+
+void
+metrics_count_outcome_abort(void)
+{
+	counter_add(&outcome_aborts, 1);
+}
+
+void
+metrics_set_outcome_seq(int64_t seq)
+{
+	__atomic_store_n(&outcome_seq, seq, __ATOMIC_RELAXED);
+}
+
+void
+metrics_set_outcome_publisher_active(bool active)
+{
+	__atomic_store_n(&outcome_publisher_active, active ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+void
+metrics_observe_outcome_latency(int64_t latency_us)
+{
+	int64_t		bucket;
+	int64_t		largest = __atomic_load_n(&outcome_latency_max_usec, __ATOMIC_RELAXED);
+
+	if (latency_us < 0)
+		latency_us = 0;			/* a producer's clock ahead of ours */
+	bucket = latency_us / OUTCOME_LATENCY_BUCKET_US;
+	if (bucket > OUTCOME_LATENCY_BUCKETS)
+		bucket = OUTCOME_LATENCY_BUCKETS;
+	counter_add(&outcome_latency_counts[bucket], 1);
+	counter_add(&outcome_latency_sum_usec, (uint64_t) latency_us);
+	counter_add(&outcome_latency_count, 1);
+	while (latency_us > largest &&
+		   !__atomic_compare_exchange_n(&outcome_latency_max_usec, &largest, latency_us, true,
+										__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+double
+metrics_outcome_latency_quantile(double quantile)
+{
+	uint64_t	total = 0;
+	uint64_t	rank;
+	uint64_t	cumulative = 0;
+	double		largest = (double) __atomic_load_n(&outcome_latency_max_usec, __ATOMIC_RELAXED) / 1e6;
+	int			bucket;
+
+	for (bucket = 0; bucket <= OUTCOME_LATENCY_BUCKETS; bucket++)
+		total += counter_read(&outcome_latency_counts[bucket]);
+	if (total == 0)
+		return NAN;
+	/* the smallest rank r with r >= quantile * total, at least 1 */
+	rank = (uint64_t) (quantile * (double) total);
+	if ((double) rank < quantile * (double) total || rank < 1)
+		rank++;
+	for (bucket = 0; bucket < OUTCOME_LATENCY_BUCKETS; bucket++)
+	{
+		cumulative += counter_read(&outcome_latency_counts[bucket]);
+		if (cumulative >= rank)
+		{
+			double		upper = (double) ((bucket + 1) * OUTCOME_LATENCY_BUCKET_US) / 1e6;
+
+			return upper < largest ? upper : largest;
+		}
+	}
+	return largest;
 }
 
 /* Failed batches of every class. */
@@ -183,6 +277,53 @@ append(char **text, size_t *length, size_t *capacity, const char *format,...)
 	}
 }
 
+/* The outcome publisher's part of the exposition; false on out of memory. */
+static bool
+metrics_render_outcomes(char **text, size_t *length, size_t *capacity)
+{
+	bool		ok;
+
+	ok = append(text, length, capacity,
+				"# HELP axs_feeder_outcomes_published_total Outcome messages committed to Kafka.\n"
+				"# TYPE axs_feeder_outcomes_published_total counter\n"
+				"axs_feeder_outcomes_published_total %" PRIu64 "\n"
+				"# HELP axs_feeder_outcomes_transactions_total Outcome transactions committed.\n"
+				"# TYPE axs_feeder_outcomes_transactions_total counter\n"
+				"axs_feeder_outcomes_transactions_total %" PRIu64 "\n"
+				"# HELP axs_feeder_outcomes_aborted_total Outcome transactions aborted.\n"
+				"# TYPE axs_feeder_outcomes_aborted_total counter\n"
+				"axs_feeder_outcomes_aborted_total %" PRIu64 "\n"
+				"# HELP axs_feeder_outcomes_seq Seq of the last decided event this publisher knows the outcome topic holds.\n"
+				"# TYPE axs_feeder_outcomes_seq gauge\n"
+				"axs_feeder_outcomes_seq %" PRId64 "\n"
+				"# HELP axs_feeder_outcomes_publisher_active 1 while this process holds the outcome topic's publisher lock.\n"
+				"# TYPE axs_feeder_outcomes_publisher_active gauge\n"
+				"axs_feeder_outcomes_publisher_active %d\n"
+				"# HELP axs_feeder_outcome_latency_seconds Time from an event's queued_at to the commit of its outcome message.\n"
+				"# TYPE axs_feeder_outcome_latency_seconds summary\n",
+				counter_read(&outcomes_published), counter_read(&outcome_transactions),
+				counter_read(&outcome_aborts),
+				__atomic_load_n(&outcome_seq, __ATOMIC_RELAXED),
+				__atomic_load_n(&outcome_publisher_active, __ATOMIC_RELAXED));
+	for (size_t q = 0; ok && q < sizeof(outcome_quantiles) / sizeof(outcome_quantiles[0]); q++)
+	{
+		double		value = metrics_outcome_latency_quantile(outcome_quantiles[q]);
+
+		ok = isnan(value) ?
+			append(text, length, capacity,
+				   "axs_feeder_outcome_latency_seconds{quantile=\"%g\"} NaN\n",
+				   outcome_quantiles[q]) :
+			append(text, length, capacity,
+				   "axs_feeder_outcome_latency_seconds{quantile=\"%g\"} %.6f\n",
+				   outcome_quantiles[q], value);
+	}
+	return ok && append(text, length, capacity,
+						"axs_feeder_outcome_latency_seconds_sum %.6f\n"
+						"axs_feeder_outcome_latency_seconds_count %" PRIu64 "\n",
+						(double) counter_read(&outcome_latency_sum_usec) / 1e6,
+						counter_read(&outcome_latency_count));
+}
+
 /* The Prometheus text exposition; NULL on out of memory. */
 static char *
 metrics_render(size_t *length_out)
@@ -250,6 +391,7 @@ metrics_render(size_t *length_out)
 						lag_entries[p].topic, lag_entries[p].partition,
 						lag_entries[p].lag);
 	pthread_mutex_unlock(&lag_mutex);
+	ok = ok && metrics_render_outcomes(&text, &length, &capacity);
 	if (!ok)
 	{
 		free(text);

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "consumer.h"
 #include "feeder.h"
+#include "kafka_client.h"
 #include "log.h"
 
 #define KAFKA_TIMEOUT_MS 10000
@@ -77,34 +78,13 @@ static bool
 add_partitions(rd_kafka_t *handle, const char *topic, int64_t unix_ms,
 			   rd_kafka_topic_partition_list_t *list)
 {
-	rd_kafka_topic_t *topic_handle = rd_kafka_topic_new(handle, topic, NULL);
-	const struct rd_kafka_metadata *metadata = NULL;
-	rd_kafka_resp_err_t error;
-	bool		ok = false;
+	int32_t		count;
 
-	if (topic_handle == NULL)
-	{
-		log_message("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+	if (!kafka_partition_count(handle, topic, KAFKA_TIMEOUT_MS, &count))
 		return false;
-	}
-	error = rd_kafka_metadata(handle, 0, topic_handle, &metadata, KAFKA_TIMEOUT_MS);
-	if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
-		log_message("cannot read the partitions of %s: %s", topic, rd_kafka_err2str(error));
-	else if (metadata->topic_cnt != 1 || metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		log_message("cannot read the partitions of %s: %s", topic,
-					rd_kafka_err2str(metadata->topic_cnt == 1 ? metadata->topics[0].err :
-									 RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
-	else
-	{
-		for (int i = 0; i < metadata->topics[0].partition_cnt; i++)
-			rd_kafka_topic_partition_list_add(list, topic,
-											  metadata->topics[0].partitions[i].id)->offset = unix_ms;
-		ok = true;
-	}
-	if (metadata != NULL)
-		rd_kafka_metadata_destroy(metadata);
-	rd_kafka_topic_destroy(topic_handle);
-	return ok;
+	for (int32_t partition = 0; partition < count; partition++)
+		rd_kafka_topic_partition_list_add(list, topic, partition)->offset = unix_ms;
+	return true;
 }
 
 /*
@@ -199,32 +179,17 @@ compare_partitions(const void *a, const void *b)
 int
 offsets_for_time_run(const FeederOptions *options)
 {
-	rd_kafka_conf_t *conf = consumer_conf_new(options);
 	rd_kafka_topic_partition_list_t *list;
 	rd_kafka_resp_err_t error;
 	rd_kafka_t *handle;
-	char		message[512];
 	char		time_text[40];
 	int64_t    *high_watermarks = NULL;
 	int			exit_status = FEEDER_EXIT_OK;
 
-	if (conf == NULL)
-		return FEEDER_EXIT_FATAL;
-	/* assign() wants a group; this one is never joined nor committed to */
-	if (rd_kafka_conf_set(conf, "group.id", "axs-feeder-offsets-for-time", message,
-						  sizeof(message)) != RD_KAFKA_CONF_OK)
-	{
-		log_message("group.id: %s", message);
-		rd_kafka_conf_destroy(conf);
-		return FEEDER_EXIT_FATAL;
-	}
-	handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, message, sizeof(message));
+	handle = kafka_reader_new(consumer_conf_new(options), "axs-feeder-offsets-for-time",
+							  "the Kafka client");
 	if (handle == NULL)
-	{
-		log_message("cannot create the Kafka client: %s", message);
-		rd_kafka_conf_destroy(conf);
 		return FEEDER_EXIT_FATAL;
-	}
 	offsets_for_time_format_time(time_text, sizeof(time_text), options->offsets_for_time_ms);
 
 	list = rd_kafka_topic_partition_list_new(16);

@@ -18,11 +18,15 @@
 #include <time.h>
 
 static const char usage_text[] =
-"axs-feeder " FEEDER_VERSION ": copy Kafka events into the axs inbox, exactly once.\n"
+"axs-feeder " FEEDER_VERSION ": copy Kafka events into the axs inbox and publish the\n"
+"ledger's decided events to Kafka, exactly once.\n"
 "\n"
 "Usage: axs-feeder --brokers HOST:PORT[,..] --topic NAME[,NAME..] --group ID --db CONNINFO\n"
+"                  [--outcomes-topic NAME [--outcomes-batch N]]\n"
 "                  [--batch-rows N] [--batch-ms MS] [--metrics-port PORT]\n"
 "                  [--synchronous-commit on|off] [--max-batch-retries N] [-X key=value]...\n"
+"       axs-feeder --brokers HOST:PORT[,..] --outcomes-topic NAME --db CONNINFO\n"
+"                  [--outcomes-batch N] [--metrics-port PORT] [-X key=value]...\n"
 "       axs-feeder --offsets-for-time TIME --brokers HOST:PORT[,..] --topic NAME[,NAME..]\n"
 "                  [-X key=value]...\n"
 "\n"
@@ -42,19 +46,30 @@ static const char usage_text[] =
 "                       retries of an error that retrying cannot fix (permission,\n"
 "                       constraint, missing table, ...) before stopping with exit\n"
 "                       status 3 (default 5)                 (env AXS_MAX_BATCH_RETRIES)\n"
+"  --outcomes-topic NAME\n"
+"                       publish every event the ledger decides to topic NAME,\n"
+"                       exactly once (its own thread, PostgreSQL session and\n"
+"                       transactional producer); without --topic, only publish\n"
+"                                                            (env AXS_OUTCOMES_TOPIC)\n"
+"  --outcomes-batch N   most events per outcome transaction (default 20000)\n"
+"                                                            (env AXS_OUTCOMES_BATCH)\n"
 "  --offsets-for-time TIME\n"
 "                       print, for every partition of the topics, the first offset\n"
 "                       at or after TIME (ms since the epoch, or\n"
 "                       2024-05-01T12:00:00Z with a time zone) and the\n"
 "                       axs.feeder_rewind call that replays from there; then exit\n"
-"  -X key=value         any librdkafka property (repeatable); enable.auto.commit,\n"
-"                       enable.auto.offset.store and auto.offset.reset are fixed\n"
+"  -X key=value         any librdkafka property (repeatable), for every Kafka client;\n"
+"                       fixed: enable.auto.commit, enable.auto.offset.store and\n"
+"                       auto.offset.reset; with --outcomes-topic also acks,\n"
+"                       enable.idempotence, isolation.level, enable.partition.eof\n"
+"                       (transactional.id defaults to axs-outcomes-NAME)\n"
 "  --help, --version\n"
 "\n"
 "Each batch is one PostgreSQL transaction: COPY into axs.inbox, invalid\n"
 "messages into axs.dead_letters, offsets advanced in axs.feeder_offsets.\n"
 "Exit status: 0 stopped by SIGTERM/SIGINT, 1 fatal error, 2 bad usage,\n"
-"3 permanent PostgreSQL error, 4 a stored offset no longer in Kafka.\n";
+"3 permanent PostgreSQL error, 4 a stored offset no longer in Kafka,\n"
+"5 the outcome topic holds what the publisher cannot resume from.\n";
 
 const char *
 options_usage(void)
@@ -190,6 +205,19 @@ apply_setting(FeederOptions *options, const char *name, const char *value,
 								"max-batch-retries must be an integer from 0 to 1000000, got \"%s\"",
 								value);
 	}
+	else if (strcmp(name, "outcomes-topic") == 0)
+	{
+		if (value[strspn(value, " \t")] == '\0')
+			return options_fail(error, error_size, "outcomes-topic must not be empty");
+		replace_string(&options->outcomes_topic, value);
+	}
+	else if (strcmp(name, "outcomes-batch") == 0)
+	{
+		if (!parse_int(value, 1, 1000000, &options->outcomes_batch))
+			return options_fail(error, error_size,
+								"outcomes-batch must be an integer from 1 to 1000000, got \"%s\"",
+								value);
+	}
 	else if (strcmp(name, "offsets-for-time") == 0)
 	{
 		if (!options_parse_time(value, &options->offsets_for_time_ms))
@@ -226,6 +254,8 @@ static const struct
 	{"AXS_METRICS_PORT", "metrics-port"},
 	{"AXS_SYNCHRONOUS_COMMIT", "synchronous-commit"},
 	{"AXS_MAX_BATCH_RETRIES", "max-batch-retries"},
+	{"AXS_OUTCOMES_TOPIC", "outcomes-topic"},
+	{"AXS_OUTCOMES_BATCH", "outcomes-batch"},
 };
 
 static const struct option long_options[] = {
@@ -239,6 +269,8 @@ static const struct option long_options[] = {
 	{"synchronous-commit", required_argument, NULL, 0},
 	{"max-batch-retries", required_argument, NULL, 0},
 	{"offsets-for-time", required_argument, NULL, 0},
+	{"outcomes-topic", required_argument, NULL, 0},
+	{"outcomes-batch", required_argument, NULL, 0},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0}
@@ -258,6 +290,7 @@ options_parse(int argc, char **argv, FeederOptions *options,
 	options->batch_ms = FEEDER_DEFAULT_BATCH_MS;
 	options->max_batch_retries = FEEDER_DEFAULT_MAX_BATCH_RETRIES;
 	options->offsets_for_time_ms = -1;
+	options->outcomes_batch = FEEDER_DEFAULT_OUTCOMES_BATCH;
 
 	for (i = 0; i < sizeof(environment_settings) / sizeof(environment_settings[0]); i++)
 	{
@@ -310,11 +343,17 @@ options_parse(int argc, char **argv, FeederOptions *options,
 
 	if (options->brokers == NULL)
 		return options_fail(error, error_size, "--brokers (or AXS_BROKERS) is required");
-	if (options->topic_count == 0)
-		return options_fail(error, error_size, "--topic (or AXS_TOPIC) is required");
 	if (options->offsets_for_time_ms >= 0)
+	{
+		if (options->topic_count == 0)
+			return options_fail(error, error_size, "--topic (or AXS_TOPIC) is required");
 		return OPTIONS_OFFSETS_FOR_TIME;
-	if (options->group == NULL)
+	}
+	if (options->topic_count == 0 && options->outcomes_topic == NULL)
+		return options_fail(error, error_size, "--topic (or AXS_TOPIC), --outcomes-topic "
+							"(or AXS_OUTCOMES_TOPIC), or both, are required");
+	/* a feeder that only publishes joins no group */
+	if (options->topic_count > 0 && options->group == NULL)
 		return options_fail(error, error_size, "--group (or AXS_GROUP) is required");
 	if (options->conninfo == NULL)
 		return options_fail(error, error_size, "--db (or AXS_DB) is required");
@@ -442,6 +481,7 @@ options_free(FeederOptions *options)
 	free(options->brokers);
 	free(options->group);
 	free(options->conninfo);
+	free(options->outcomes_topic);
 	for (i = 0; i < options->topic_count; i++)
 		free(options->topics[i]);
 	for (i = 0; i < options->kafka_property_count; i++)

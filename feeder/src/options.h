@@ -17,6 +17,7 @@
 #define FEEDER_DEFAULT_BATCH_ROWS 10000
 #define FEEDER_DEFAULT_BATCH_MS 50
 #define FEEDER_DEFAULT_MAX_BATCH_RETRIES 5
+#define FEEDER_DEFAULT_OUTCOMES_BATCH 20000
 
 /* Most topics one feeder may subscribe to. */
 #define FEEDER_MAX_TOPICS 64
@@ -43,13 +44,15 @@ typedef struct FeederOptions
 	bool		synchronous_commit; /* batches wait for their WAL flush */
 	int			max_batch_retries;	/* permanent errors retried before stopping */
 	int64_t		offsets_for_time_ms;	/* --offsets-for-time, ms since the epoch */
+	char	   *outcomes_topic; /* NULL: decided events are not published */
+	int			outcomes_batch; /* most events per outcome transaction */
 	KafkaProperty kafka_properties[FEEDER_MAX_KAFKA_PROPERTIES];
 	int			kafka_property_count;
 } FeederOptions;
 
 typedef enum OptionsResult
 {
-	OPTIONS_RUN,				/* options complete, start feeding */
+	OPTIONS_RUN,				/* options complete, start feeding, publishing or both */
 	OPTIONS_OFFSETS_FOR_TIME,	/* --offsets-for-time: print offsets, exit */
 	OPTIONS_HELP,				/* --help given */
 	OPTIONS_VERSION,			/* --version given */

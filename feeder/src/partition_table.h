@@ -2,8 +2,8 @@
  * partition_table.h
  *		The Kafka partitions this feeder owns right now, and for each one
  *		what PostgreSQL has stored (the expected next offset of the
- *		compare-and-set), whether its advisory lock is held, and the next
- *		offset the current batch accepts.
+ *		compare-and-set, the topic's id), whether its advisory lock is held,
+ *		and the next offset the current batch accepts.
  *
  * Pure bookkeeping: no Kafka or libpq calls.
  */
@@ -17,6 +17,9 @@ typedef struct OwnedPartition
 {
 	char	   *topic;
 	int32_t		partition;
+	int32_t		source_topic_id;	/* the topic's id in the ledger
+									 * (axs.source_topic), read with the
+									 * stored offset */
 	bool		has_stored_offset;	/* false: no row in axs.feeder_offsets */
 	int64_t		stored_next_offset; /* valid when has_stored_offset: what the
 									 * next batch expects (batches handed to

@@ -38,14 +38,36 @@
 /* Longest single wait on the socket, so that a stop request is seen. */
 #define POLL_SLICE_MS 100
 
+/* Know of a topic (not resolved yet); returns its entry.  Topics are few. */
+static PgSinkTopic *
+pg_sink_add_topic(PgSink *sink, const char *name)
+{
+	PgSinkTopic *topics = realloc(sink->topics, sizeof(PgSinkTopic) * (size_t) (sink->topic_count + 1));
+	char	   *name_copy = strdup(name);
+
+	if (topics == NULL || name_copy == NULL)
+	{
+		fprintf(stderr, "axs-feeder: out of memory for the topic ids\n");
+		abort();
+	}
+	sink->topics = topics;
+	topics[sink->topic_count].name = name_copy;
+	topics[sink->topic_count].id = 0;
+	topics[sink->topic_count].resolved = false;
+	return &topics[sink->topic_count++];
+}
+
 void
 pg_sink_init(PgSink *sink, const char *conninfo, bool synchronous_commit,
-			 volatile sig_atomic_t *running)
+			 char *const *topics, int topic_count, volatile sig_atomic_t *running)
 {
 	memset(sink, 0, sizeof(*sink));
 	sink->conninfo = strdup(conninfo);
 	sink->synchronous_commit = synchronous_commit;
 	sink->running = running;
+	for (int i = 0; i < topic_count; i++)
+		if (topics[i][0] != '^')
+			pg_sink_add_topic(sink, topics[i]);
 }
 
 uint64_t
@@ -62,10 +84,14 @@ pg_sink_close(PgSink *sink)
 	sink->connection = NULL;
 	free(sink->conninfo);
 	sink->conninfo = NULL;
+	for (int i = 0; i < sink->topic_count; i++)
+		free(sink->topics[i].name);
+	free(sink->topics);
+	sink->topics = NULL;
+	sink->topic_count = 0;
 }
 
-/* Drop a session that failed; the next ensure_connected opens a new one. */
-static void
+void
 pg_sink_disconnect(PgSink *sink)
 {
 	if (sink->connection != NULL)
@@ -178,6 +204,8 @@ pg_sink_connect(PgSink *sink)
 	return connection;
 }
 
+static bool pg_sink_resolve_topics(PgSink *sink);
+
 bool
 pg_sink_ensure_connected(PgSink *sink, bool *new_session)
 {
@@ -189,6 +217,12 @@ pg_sink_ensure_connected(PgSink *sink, bool *new_session)
 	sink->connection = pg_sink_connect(sink);
 	if (sink->connection == NULL)
 		return false;
+	if (!pg_sink_resolve_topics(sink))
+	{
+		/* the next call starts a session afresh */
+		pg_sink_disconnect(sink);
+		return false;
+	}
 	if (sink->connected_before)
 		metrics_count_db_reconnect();
 	sink->connected_before = true;
@@ -311,6 +345,72 @@ pg_sink_failure(PgSink *sink, PGresult *result, const char *operation)
 		PQclear(rollback);
 	}
 	return sink->last_error.error_class == PG_ERROR_FENCED ? PG_SINK_FENCED : PG_SINK_FAILED;
+}
+
+PgSinkStatus
+pg_sink_query(PgSink *sink, const char *sql, int parameter_count,
+			  const char *const *parameters, ExecStatusType expected, const char *what,
+			  PGresult **result)
+{
+	*result = pg_sink_exec(sink, sql, parameter_count, parameters);
+	if (PQresultStatus(*result) != expected)
+	{
+		PgSinkStatus status = pg_sink_failure(sink, *result, what);
+
+		*result = NULL;
+		return status;
+	}
+	return PG_SINK_OK;
+}
+
+/* Ask the ledger for a topic's id (registering the topic on first use). */
+static PgSinkStatus
+pg_sink_query_source_topic(PgSink *sink, PgSinkTopic *topic)
+{
+	const char *params[1] = {topic->name};
+	PGresult   *result;
+
+	if (pg_sink_query(sink, "SELECT axs.source_topic($1)", 1, params, PGRES_TUPLES_OK,
+					  "resolving a topic's id (axs.source_topic)", &result) != PG_SINK_OK)
+		return PG_SINK_FAILED;
+	if (PQntuples(result) != 1 || PQgetisnull(result, 0, 0))
+	{
+		PQclear(result);
+		pg_error_set(&sink->last_error, "22004", "axs.source_topic returned no id", NULL);
+		return PG_SINK_FAILED;
+	}
+	topic->id = (int32_t) strtol(PQgetvalue(result, 0, 0), NULL, 10);
+	topic->resolved = true;
+	PQclear(result);
+	return PG_SINK_OK;
+}
+
+/* A new session: forget every id and resolve each known topic again. */
+static bool
+pg_sink_resolve_topics(PgSink *sink)
+{
+	for (int i = 0; i < sink->topic_count; i++)
+		sink->topics[i].resolved = false;
+	for (int i = 0; i < sink->topic_count; i++)
+		if (pg_sink_query_source_topic(sink, &sink->topics[i]) != PG_SINK_OK)
+			return false;
+	return true;
+}
+
+PgSinkStatus
+pg_sink_source_topic(PgSink *sink, const char *name, int32_t *id)
+{
+	PgSinkTopic *topic = NULL;
+
+	for (int i = 0; topic == NULL && i < sink->topic_count; i++)
+		if (strcmp(sink->topics[i].name, name) == 0)
+			topic = &sink->topics[i];
+	if (topic == NULL)
+		topic = pg_sink_add_topic(sink, name);
+	if (!topic->resolved && pg_sink_query_source_topic(sink, topic) != PG_SINK_OK)
+		return PG_SINK_FAILED;
+	*id = topic->id;
+	return PG_SINK_OK;
 }
 
 PgSinkStatus

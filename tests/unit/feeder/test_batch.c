@@ -1,9 +1,10 @@
 /*
  * test_batch.c
  *		cmocka tests of batch building: valid events become inbox rows with
- *		the encoder's payload, invalid and empty messages become dead letters
- *		with the decoder's reason, written as SQL literals that survive any
- *		byte (quotes, backslashes, NUL), offsets already taken are skipped, the
+ *		the encoder's payload and their topic's id, partition and offset,
+ *		invalid and empty messages become dead letters with the decoder's
+ *		reason, written as SQL literals that survive any byte (quotes,
+ *		backslashes, NUL), offsets already taken are skipped, the
  *		partition's batch range follows the messages, and the inbox rows are
  *		cut into complete COPYs of BATCH_INBOX_ROWS_PER_COPY rows.
  */
@@ -48,6 +49,7 @@ test_valid_event_becomes_inbox_row(void **state)
 	(void) state;
 	partition_table_init(&table);
 	owned = partition_table_add(&table, "ev", 3);
+	owned->source_topic_id = 7;
 	partition_set_stored(owned, true, 10);
 	batch_init(&batch);
 
@@ -69,10 +71,24 @@ test_valid_event_becomes_inbox_row(void **state)
 
 	batch_seal(&batch);
 	batch_seal(&batch);
-	/* header 19 + tuple (2 + 12 + 4 + payload + 12) + trailer 2 */
-	assert_int_equal(batch.inbox_rows.length, 19 + 2 + 12 + 4 + payload_length + 12 + 2);
+	/* header 19 + tuple (2 + 12 + 4 + payload + 12 + 8 + 8 + 12) + trailer 2 */
+	assert_int_equal(batch.inbox_rows.length,
+					 19 + 2 + 12 + 4 + payload_length + 12 + 8 + 8 + 12 + 2);
 	assert_int_equal(batch.inbox_copy_count, 1);
 	assert_int_equal(batch.inbox_copy_ends[0], batch.inbox_rows.length);
+	/* the tuple's six fields, then the trailer */
+	assert_memory_equal(batch.inbox_rows.data + 19, ((const uint8_t[]) {0, 6}), 2);
+	assert_memory_equal(batch.inbox_rows.data + 19 + 2,
+						((const uint8_t[]) {0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1}), 12);
+	assert_memory_equal(batch.inbox_rows.data + 19 + 2 + 12 + 4 + payload_length,
+						((const uint8_t[]) {
+		0, 0, 0, 8, 0x00, 0x02, 0xb0, 0xec, 0x85, 0x20, 0x4b, 0xb0,	/* queued_at */
+		0, 0, 0, 4, 0, 0, 0, 7,	/* source_topic */
+		0, 0, 0, 4, 0, 0, 0, 3,	/* source_partition */
+		0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 10,	/* source_offset */
+		0xff, 0xff}), 12 + 8 + 8 + 12 + 2);
+	assert_non_null(strstr(BATCH_INBOX_COPY, "(event_id, payload, queued_at, source_topic, "
+						   "source_partition, source_offset)"));
 
 	batch_free(&batch);
 	partition_table_free(&table);

@@ -3,7 +3,8 @@
  *		cmocka tests of axs-feeder option parsing: flags, AXS_* environment
  *		variables, precedence (flags win), -X properties and errors; empty
  *		brokers, topics and groups refused at once; --max-batch-retries;
- *		--offsets-for-time and the times it accepts.
+ *		--offsets-for-time and the times it accepts; --outcomes-topic alone
+ *		(no --topic nor --group) or with them, and --outcomes-batch.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,8 @@ clear_environment(void)
 	unsetenv("AXS_METRICS_PORT");
 	unsetenv("AXS_SYNCHRONOUS_COMMIT");
 	unsetenv("AXS_MAX_BATCH_RETRIES");
+	unsetenv("AXS_OUTCOMES_TOPIC");
+	unsetenv("AXS_OUTCOMES_BATCH");
 }
 
 static OptionsResult
@@ -265,6 +268,83 @@ test_offsets_for_time(void **state)
 }
 
 static void
+test_outcomes_topic(void **state)
+{
+	char	   *alone[] = {"axs-feeder", "--brokers", "b:1", "--outcomes-topic", "axs.outcomes",
+	"--db", "x=y", NULL};
+	char	   *both[] = {"axs-feeder", "--brokers", "b:1", "--topic", "t", "--group", "g",
+	"--db", "x=y", "--outcomes-topic", "out", "--outcomes-batch", "500", NULL};
+	char	   *no_group[] = {"axs-feeder", "--brokers", "b:1", "--topic", "t",
+	"--outcomes-topic", "out", "--db", "x=y", NULL};
+	char	   *no_db[] = {"axs-feeder", "--brokers", "b:1", "--outcomes-topic", "out", NULL};
+	char	   *neither[] = {"axs-feeder", "--brokers", "b:1", "--db", "x=y", NULL};
+	char	   *blank[] = {"axs-feeder", "--brokers", "b:1", "--outcomes-topic", " ", "--db", "x=y", NULL};
+	char	   *bad_batch[] = {"axs-feeder", "--brokers", "b:1", "--outcomes-topic", "out",
+	"--db", "x=y", "--outcomes-batch", "0", NULL};
+	/* --offsets-for-time looks at the consumed topics only */
+	char	   *replay[] = {"axs-feeder", "--offsets-for-time", "0", "--brokers", "b:1",
+	"--outcomes-topic", "out", NULL};
+	char	   *no_flags[] = {"axs-feeder", NULL};
+	const struct
+	{
+		char	  **argv;
+		const char *error;
+	}			refused[] = {
+		{no_group, "--group (or AXS_GROUP) is required"},
+		{no_db, "--db (or AXS_DB) is required"},
+		{neither, "--topic (or AXS_TOPIC), --outcomes-topic (or AXS_OUTCOMES_TOPIC)"},
+		{blank, "outcomes-topic must not be empty"},
+		{bad_batch, "outcomes-batch must be an integer from 1"},
+		{replay, "--topic (or AXS_TOPIC) is required"},
+	};
+	FeederOptions options;
+	char		error[256];
+
+	(void) state;
+	clear_environment();
+	/* only publishing: no --topic, no --group */
+	assert_int_equal(parse(&options, error, 7, alone), OPTIONS_RUN);
+	assert_string_equal(options.outcomes_topic, "axs.outcomes");
+	assert_int_equal(options.topic_count, 0);
+	assert_null(options.group);
+	assert_int_equal(options.outcomes_batch, FEEDER_DEFAULT_OUTCOMES_BATCH);
+	options_free(&options);
+
+	assert_int_equal(parse(&options, error, 13, both), OPTIONS_RUN);
+	assert_string_equal(options.outcomes_topic, "out");
+	assert_int_equal(options.topic_count, 1);
+	assert_int_equal(options.outcomes_batch, 500);
+	options_free(&options);
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+	{
+		assert_int_equal(parse_list(refused[i].argv, error), OPTIONS_ERROR);
+		if (strstr(error, refused[i].error) == NULL)
+			fail_msg("\"%s\" does not say \"%s\"", error, refused[i].error);
+	}
+
+	/* the environment alone, and a flag winning over it */
+	setenv("AXS_BROKERS", "b:1", 1);
+	setenv("AXS_DB", "x=y", 1);
+	setenv("AXS_OUTCOMES_TOPIC", "from-env", 1);
+	setenv("AXS_OUTCOMES_BATCH", "64", 1);
+	assert_int_equal(parse(&options, error, 1, no_flags), OPTIONS_RUN);
+	assert_string_equal(options.outcomes_topic, "from-env");
+	assert_int_equal(options.outcomes_batch, 64);
+	options_free(&options);
+	assert_int_equal(parse(&options, error, 7, alone), OPTIONS_RUN);
+	assert_string_equal(options.outcomes_topic, "axs.outcomes");
+	options_free(&options);
+	setenv("AXS_OUTCOMES_TOPIC", "", 1);
+	assert_int_equal(parse_list(no_flags, error), OPTIONS_ERROR);
+	setenv("AXS_OUTCOMES_TOPIC", "\t", 1);
+	assert_int_equal(parse_list(no_flags, error), OPTIONS_ERROR);
+	assert_non_null(strstr(error, "(from AXS_OUTCOMES_TOPIC)"));
+	clear_environment();
+	assert_non_null(strstr(options_usage(), "AXS_OUTCOMES_TOPIC"));
+}
+
+static void
 test_times(void **state)
 {
 	static const struct
@@ -315,6 +395,7 @@ main(void)
 		cmocka_unit_test(test_empty_brokers_topic_group_refused),
 		cmocka_unit_test(test_max_batch_retries),
 		cmocka_unit_test(test_offsets_for_time),
+		cmocka_unit_test(test_outcomes_topic),
 		cmocka_unit_test(test_times),
 	};
 

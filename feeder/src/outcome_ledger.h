@@ -1,0 +1,72 @@
+/*
+ * outcome_ledger.h
+ *		The outcome publisher's calls to the ledger, on its own PostgreSQL
+ *		session (a PgSink of its own): the publisher lock of an outcome
+ *		topic (axs.outcome_publisher_try_lock, a session advisory lock
+ *		taken without waiting), the decided events after a seq
+ *		(axs.outcomes_after) read into rows, and the progress report
+ *		(axs.outcomes_published, for monitoring only).
+ *
+ * Never retries and never decides: failures are in the sink's last_error.
+ */
+#ifndef AXS_FEEDER_OUTCOME_LEDGER_H
+#define AXS_FEEDER_OUTCOME_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "pg_sink.h"
+
+/*
+ * One decided event as axs.outcomes_after returns it.  The strings point
+ * into the batch's PGresult and are NUL-terminated.
+ */
+typedef struct OutcomeRow
+{
+	int64_t		seq;			/* the ledger's decision sequence number */
+	const char *id;				/* the event id in decimal: the message key */
+	size_t		id_length;
+	const char *source_topic;	/* NULL: the event did not come from Kafka */
+	bool		has_source_partition;
+	int32_t		source_partition;
+	const char *source_partition_text;	/* decimal, NULL with the partition */
+	const char *source_offset_text; /* decimal, NULL if none */
+	bool		has_queued_at;	/* false for a synchronous call */
+	int64_t		queued_at_us;	/* microseconds since the Unix epoch */
+	const char *message;		/* the complete JSON message value */
+	size_t		message_length;
+} OutcomeRow;
+
+/* The rows of one axs.outcomes_after call, in seq order. */
+typedef struct OutcomeBatch
+{
+	PGresult   *result;
+	OutcomeRow *rows;
+	int			count;
+	int			capacity;
+} OutcomeBatch;
+
+extern void outcome_batch_init(OutcomeBatch *batch);
+
+/* Forget the rows (clearing the result), keeping the array. */
+extern void outcome_batch_clear(OutcomeBatch *batch);
+extern void outcome_batch_free(OutcomeBatch *batch);
+
+/* axs.outcome_publisher_try_lock(topic): *held is true when this session holds it now. */
+extern PgSinkStatus outcome_ledger_try_lock(PgSink *sink, const char *topic, bool *held);
+
+/*
+ * axs.outcomes_after(after_seq, max_rows, wait_ms) into batch (cleared
+ * first): at most max_rows decided events with seq > after_seq, waiting up
+ * to wait_ms for the first.
+ */
+extern PgSinkStatus outcome_ledger_read(PgSink *sink, int64_t after_seq, int max_rows,
+										int wait_ms, OutcomeBatch *batch);
+
+/* axs.outcomes_published(topic, seq): the publisher's progress, for the lag metric. */
+extern PgSinkStatus outcome_ledger_published(PgSink *sink, const char *topic, int64_t seq);
+
+#endif							/* AXS_FEEDER_OUTCOME_LEDGER_H */
