@@ -42,7 +42,7 @@ delta() { awk -v a="$(metric "$1")" -v b="$(metric "$1" "$DIR/scrape.before")" '
 
 echo "# a. names"
 scrape
-check_eq "the exporter serves the 24 axs series of monitoring/axs-queries.yaml" 24 "$(grep -c '^axs_' "$DIR/scrape")"
+check_eq "the exporter serves the 25 axs series of monitoring/axs-queries.yaml (no outcome publisher yet)" 25 "$(grep -c '^axs_' "$DIR/scrape")"
 bad_names=$(awk '
 	$1 == "#" && $2 == "TYPE" && $3 ~ /^axs_/ {
 		if ($3 !~ /^axs_[a-z_]+$/) print "bad name " $3
@@ -78,6 +78,16 @@ check "axs_applier_batches_total grew, the last batch is recent and its size and
 		'BEGIN { if (b >= 1 && now - t < 60 && s >= 1 && d > 0) print "ok"; else print "batches +" b ", last at " t " (now " now "), size " s ", seconds " d }')"
 check_eq "axs_applier_queue_depth is 0 once drained" 0 "$(metric axs_applier_queue_depth)"
 check_eq "axs_applier_watermark is the last queue position" "$((position + 1))" "$(metric axs_applier_watermark)"
+check_eq "axs_outcomes_decided_total grew by the decided events (520: not the duplicate, the conflict, the dead letter)" 520 \
+	"$(delta axs_outcomes_decided_total)"
+# an outcome publisher's progress, as axs-feeder --outcomes-topic records it after a commit
+q -c "SELECT axs.outcomes_published('axs.outcomes', 500)" >/dev/null
+scrape
+check_eq "axs_outcome_publisher_published_total is the publisher's last committed seq" 500 \
+	"$(metric 'axs_outcome_publisher_published_total')"
+check_eq "axs_outcome_publisher_lag counts the decisions not yet published" 20 "$(metric axs_outcome_publisher_lag)"
+check "axs_outcome_publisher_* carry the topic as a label" \
+	"$(grep -q '^axs_outcome_publisher_lag{.*topic="axs.outcomes"' "$DIR/scrape" && echo ok || grep '^axs_outcome_publisher' "$DIR/scrape")"
 
 echo "# c. waiting events"
 q -c 'ALTER SYSTEM SET axs.applier_enabled = off' -c 'SELECT pg_reload_conf()' >/dev/null
