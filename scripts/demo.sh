@@ -11,6 +11,7 @@
 #	  3. the pipeline, in database postgres (the applier's axs.database):
 #	       axs-loadgen --> axs-broker (topic axs.events) --> axs-feeder
 #	         --> axs.inbox --> applier --> axs.balances / axs.event_log
+#	         --> axs.outcome_stream --> axs-feeder --> axs-broker (axs.outcomes)
 #	     CREATE EXTENSION axs, the loadgen's currencies, AXS_DEMO_EVENTS
 #	     events produced at AXS_DEMO_RATE per second (with some malformed
 #	     messages and re-sent duplicates), a progress line every 2 s;
@@ -18,8 +19,10 @@
 #	     duplicate / dead-lettered counts, the rejections the loadgen
 #	     intended (its overdrafts) against the others, axs.verify()
 #	     ("verify: consistent"), the balances of the 5 most active
-#	     accounts, and the busiest balance's last history rows and its
-#	     value halfway through the run;
+#	     accounts, the busiest balance's last history rows and its
+#	     value halfway through the run, and the outcome stream: decisions
+#	     numbered and published, the produce-to-outcome latency (the
+#	     feeder's summary) and the last messages of one partition;
 #	  5. the ledger's metrics as Prometheus scrapes them from
 #	     prometheus-postgres-exporter (scripts/exporter.sh, stopped on exit).
 #
@@ -78,6 +81,7 @@ RATE=${AXS_DEMO_RATE:-50000}
 PARTITIONS=${AXS_DEMO_PARTITIONS:-16}
 KEY=${AXS_DEMO_KEY:-market}
 TOPIC=axs.events
+OUTCOMES=axs.outcomes
 PSQL=(/usr/lib/postgresql/15/bin/psql -X -v ON_ERROR_STOP=1)
 q() { "${PSQL[@]}" -q -At "$@"; }
 
@@ -134,19 +138,20 @@ q -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION axs'
 q -c "SELECT axs.create_currency(code, scale) FROM (VALUES ('USDT', 6), ('BTC', 8), ('ETH', 8), ('SOL', 8), ('XRP', 6)) AS c(code, scale)" >/dev/null
 echo "database postgres: CREATE EXTENSION axs; currencies $(q -c "SELECT string_agg(code || ' (scale ' || scale || ')', ', ' ORDER BY id) FROM axs.currencies")"
 
-"$TOOLS_BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
+"$TOOLS_BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --topic "$OUTCOMES:$PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
 BROKER_PID=$!
 for _ in $(seq 50); do [ -s "$DIR/broker.addr" ] && break; sleep 0.1; done
 BROKER=$(cat "$DIR/broker.addr" 2>/dev/null) || fail "axs-broker did not start (see $DIR/broker.log)"
-echo "axs-broker (pid $BROKER_PID) at $BROKER, topic $TOPIC with $PARTITIONS partitions"
+echo "axs-broker (pid $BROKER_PID) at $BROKER, topics $TOPIC and $OUTCOMES with $PARTITIONS partitions each"
 
-"$FEEDER_BIN/axs-feeder" --brokers "$BROKER" --topic "$TOPIC" --group axs-demo \
-	--db "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" \
+FEEDER_METRICS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$FEEDER_BIN/axs-feeder" --brokers "$BROKER" --topic "$TOPIC" --group axs-demo --outcomes-topic "$OUTCOMES" \
+	--db "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" --metrics-port "$FEEDER_METRICS_PORT" \
 	-X session.timeout.ms=6000 -X heartbeat.interval.ms=500 >"$DIR/feeder.log" 2>&1 &
 FEEDER_PID=$!
 for _ in $(seq 300); do grep -q "assigned $TOPIC" "$DIR/feeder.log" && break; sleep 0.1; done
 grep -q "assigned $TOPIC" "$DIR/feeder.log" || fail "axs-feeder got no partitions within 30 s (see $DIR/feeder.log)"
-echo "axs-feeder (pid $FEEDER_PID) consuming $TOPIC as group axs-demo"
+echo "axs-feeder (pid $FEEDER_PID) consuming $TOPIC as group axs-demo, publishing every decision to $OUTCOMES"
 
 echo "axs-loadgen: $EVENTS events at $RATE/s (0.5% malformed, 1% re-sent duplicates), keyed by $KEY"
 echo
@@ -195,6 +200,13 @@ last=$(q -c 'SELECT coalesce(max(position), 0) FROM axs.inbox')
 # looks only every 2 s.
 elapsed_ms=$(q -c "SELECT greatest(1, round(extract(epoch FROM max(recorded_at) - min(queued_at)) * 1000))::bigint
 	FROM axs.event_log WHERE queue_position IS NOT NULL")
+# The outcome stream catches up: every decision published.
+for _ in $(seq 600); do
+	[ "$(q -c "SELECT coalesce((SELECT published_seq FROM axs.outcome_publishers WHERE topic = '$OUTCOMES'), -1) = decided_seq FROM axs.applier_state")" = t ] && break
+	sleep 0.1
+done
+outcome_latency=$(curl -sf "http://127.0.0.1:$FEEDER_METRICS_PORT/metrics" |
+	awk '$1 ~ /^axs_feeder_outcome_latency_seconds\{quantile="0.(5|99)"\}/ { printf "%s%.1f ms", sep, $2 * 1000; sep = " / " }')
 
 kill -TERM "$FEEDER_PID"
 feeder_status=0
@@ -280,11 +292,21 @@ echo "through the run, at $midpoint (axs.balance_at):"
 			ORDER BY ordinality DESC LIMIT 5) AS h ORDER BY ordinality" \
 	-c "SELECT * FROM axs.balance_at($busiest, '$busiest_currency', '$midpoint')"
 
+IFS='|' read -r decided_seq published_seq < <(q -c "SELECT st.decided_seq, p.published_seq
+	FROM axs.applier_state AS st LEFT JOIN axs.outcome_publishers AS p ON p.topic = '$OUTCOMES'")
+echo
+echo "the outcome stream: $decided_seq decisions numbered (seq 1..$decided_seq), $published_seq published to $OUTCOMES"
+echo "exactly once; produce-to-outcome-commit latency p50 / p99 ${outcome_latency:-(not measured)}; the last 3 messages of partition 0"
+echo "(kcat -C -X isolation.level=read_committed; key = event id, headers = the source message):"
+kcat -C -b "$BROKER" -t "$OUTCOMES" -p 0 -o -3 -e -q -X isolation.level=read_committed -f '  key %k  %h\n  %s\n' 2>/dev/null ||
+	fail "kcat could not read $OUTCOMES"
+[ "$published_seq" = "$decided_seq" ] || fail "the publisher published up to seq ${published_seq:-none} of $decided_seq"
+
 echo
 metrics_url=$("$TOP/scripts/exporter.sh" start "$DIR") || fail "prometheus-postgres-exporter did not start (log: $DIR/exporter/log)"
 echo "the ledger's metrics, scraped from prometheus-postgres-exporter at $metrics_url"
 echo "(monitoring/axs-queries.yaml; Grafana dashboard monitoring/grafana/axs.json):"
-curl -sf "$metrics_url" | grep -E '^axs_(applier_(decided_total|duplicates_total|fence_held|epoch|queue_depth|lag_seconds|last_batch_size|last_batch_seconds)|dead_letters_total|id_conflicts_total|inbox_segments_in_use)[{ ]' |
+curl -sf "$metrics_url" | grep -E '^axs_(applier_(decided_total|duplicates_total|fence_held|epoch|queue_depth|lag_seconds|last_batch_size|last_batch_seconds)|dead_letters_total|id_conflicts_total|inbox_segments_in_use|outcomes_decided_total|outcome_publisher_lag)[{ ]' |
 	sed 's/{[^}]*}//; s/^/  /'
 
 echo "demo: done"

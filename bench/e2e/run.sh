@@ -16,6 +16,14 @@
 #	     sustained rate; latency = recorded_at - queued_at of the applied
 #	     events of this run (p50, p99, max), computed in SQL.  Both clocks
 #	     are this machine's.
+#	  With the outcome stream on (AXS_BENCH_E2E_OUTCOMES, default on), the
+#	  feeder also publishes every decision (--outcomes-topic, a topic with
+#	  as many partitions as the events topic, per phase): the sustained
+#	  rate is also given up to the commit of the last outcome message
+#	  (axs.outcome_publishers.updated_at once it holds the last seq), and
+#	  the half-load run reports the feeder's own summary of produce ->
+#	  outcome committed (axs_feeder_outcome_latency_seconds, from the
+#	  event's Kafka CreateTime to the return of commit_transaction).
 #	  3. the feeder's peak resident memory (VmHWM of /proc/PID/status), and
 #	     the rejections of both runs: those the loadgen intended (its
 #	     overdrafts, axs-loadgen --intended) against the others, and the
@@ -67,7 +75,8 @@
 # AXS_BENCH_E2E_TIMEOUT (240 s per phase), AXS_BENCH_E2E_BIN (programs,
 # default feeder/ and tools/), AXS_BENCH_E2E_HARNESS_NICE (the CPU priority of
 # axs-broker and axs-loadgen, default 10; 0 = the ledger's),
-# AXS_BENCH_E2E_KEY (axs-loadgen --key: market, the default, or account).
+# AXS_BENCH_E2E_KEY (axs-loadgen --key: market, the default, or account),
+# AXS_BENCH_E2E_OUTCOMES (on, the default, or off: the outcome stream).
 
 set -euo pipefail
 
@@ -84,6 +93,7 @@ WARM_WAL_MB=${AXS_BENCH_E2E_WARM_WAL_MB:-1024}
 PRODUCER_ARGS=${AXS_BENCH_E2E_PRODUCER_ARGS:-}
 HARNESS_NICE=${AXS_BENCH_E2E_HARNESS_NICE:-10}
 KEY=${AXS_BENCH_E2E_KEY:-market}
+OUTCOMES=${AXS_BENCH_E2E_OUTCOMES:-on}
 FEEDER_BIN=${AXS_BENCH_E2E_BIN:-$TOP/feeder}
 TOOLS_BIN=${AXS_BENCH_E2E_BIN:-$TOP/tools}
 DIR=$TOP/.scratch/bench_e2e
@@ -91,6 +101,8 @@ TOPIC=axs.events
 # The half-load run gets a topic of its own: the embedded broker's cost per
 # fetch grows with the message sets it already holds (bench/e2e/README.md).
 LATENCY_TOPIC=axs.events.latency
+OUTCOME_TOPIC=axs.outcomes
+LATENCY_OUTCOME_TOPIC=axs.outcomes.latency
 RESULTS=${AXS_BENCH_RESULTS_FILE:-$TOP/bench/results/$(date -u +%Y%m%dT%H%M%SZ).txt}
 PHASE_TIMEOUT=${AXS_BENCH_E2E_TIMEOUT:-240}
 BROKER_PID=
@@ -177,20 +189,24 @@ vacuumdb --all --freeze --quiet
 q -c 'CHECKPOINT'
 sync
 
-harness "$TOOLS_BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --topic "$LATENCY_TOPIC:$LATENCY_PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
+harness "$TOOLS_BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --topic "$LATENCY_TOPIC:$LATENCY_PARTITIONS" \
+	--topic "$OUTCOME_TOPIC:$PARTITIONS" --topic "$LATENCY_OUTCOME_TOPIC:$LATENCY_PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
 BROKER_PID=$!
 for _ in $(seq 50); do [ -s "$DIR/broker.addr" ] && break; sleep 0.1; done
 BROKER=$(cat "$DIR/broker.addr" 2>/dev/null) || die "axs-broker did not write its address"
 
-# start_feeder TOPIC ARGS: a feeder on TOPIC with these extra flags, once it
+# start_feeder TOPIC OUTCOME_TOPIC ARGS: a feeder on TOPIC with these extra
+# flags, publishing outcomes to OUTCOME_TOPIC if the stream is on, once it
 # owns partitions
+FEEDER_METRICS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_feeder()
 {
-	local topic=$1
+	local topic=$1 outcome_args=()
+	[ "$OUTCOMES" = off ] || outcome_args=(--outcomes-topic "$2" --metrics-port "$FEEDER_METRICS_PORT")
 	# shellcheck disable=SC2086
-	"$FEEDER_BIN/axs-feeder" --brokers "$BROKER" --topic "$topic" --group bench \
+	"$FEEDER_BIN/axs-feeder" --brokers "$BROKER" --topic "$topic" --group bench "${outcome_args[@]}" \
 		--db "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" \
-		-X session.timeout.ms=6000 -X heartbeat.interval.ms=500 $2 \
+		-X session.timeout.ms=6000 -X heartbeat.interval.ms=500 $3 \
 		>>"$DIR/feeder.log" 2>&1 &
 	FEEDER_PID=$!
 	local assigned_before
@@ -217,7 +233,21 @@ stop_feeder()
 }
 
 : >"$DIR/feeder.log"
-start_feeder "$TOPIC" "$FEEDER_ARGS"
+start_feeder "$TOPIC" "$OUTCOME_TOPIC" "$FEEDER_ARGS"
+
+# published_at: once the publisher holds the last seq decided, when it
+# committed it (epoch seconds); waits up to PHASE_TIMEOUT.
+published_at()
+{
+	local deadline=$((SECONDS + PHASE_TIMEOUT)) at
+	while true; do
+		at=$(q -c "SELECT extract(epoch FROM p.updated_at) FROM axs.outcome_publishers p, axs.applier_state st
+		            WHERE p.published_seq = st.decided_seq")
+		[ -z "$at" ] || { echo "$at"; return 0; }
+		[ "$SECONDS" -lt "$deadline" ] || die "the outcome publisher did not catch up within ${PHASE_TIMEOUT} s"
+		sleep 0.05
+	done
+}
 
 stored() { q -c "SELECT coalesce(sum(next_offset), 0) FROM axs.feeder_offsets"; }
 
@@ -255,12 +285,21 @@ read -r s_events s_seconds s_rate s_applied < <(q -F ' ' -c "
 	  FROM axs.event_log WHERE queue_position IS NOT NULL")
 s_watermark=$(q -c 'SELECT watermark FROM axs.applier_state')
 note "sustained: $s_events events decided ($s_applied applied) in $s_seconds s: $s_rate events/s"
+s_published_rate=off
+if [ "$OUTCOMES" != off ]; then
+	s_published_at=$(published_at)
+	read -r s_published_seconds s_published_rate < <(q -F ' ' -c "
+		SELECT round(($s_published_at - extract(epoch FROM min(queued_at)))::numeric, 2),
+		       round(count(*) / ($s_published_at - extract(epoch FROM min(queued_at))))::bigint
+		  FROM axs.event_log WHERE queue_position IS NOT NULL")
+	note "sustained: the last outcome committed $s_published_seconds s after the first produce: $s_published_rate events/s with the outcome stream"
+fi
 
 # --- 2. half load -----------------------------------------------------------
 stop_feeder
 # recycle the sustained run's WAL segments, as the next checkpoint would
 q -c 'CHECKPOINT'
-start_feeder "$LATENCY_TOPIC" "$LATENCY_FEEDER_ARGS"
+start_feeder "$LATENCY_TOPIC" "$LATENCY_OUTCOME_TOPIC" "$LATENCY_FEEDER_ARGS"
 HALF_RATE=${AXS_BENCH_E2E_HALF_RATE:-$((s_rate / 2))}
 note "half load: $LATENCY_EVENTS events at $HALF_RATE/s into $LATENCY_TOPIC:$LATENCY_PARTITIONS (linger.ms $LATENCY_LINGER_MS)"
 run_phase "$LATENCY_TOPIC" "$LATENCY_EVENTS" "$HALF_RATE" $((EVENTS + 1)) "$LATENCY_LINGER_MS"
@@ -271,6 +310,17 @@ read -r l_events l_seconds l_p50 l_p99 l_max < <(q -F ' ' -c "
 	       round(max(ms)::numeric, 1)
 	  FROM (SELECT recorded_at, queued_at, extract(epoch FROM recorded_at - queued_at) * 1000 AS ms
 	          FROM axs.event_log WHERE queue_position > $s_watermark AND reason_code = 0) AS applied")
+
+o_p50=off o_p99=off o_max=off
+if [ "$OUTCOMES" != off ]; then
+	published_at >/dev/null
+	read -r o_p50 o_p99 o_max < <(curl -sf "http://127.0.0.1:$FEEDER_METRICS_PORT/metrics" | awk '
+		$1 == "axs_feeder_outcome_latency_seconds{quantile=\"0.5\"}" { p50 = $2 * 1000 }
+		$1 == "axs_feeder_outcome_latency_seconds{quantile=\"0.99\"}" { p99 = $2 * 1000 }
+		$1 == "axs_feeder_outcome_latency_seconds{quantile=\"0.999\"}" { p999 = $2 * 1000 }
+		END { printf "%.1f %.1f %.1f\n", p50, p99, p999 }')
+	note "half load: produce -> outcome committed p50 $o_p50 ms, p99 $o_p99 ms"
+fi
 
 # --- 3. feeder memory and consistency -------------------------------------
 stop_feeder
@@ -294,6 +344,11 @@ mkdir -p "$(dirname "$RESULTS")"
 	printf '%-44s %12s\n' "half load: latency p50 (ms)" "$l_p50"
 	printf '%-44s %12s\n' "half load: latency p99 (ms)" "$l_p99"
 	printf '%-44s %12s\n' "half load: latency max (ms)" "$l_max"
+	printf '%-44s %12s\n' "outcome stream" "$OUTCOMES"
+	printf '%-44s %12s\n' "sustained: events/s to the outcome committed" "$s_published_rate"
+	printf '%-44s %12s\n' "half load: produce->outcome commit p50 (ms)" "$o_p50"
+	printf '%-44s %12s\n' "half load: produce->outcome commit p99 (ms)" "$o_p99"
+	printf '%-44s %12s\n' "half load: produce->outcome commit p99.9 (ms)" "$o_max"
 	printf '%-44s %12s\n' "feeder VmHWM (MB)" "$(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }')"
 	printf '%-44s %12s\n' "dead letters / axs.verify() rows" "$dead / $verify"
 	printf '%-44s %12s\n' "rejected (intended / others)" "$rejected ($intended_rejected / $unintended)"

@@ -19,7 +19,6 @@
 #include "utils/timestamp.h"
 
 #include "account_rules.h"
-#include "applier_status.h"
 #include "currency_cache.h"
 #include "event_store.h"
 #include "history_store.h"
@@ -166,8 +165,6 @@ apply_event(const AxsEvent *event)
 		axs_history_store(&history, map, decided_at, sync_order);
 	}
 	axs_store_write_balances(map);
-	/* to give the decision its place in the outcome stream soon after commit */
-	axs_applier_wake_at_commit();
 	axs_balance_map_destroy(map);
 	return outcome;
 }

@@ -348,7 +348,7 @@ check "c1: axs_feeder_batch_failures_total{class=\"permanent\"} counts the faile
 sleep 5
 log_check "c1: the status line shows the failed batches" "$DIR/feeder-retrying.log" "failed batches [1-9]"
 stop_check "c1 retrying after an error" "$FEEDER_PID" TERM
-q -c 'GRANT INSERT (event_id, payload, queued_at) ON axs.inbox TO axs_feeder' >/dev/null
+q -c 'GRANT INSERT (event_id, payload, queued_at, source_topic, source_partition, source_offset) ON axs.inbox TO axs_feeder' >/dev/null
 
 echo "# c2. connecting to a stopped PostgreSQL"
 "$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1
