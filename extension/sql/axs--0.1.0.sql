@@ -472,7 +472,8 @@ CREATE FUNCTION axs.outcomes_after(after_seq bigint, max_rows integer DEFAULT 10
 								   wait_ms integer DEFAULT 0)
 RETURNS TABLE (seq bigint, id bigint, source_topic text, source_partition integer,
 			   source_offset bigint, queued_at timestamptz, message text)
-AS 'MODULE_PATHNAME', 'axs_outcomes_after' LANGUAGE C STRICT VOLATILE SET search_path = pg_catalog, pg_temp;
+AS 'MODULE_PATHNAME', 'axs_outcomes_after' LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp SET work_mem = '32MB';	-- the rows stay in memory: a call returns at most a few MB
 
 -- The fence of the publishers of one outcome topic: a session-level
 -- advisory lock (classid 6387828, objid hashtext of the topic), taken

@@ -36,21 +36,33 @@
 /* Stream blocks fetched per query. */
 #define BLOCKS_PER_QUERY 16
 
-/* The decoded history of one decision unit, sorted by (ordinal, account, currency). */
+/*
+ * The decoded history of one decision unit: its entries in block order
+ * (by account, currency), and an index by ordinal: the entries of ordinal o
+ * are entries[order[first[o]]] .. entries[order[first[o + 1] - 1]].  The
+ * arrays are kept, and only grown, from one unit to the next.
+ */
 typedef struct UnitHistory
 {
 	int64		unit;			/* 0: none kept */
 	AxsHistoryEntry *entries;
 	size_t		count;
+	size_t		capacity;
+	uint32	   *order;
+	size_t		order_capacity;
+	uint32	   *first;			/* max_ordinal + 2 of them */
+	size_t		first_capacity;
+	int32		max_ordinal;
 } UnitHistory;
 
 static UnitHistory kept_unit;
-static MemoryContext kept_unit_context = NULL;
 
-/* Names by id, for one call. */
+/* Names by id, for one call: as they are, and as JSON strings (quoted, escaped). */
 typedef struct NameTable
 {
 	char	  **names;
+	char	  **quoted;
+	Datum	   *texts;			/* as text datums, made when first asked for */
 	int			count;			/* ids 1 .. count - 1 */
 } NameTable;
 
@@ -61,6 +73,8 @@ typedef struct OutcomeCall
 	NameTable	topics;
 	StringInfoData message;
 	int			rows;
+	TimestampTz rendered_at;	/* the decided_at last rendered, and its JSON */
+	char		rendered_at_json[40];
 } OutcomeCall;
 
 static SPIPlanPtr blocks_plan = NULL;
@@ -99,7 +113,7 @@ stream_damaged(const char *what, int64 seq)
 static NameTable
 load_names(const char *query)
 {
-	NameTable	table = {NULL, 0};
+	NameTable	table = {NULL, NULL, NULL, 0};
 	int			ret = SPI_execute(query, false, 0);
 
 	/* SPI_palloc: in the function's context, kept past SPI_freetuptable */
@@ -114,7 +128,11 @@ load_names(const char *query)
 			table.count = id + 1;
 	}
 	table.names = SPI_palloc(sizeof(char *) * Max(table.count, 1));
+	table.quoted = SPI_palloc(sizeof(char *) * Max(table.count, 1));
+	table.texts = SPI_palloc(sizeof(Datum) * Max(table.count, 1));
 	memset(table.names, 0, sizeof(char *) * Max(table.count, 1));
+	memset(table.quoted, 0, sizeof(char *) * Max(table.count, 1));
+	memset(table.texts, 0, sizeof(Datum) * Max(table.count, 1));
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
@@ -122,16 +140,25 @@ load_names(const char *query)
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
 
 		if (id > 0)
+		{
+			StringInfoData quoted;
+
 			table.names[id] = SPI_palloc(strlen(name) + 1);
-		if (id > 0)
 			strcpy(table.names[id], name);
+			initStringInfo(&quoted);
+			escape_json(&quoted, name);
+			table.quoted[id] = SPI_palloc(quoted.len + 1);
+			memcpy(table.quoted[id], quoted.data, quoted.len + 1);
+			pfree(quoted.data);
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return table;
 }
 
-static const char *
-name_of(NameTable *table, int32 id, const char *query, const char *what, int64 seq)
+/* Make sure id is in the table (reloading it once if not); else the stream is damaged. */
+static void
+require_name(NameTable *table, int32 id, const char *query, const char *what, int64 seq)
 {
 	if (table->names == NULL || id <= 0 || id >= table->count || table->names[id] == NULL)
 	{
@@ -139,39 +166,84 @@ name_of(NameTable *table, int32 id, const char *query, const char *what, int64 s
 		if (id <= 0 || id >= table->count || table->names[id] == NULL)
 			stream_damaged(what, seq);
 	}
-	return table->names[id];
 }
 
-static int
-compare_by_ordinal(const void *a, const void *b)
+static const char *
+currency_json(OutcomeCall *call, int32 currency, int64 seq)
 {
-	const AxsHistoryEntry *x = a;
-	const AxsHistoryEntry *y = b;
+	require_name(&call->currencies, currency, "SELECT id, code FROM axs.currencies",
+				 "an unknown currency", seq);
+	return call->currencies.quoted[currency];
+}
 
-	if (x->ordinal != y->ordinal)
-		return x->ordinal < y->ordinal ? -1 : 1;
-	if (x->account != y->account)
-		return x->account < y->account ? -1 : 1;
-	if (x->currency != y->currency)
-		return x->currency < y->currency ? -1 : 1;
-	return 0;
+static Datum
+source_topic_text(OutcomeCall *call, int32 topic, int64 seq)
+{
+	NameTable  *topics = &call->topics;
+
+	require_name(topics, topic, "SELECT id, topic FROM axs.source_topics", "an unknown source topic", seq);
+	if (topics->texts[topic] == (Datum) 0)
+	{
+		MemoryContext caller = MemoryContextSwitchTo(GetMemoryChunkContext(topics->texts));
+
+		topics->texts[topic] = CStringGetTextDatum(topics->names[topic]);
+		MemoryContextSwitchTo(caller);
+	}
+	return topics->texts[topic];
+}
+
+/* Grow a kept array (TopMemoryContext) to hold at least needed elements. */
+static void *
+grow_kept(void *array, size_t *capacity, size_t needed, size_t element_size)
+{
+	if (needed <= *capacity)
+		return array;
+	*capacity = Max(needed, *capacity * 2);
+	if (array == NULL)
+		return MemoryContextAllocHuge(TopMemoryContext, element_size * *capacity);
+	return repalloc_huge(array, element_size * *capacity);
+}
+
+/* Index the kept entries by ordinal (a counting sort: stable, so key order stays). */
+static void
+index_by_ordinal(int64 seq)
+{
+	UnitHistory *u = &kept_unit;
+	size_t		nfirst;
+
+	u->max_ordinal = 0;
+	for (size_t i = 0; i < u->count; i++)
+	{
+		if (u->entries[i].ordinal < 0)
+			stream_damaged("a history entry of its unit has a negative ordinal", seq);
+		u->max_ordinal = Max(u->max_ordinal, u->entries[i].ordinal);
+	}
+	nfirst = (size_t) u->max_ordinal + 2;
+	u->first = grow_kept(u->first, &u->first_capacity, nfirst, sizeof(uint32));
+	u->order = grow_kept(u->order, &u->order_capacity, u->count, sizeof(uint32));
+	memset(u->first, 0, sizeof(uint32) * nfirst);
+	for (size_t i = 0; i < u->count; i++)
+		u->first[u->entries[i].ordinal + 1]++;
+	for (size_t o = 1; o < nfirst; o++)
+		u->first[o] += u->first[o - 1];
+	/* place each entry at its ordinal's next free slot, using first[o] as the cursor */
+	for (size_t i = 0; i < u->count; i++)
+		u->order[u->first[u->entries[i].ordinal]++] = (uint32) i;
+	/* the cursors ended at the next ordinal's start: shift back */
+	for (size_t o = nfirst - 1; o > 0; o--)
+		u->first[o] = u->first[o - 1];
+	u->first[0] = 0;
 }
 
 /* Decode the history blocks of the unit whose first block is unit, and keep them. */
 static void
 load_unit(int64 unit, int64 seq)
 {
-	size_t		capacity = AXS_HISTORY_BLOCK_MAX_ENTRIES * 4;
 	int64		next_block = unit;
 	bool		done = false;
 
-	if (kept_unit_context == NULL)
-		kept_unit_context = AllocSetContextCreate(TopMemoryContext, "axs outcome stream unit",
-												  ALLOCSET_DEFAULT_SIZES);
-	MemoryContextReset(kept_unit_context);
 	kept_unit.unit = 0;
 	kept_unit.count = 0;
-	kept_unit.entries = MemoryContextAllocHuge(kept_unit_context, sizeof(AxsHistoryEntry) * capacity);
 	while (!done)
 	{
 		Datum		arguments[2] = {Int64GetDatum(next_block), Int32GetDatum(BLOCKS_PER_QUERY)};
@@ -198,55 +270,51 @@ load_unit(int64 unit, int64 seq)
 				break;
 			}
 			entries = DatumGetByteaPP(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
-			if (kept_unit.count + AXS_HISTORY_BLOCK_MAX_ENTRIES > capacity)
-			{
-				capacity *= 2;
-				kept_unit.entries = repalloc_huge(kept_unit.entries, sizeof(AxsHistoryEntry) * capacity);
-			}
+			kept_unit.entries = grow_kept(kept_unit.entries, &kept_unit.capacity,
+										  kept_unit.count + AXS_HISTORY_BLOCK_MAX_ENTRIES,
+										  sizeof(AxsHistoryEntry));
 			if (!axs_history_block_decode((const uint8 *) VARDATA_ANY(entries), VARSIZE_ANY_EXHDR(entries),
 										  block, &kept_unit.entries[kept_unit.count],
-										  capacity - kept_unit.count, &decoded))
+										  kept_unit.capacity - kept_unit.count, &decoded))
 				stream_damaged("a history block of its unit does not decode", seq);
 			kept_unit.count += decoded;
 			next_block = block + 1;
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
-	if (kept_unit.count == 0)
+	if (kept_unit.count == 0 || kept_unit.count > PG_UINT32_MAX)
 		stream_damaged("its history unit has no blocks", seq);
-	qsort(kept_unit.entries, kept_unit.count, sizeof(AxsHistoryEntry), compare_by_ordinal);
+	index_by_ordinal(seq);
 	kept_unit.unit = unit;
 }
 
-/* The first kept entry with this ordinal, or count if none. */
-static size_t
-first_of_ordinal(int32 ordinal)
+/* Append an int64 in decimal. */
+static inline void
+append_int64(StringInfo out, int64 value)
 {
-	size_t		low = 0;
-	size_t		high = kept_unit.count;
+	char		digits[MAXINT8LEN + 1];
+	int			length = pg_lltoa(value, digits);
 
-	while (low < high)
-	{
-		size_t		middle = low + (high - low) / 2;
-
-		if (kept_unit.entries[middle].ordinal < ordinal)
-			low = middle + 1;
-		else
-			high = middle;
-	}
-	return low;
+	appendBinaryStringInfo(out, digits, length);
 }
 
+/* decided_at as RFC 3339 in UTC; a batch's events share one, rendered once. */
 static void
-append_timestamp(StringInfo out, TimestampTz at)
+append_timestamp(OutcomeCall *call, TimestampTz at)
 {
-	struct pg_tm tm;
-	fsec_t		fsec;
+	if (at != call->rendered_at || call->rendered_at_json[0] == '\0')
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
 
-	if (timestamp2tm(at, NULL, &tm, &fsec, NULL, NULL) != 0)
-		elog(ERROR, "timestamp out of range");
-	appendStringInfo(out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
-					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+		if (timestamp2tm(at, NULL, &tm, &fsec, NULL, NULL) != 0)
+			elog(ERROR, "timestamp out of range");
+		snprintf(call->rendered_at_json, sizeof(call->rendered_at_json),
+				 "\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
+				 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+		call->rendered_at = at;
+	}
+	appendStringInfoString(&call->message, call->rendered_at_json);
 }
 
 /* The balances after an applied event, from its unit's history. */
@@ -262,21 +330,24 @@ append_balances(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
 	}
 	if (kept_unit.unit != entry->history_unit)
 		load_unit(entry->history_unit, seq);
+	if (entry->ordinal < 0 || entry->ordinal > kept_unit.max_ordinal)
+		stream_damaged("its history unit has no entries for it", seq);
 	appendStringInfoChar(&call->message, '[');
-	for (size_t i = first_of_ordinal(entry->ordinal);
-		 i < kept_unit.count && kept_unit.entries[i].ordinal == entry->ordinal; i++)
+	for (uint32 i = kept_unit.first[entry->ordinal]; i < kept_unit.first[entry->ordinal + 1]; i++)
 	{
-		const AxsHistoryEntry *change = &kept_unit.entries[i];
+		const AxsHistoryEntry *change = &kept_unit.entries[kept_unit.order[i]];
 
 		if (change->event_id != entry->id)
 			stream_damaged("its history entries belong to another event", seq);
-		appendStringInfo(&call->message, "%s{\"account\":" INT64_FORMAT ",\"currency\":",
-						 first ? "" : ",", change->account);
-		escape_json(&call->message,
-					name_of(&call->currencies, change->currency,
-							"SELECT id, code FROM axs.currencies", "an unknown currency", seq));
-		appendStringInfo(&call->message, ",\"available\":" INT64_FORMAT ",\"frozen\":" INT64_FORMAT "}",
-						 change->available, change->frozen);
+		appendStringInfoString(&call->message, first ? "{\"account\":" : ",{\"account\":");
+		append_int64(&call->message, change->account);
+		appendStringInfoString(&call->message, ",\"currency\":");
+		appendStringInfoString(&call->message, currency_json(call, change->currency, seq));
+		appendStringInfoString(&call->message, ",\"available\":");
+		append_int64(&call->message, change->available);
+		appendStringInfoString(&call->message, ",\"frozen\":");
+		append_int64(&call->message, change->frozen);
+		appendStringInfoChar(&call->message, '}');
 		first = false;
 	}
 	appendStringInfoChar(&call->message, ']');
@@ -293,16 +364,21 @@ emit_outcome(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
 	if (kind == NULL || (entry->reason != AXS_REASON_NONE && reason == NULL))
 		stream_damaged("an unknown kind or reason", seq);
 	resetStringInfo(&call->message);
-	appendStringInfo(&call->message, "{\"id\":" INT64_FORMAT ",\"seq\":" INT64_FORMAT ",\"status\":\"%s\",\"reason\":",
-					 entry->id, seq, entry->reason == AXS_REASON_NONE ? "applied" : "rejected");
+	appendStringInfoString(&call->message, "{\"id\":");
+	append_int64(&call->message, entry->id);
+	appendStringInfoString(&call->message, ",\"seq\":");
+	append_int64(&call->message, seq);
 	if (entry->reason == AXS_REASON_NONE)
-		appendStringInfoString(&call->message, "null");
+		appendStringInfoString(&call->message, ",\"status\":\"applied\",\"reason\":null");
 	else
+	{
+		appendStringInfoString(&call->message, ",\"status\":\"rejected\",\"reason\":");
 		escape_json(&call->message, reason);
+	}
 	appendStringInfoString(&call->message, ",\"kind\":");
 	escape_json(&call->message, kind);
 	appendStringInfoString(&call->message, ",\"decided_at\":");
-	append_timestamp(&call->message, entry->decided_at);
+	append_timestamp(call, entry->decided_at);
 	appendStringInfoString(&call->message, ",\"balances\":");
 	append_balances(call, entry, seq);
 	appendStringInfoChar(&call->message, '}');
@@ -311,9 +387,7 @@ emit_outcome(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
 	values[1] = Int64GetDatum(entry->id);
 	if (entry->source_topic != 0)
 	{
-		values[2] = CStringGetTextDatum(name_of(&call->topics, entry->source_topic,
-												"SELECT id, topic FROM axs.source_topics",
-												"an unknown source topic", seq));
+		values[2] = source_topic_text(call, entry->source_topic, seq);
 		values[3] = Int32GetDatum(entry->source_partition);
 		values[4] = Int64GetDatum(entry->source_offset);
 	}
