@@ -17,8 +17,8 @@
 #	     events of this run (p50, p99, max), computed in SQL.  Both clocks
 #	     are this machine's.
 #	  With the outcome stream on (AXS_BENCH_E2E_OUTCOMES, default on), the
-#	  feeder also publishes every decision (--outcomes-topic, a topic with
-#	  as many partitions as the events topic, per phase): the sustained
+#	  feeder also publishes every decision (--outcomes-topic, one topic with
+#	  as many partitions as the sustained run's events topic): the sustained
 #	  rate is also given up to the commit of the last outcome message
 #	  (axs.outcome_publishers.updated_at once it holds the last seq), and
 #	  the half-load run reports the feeder's own summary of produce ->
@@ -101,8 +101,10 @@ TOPIC=axs.events
 # The half-load run gets a topic of its own: the embedded broker's cost per
 # fetch grows with the message sets it already holds (bench/e2e/README.md).
 LATENCY_TOPIC=axs.events.latency
+# One outcome topic for both runs, as in production: a publisher that
+# started on a new topic would publish the whole stream into it first.  The
+# half-load run's source partitions 0..3 are its partitions 0..3.
 OUTCOME_TOPIC=axs.outcomes
-LATENCY_OUTCOME_TOPIC=axs.outcomes.latency
 RESULTS=${AXS_BENCH_RESULTS_FILE:-$TOP/bench/results/$(date -u +%Y%m%dT%H%M%SZ).txt}
 PHASE_TIMEOUT=${AXS_BENCH_E2E_TIMEOUT:-240}
 BROKER_PID=
@@ -190,7 +192,7 @@ q -c 'CHECKPOINT'
 sync
 
 harness "$TOOLS_BIN/axs-broker" --topic "$TOPIC:$PARTITIONS" --topic "$LATENCY_TOPIC:$LATENCY_PARTITIONS" \
-	--topic "$OUTCOME_TOPIC:$PARTITIONS" --topic "$LATENCY_OUTCOME_TOPIC:$LATENCY_PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
+	--topic "$OUTCOME_TOPIC:$PARTITIONS" --address-file "$DIR/broker.addr" >/dev/null 2>"$DIR/broker.log" &
 BROKER_PID=$!
 for _ in $(seq 50); do [ -s "$DIR/broker.addr" ] && break; sleep 0.1; done
 BROKER=$(cat "$DIR/broker.addr" 2>/dev/null) || die "axs-broker did not write its address"
@@ -299,7 +301,7 @@ fi
 stop_feeder
 # recycle the sustained run's WAL segments, as the next checkpoint would
 q -c 'CHECKPOINT'
-start_feeder "$LATENCY_TOPIC" "$LATENCY_OUTCOME_TOPIC" "$LATENCY_FEEDER_ARGS"
+start_feeder "$LATENCY_TOPIC" "$OUTCOME_TOPIC" "$LATENCY_FEEDER_ARGS"
 HALF_RATE=${AXS_BENCH_E2E_HALF_RATE:-$((s_rate / 2))}
 note "half load: $LATENCY_EVENTS events at $HALF_RATE/s into $LATENCY_TOPIC:$LATENCY_PARTITIONS (linger.ms $LATENCY_LINGER_MS)"
 run_phase "$LATENCY_TOPIC" "$LATENCY_EVENTS" "$HALF_RATE" $((EVENTS + 1)) "$LATENCY_LINGER_MS"

@@ -2,8 +2,9 @@
  * outcome_ledger.c
  *		The outcome publisher's PostgreSQL calls (see outcome_ledger.h).
  *
- * queued_at is asked for as microseconds since the Unix epoch, so that the
- * latency of an outcome needs no parsing of the session's DateStyle.
+ * axs.outcomes_after's rows come in binary: no output function runs per
+ * value on the server (int8out, timestamptz_out), and queued_at arrives as
+ * PostgreSQL's microseconds since 2000-01-01, whatever the DateStyle.
  */
 #include "outcome_ledger.h"
 
@@ -20,14 +21,59 @@ enum
 	COLUMN_SOURCE_TOPIC,
 	COLUMN_SOURCE_PARTITION,
 	COLUMN_SOURCE_OFFSET,
-	COLUMN_QUEUED_AT_US,
+	COLUMN_QUEUED_AT,
 	COLUMN_MESSAGE
 };
 
 #define OUTCOMES_AFTER_SQL \
-	"SELECT seq, id, source_topic, source_partition, source_offset," \
-	" (extract(epoch FROM queued_at) * 1000000)::int8, message" \
+	"SELECT seq, id, source_topic, source_partition, source_offset, queued_at, message" \
 	" FROM axs.outcomes_after($1, $2, $3)"
+
+/* Microseconds from the Unix epoch to PostgreSQL's (2000-01-01). */
+#define POSTGRES_EPOCH_UNIX_US INT64_C(946684800000000)
+
+/* A binary int8 / int4 column (network byte order). */
+static int64_t
+binary_int64(const PGresult *result, int row, int column)
+{
+	const unsigned char *bytes = (const unsigned char *) PQgetvalue(result, row, column);
+	uint64_t	value = 0;
+
+	for (int i = 0; i < 8; i++)
+		value = (value << 8) | bytes[i];
+	return (int64_t) value;
+}
+
+static int32_t
+binary_int32(const PGresult *result, int row, int column)
+{
+	const unsigned char *bytes = (const unsigned char *) PQgetvalue(result, row, column);
+
+	return (int32_t) (((uint32_t) bytes[0] << 24) | ((uint32_t) bytes[1] << 16) |
+					  ((uint32_t) bytes[2] << 8) | (uint32_t) bytes[3]);
+}
+
+/* value in decimal into buffer (at least 21 bytes); returns its length. */
+static size_t
+format_int64(int64_t value, char *buffer)
+{
+	char		digits[21];
+	size_t		n = 0;
+	uint64_t	magnitude = value < 0 ? 0 - (uint64_t) value : (uint64_t) value;
+	size_t		length = 0;
+
+	do
+	{
+		digits[n++] = (char) ('0' + magnitude % 10);
+		magnitude /= 10;
+	} while (magnitude != 0);
+	if (value < 0)
+		buffer[length++] = '-';
+	while (n > 0)
+		buffer[length++] = digits[--n];
+	buffer[length] = '\0';
+	return length;
+}
 
 void
 outcome_batch_init(OutcomeBatch *batch)
@@ -90,8 +136,8 @@ outcome_ledger_read(PgSink *sink, int64_t after_seq, int max_rows, int wait_ms,
 	snprintf(after_text, sizeof(after_text), "%" PRId64, after_seq);
 	snprintf(max_text, sizeof(max_text), "%d", max_rows);
 	snprintf(wait_text, sizeof(wait_text), "%d", wait_ms);
-	status = pg_sink_query(sink, OUTCOMES_AFTER_SQL, 3, params, PGRES_TUPLES_OK,
-						   "axs.outcomes_after", &result);
+	status = pg_sink_query_format(sink, OUTCOMES_AFTER_SQL, 3, params, 1, PGRES_TUPLES_OK,
+								  "axs.outcomes_after", &result);
 	if (status != PG_SINK_OK)
 		return status;
 	rows = PQntuples(result);
@@ -111,19 +157,30 @@ outcome_ledger_read(PgSink *sink, int64_t after_seq, int max_rows, int wait_ms,
 	for (int r = 0; r < rows; r++)
 	{
 		OutcomeRow *row = &batch->rows[r];
-		const char *queued_at = column_text(result, r, COLUMN_QUEUED_AT_US);
 
-		row->seq = strtoll(PQgetvalue(result, r, COLUMN_SEQ), NULL, 10);
-		row->id = PQgetvalue(result, r, COLUMN_ID);
-		row->id_length = (size_t) PQgetlength(result, r, COLUMN_ID);
+		row->seq = binary_int64(result, r, COLUMN_SEQ);
+		row->id_length = format_int64(binary_int64(result, r, COLUMN_ID), row->id_buffer);
+		row->id = row->id_buffer;
+		/* text in binary is its bytes; libpq ends every value with a NUL */
 		row->source_topic = column_text(result, r, COLUMN_SOURCE_TOPIC);
-		row->source_partition_text = column_text(result, r, COLUMN_SOURCE_PARTITION);
-		row->has_source_partition = row->source_partition_text != NULL;
-		row->source_partition = row->has_source_partition ?
-			(int32_t) strtol(row->source_partition_text, NULL, 10) : -1;
-		row->source_offset_text = column_text(result, r, COLUMN_SOURCE_OFFSET);
-		row->has_queued_at = queued_at != NULL;
-		row->queued_at_us = queued_at != NULL ? strtoll(queued_at, NULL, 10) : 0;
+		row->has_source_partition = !PQgetisnull(result, r, COLUMN_SOURCE_PARTITION);
+		row->source_partition = -1;
+		row->source_partition_text = NULL;
+		if (row->has_source_partition)
+		{
+			row->source_partition = binary_int32(result, r, COLUMN_SOURCE_PARTITION);
+			format_int64(row->source_partition, row->partition_buffer);
+			row->source_partition_text = row->partition_buffer;
+		}
+		row->source_offset_text = NULL;
+		if (!PQgetisnull(result, r, COLUMN_SOURCE_OFFSET))
+		{
+			format_int64(binary_int64(result, r, COLUMN_SOURCE_OFFSET), row->offset_buffer);
+			row->source_offset_text = row->offset_buffer;
+		}
+		row->has_queued_at = !PQgetisnull(result, r, COLUMN_QUEUED_AT);
+		row->queued_at_us = row->has_queued_at ?
+			binary_int64(result, r, COLUMN_QUEUED_AT) + POSTGRES_EPOCH_UNIX_US : 0;
 		row->message = PQgetvalue(result, r, COLUMN_MESSAGE);
 		row->message_length = (size_t) PQgetlength(result, r, COLUMN_MESSAGE);
 	}

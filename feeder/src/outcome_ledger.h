@@ -34,6 +34,9 @@ typedef struct OutcomeRow
 	int32_t		source_partition;
 	const char *source_partition_text;	/* decimal, NULL with the partition */
 	const char *source_offset_text; /* decimal, NULL if none */
+	char		id_buffer[24];	/* where id and the texts above are written */
+	char		partition_buffer[12];
+	char		offset_buffer[24];
 	bool		has_queued_at;	/* false for a synchronous call */
 	int64_t		queued_at_us;	/* microseconds since the Unix epoch */
 	const char *message;		/* the complete JSON message value */

@@ -216,13 +216,19 @@ outcome_producer_send(OutcomeProducer *producer, int32_t partition, const Outcom
 	rd_kafka_resp_err_t error;
 	char		what[64];
 
-	/* librdkafka owns the headers once the message is queued, not before */
+	/*
+	 * librdkafka owns the headers once the message is queued, not before.
+	 * Key and value are not copied: they live in the row's PGresult, which
+	 * the publisher keeps until the transaction is committed or aborted or
+	 * the producer destroyed (publisher.c), by when librdkafka is done
+	 * with every message.
+	 */
 	for (;;)
 	{
 		error = rd_kafka_producev(producer->handle,
 								  RD_KAFKA_V_RKT(producer->topic),
 								  RD_KAFKA_V_PARTITION(partition),
-								  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+								  RD_KAFKA_V_MSGFLAGS(0),
 								  RD_KAFKA_V_KEY(row->id, row->id_length),
 								  RD_KAFKA_V_VALUE((void *) row->message, row->message_length),
 								  RD_KAFKA_V_HEADERS(headers),

@@ -276,18 +276,19 @@ pg_sink_wait_for_result(PgSink *sink)
 
 /*
  * Send a query with text parameters and wait for its result as
- * pg_sink_wait_for_result does; NULL when the query could not be sent, or
- * when the wait gave up (the connection is then dropped).  Every result
- * after the first is discarded.
+ * pg_sink_wait_for_result does, in text (result_format 0) or binary (1);
+ * NULL when the query could not be sent, or when the wait gave up (the
+ * connection is then dropped).  Every result after the first is discarded.
  */
 static PGresult *
-pg_sink_exec(PgSink *sink, const char *sql, int parameter_count, const char *const *parameters)
+pg_sink_exec_format(PgSink *sink, const char *sql, int parameter_count,
+					const char *const *parameters, int result_format)
 {
 	PGresult   *first = NULL;
 	PGresult   *result;
 
 	if (!PQsendQueryParams(sink->connection, sql, parameter_count, NULL, parameters,
-						   NULL, NULL, 0))
+						   NULL, NULL, result_format))
 		return NULL;
 	while (pg_sink_wait_for_result(sink))
 	{
@@ -302,6 +303,12 @@ pg_sink_exec(PgSink *sink, const char *sql, int parameter_count, const char *con
 	PQclear(first);
 	pg_sink_disconnect(sink);
 	return NULL;
+}
+
+static PGresult *
+pg_sink_exec(PgSink *sink, const char *sql, int parameter_count, const char *const *parameters)
+{
+	return pg_sink_exec_format(sink, sql, parameter_count, parameters, 0);
 }
 
 /*
@@ -352,7 +359,15 @@ pg_sink_query(PgSink *sink, const char *sql, int parameter_count,
 			  const char *const *parameters, ExecStatusType expected, const char *what,
 			  PGresult **result)
 {
-	*result = pg_sink_exec(sink, sql, parameter_count, parameters);
+	return pg_sink_query_format(sink, sql, parameter_count, parameters, 0, expected, what, result);
+}
+
+PgSinkStatus
+pg_sink_query_format(PgSink *sink, const char *sql, int parameter_count,
+					 const char *const *parameters, int result_format, ExecStatusType expected,
+					 const char *what, PGresult **result)
+{
+	*result = pg_sink_exec_format(sink, sql, parameter_count, parameters, result_format);
 	if (PQresultStatus(*result) != expected)
 	{
 		PgSinkStatus status = pg_sink_failure(sink, *result, what);

@@ -113,6 +113,12 @@ extern PgSinkStatus pg_sink_query(PgSink *sink, const char *sql, int parameter_c
 								  const char *const *parameters, ExecStatusType expected,
 								  const char *what, PGresult **result);
 
+/* pg_sink_query with its result in text (result_format 0) or binary (1). */
+extern PgSinkStatus pg_sink_query_format(PgSink *sink, const char *sql, int parameter_count,
+										 const char *const *parameters, int result_format,
+										 ExecStatusType expected, const char *what,
+										 PGresult **result);
+
 /* Read axs.feeder_offsets for one partition into owned. */
 extern PgSinkStatus pg_sink_read_offset(PgSink *sink, OwnedPartition *owned);
 
