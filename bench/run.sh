@@ -2,15 +2,18 @@
 #
 # bench/run.sh
 #	Entry point of "make bench": runs every benchmark under bench/ (today
-#	the applier benchmark, bench/applier/run.sh), prints one table and
-#	writes it to bench/results/<timestamp>.txt.  A new benchmark adds a
+#	the applier benchmark, bench/applier/run.sh, then the end-to-end one,
+#	bench/e2e/run.sh, without and with the outcome stream), prints the
+#	tables and writes them to bench/results/<timestamp>.txt.  A new benchmark adds a
 #	bench/NAME/run.sh that prints rows "method|events|seconds" on stdout
 #	and is listed in BENCHMARKS.
 #
 # Options (environment): AXS_BENCH_EVENTS (1000000), AXS_BENCH_BATCH_SIZES
 # ("20000 100000 200000"), AXS_BENCH_REPEATS (3 drains per batch size),
 # AXS_BENCH_BASELINE_EVENTS (20000), AXS_BENCH_AXS_EVENTS (200000),
-# AXS_BENCH_CLIENTS (16), AXS_BENCH_E2E=0 to skip the end-to-end benchmark.
+# AXS_BENCH_CLIENTS (16), AXS_BENCH_E2E=0 to skip the end-to-end benchmark,
+# AXS_BENCH_E2E_OUTCOMES_RATE (140000: the producer's rate in the end-to-end
+# run with the outcome stream on).
 
 set -euo pipefail
 
@@ -53,5 +56,12 @@ for name in $BENCHMARKS; do
 		rm -f "$OUT.$name.rows"
 	} 2>&1 | tee -a "$OUT"
 done
-[ "${AXS_BENCH_E2E:-1}" = 0 ] || AXS_BENCH_RESULTS_FILE=$OUT "$TOP/bench/e2e/run.sh"
+# End to end twice: without the outcome stream (the ledger's own targets),
+# then with it, the producer throttled to what the pipeline drains with the
+# stream on (the embedded broker's retention: bench/e2e/README.md).
+if [ "${AXS_BENCH_E2E:-1}" != 0 ]; then
+	AXS_BENCH_E2E_OUTCOMES=off AXS_BENCH_RESULTS_FILE=$OUT "$TOP/bench/e2e/run.sh"
+	AXS_BENCH_E2E_OUTCOMES=on AXS_BENCH_E2E_RATE=${AXS_BENCH_E2E_OUTCOMES_RATE:-140000} \
+		AXS_BENCH_RESULTS_FILE=$OUT "$TOP/bench/e2e/run.sh"
+fi
 echo "results written to $OUT"

@@ -114,5 +114,23 @@ SELECT seq, id, pg_temp.shown(message) FROM axs.outcomes_after(10, 10, 10000);
 SELECT decided_seq FROM axs.applier_state;
 
 DROP TABLE outcomes;
+
+-- damage is reported, never read past: a block that does not decode, a
+-- missing block, history that does not hold the event (XX001)
+BEGIN;
+UPDATE axs.outcome_stream SET entries = set_byte(entries, 0, 99) WHERE first_seq = 1;
+SELECT count(*) FROM axs.outcomes_after(0, 10);
+ROLLBACK;
+BEGIN;
+DELETE FROM axs.outcome_stream WHERE first_seq = 3;
+SELECT count(*) FROM axs.outcomes_after(2, 10);
+ROLLBACK;
+\c
+BEGIN;	-- (a new session: a session keeps the last unit it decoded)
+DELETE FROM axs.history_blocks WHERE unit = (SELECT max(unit) FROM axs.history_blocks);
+SELECT count(*) FROM axs.outcomes_after(10, 10);
+ROLLBACK;
+SELECT count(*) AS intact FROM axs.outcomes_after(0, 100);
+
 REVOKE USAGE ON SCHEMA axs FROM regress_axs_nobody;
 DROP ROLE regress_axs_nobody, regress_axs_reader;

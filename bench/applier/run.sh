@@ -110,11 +110,14 @@ for batch_size in $BATCH_SIZES; do
 		note "applier batch $batch_size run $run: history $(sql -c "
 			SELECT e || ' entries (' || round(e::numeric / a, 2) || ' an applied event) in ' || b || ' blocks, '
 				   || h || ' bytes on disk with marks and indexes: ' || round(h::numeric / a, 1) || ' bytes an applied event, '
-				   || round(h::numeric / e, 1) || ' an entry (outcome blocks: ' || round(o::numeric / a, 1) || ' an applied event)'
+				   || round(h::numeric / e, 1) || ' an entry (outcome blocks: ' || round(o::numeric / a, 1) || ' an applied event; '
+				   || 'outcome stream: ' || round(t::numeric / d, 1) || ' a decided event)'
 			FROM (SELECT (SELECT sum(history_seqno) FROM axs.balances) AS e,
 						 (SELECT count(*) FROM axs.history_blocks) AS b,
 						 pg_total_relation_size('axs.history_blocks') + pg_total_relation_size('axs.history_marks') AS h,
 						 pg_total_relation_size('axs.outcome_blocks') AS o,
+						 pg_total_relation_size('axs.outcome_stream') AS t,
+						 (SELECT decided_seq FROM axs.applier_state) AS d,
 						 $applied AS a) AS s")"
 		row "applier (batch $batch_size, run $run of $REPEATS)" "$target" "$seconds"
 	done

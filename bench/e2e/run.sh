@@ -335,7 +335,7 @@ IFS='|' read -r rejected _ intended_rejected _ unintended frozen_settlements < <
 
 mkdir -p "$(dirname "$RESULTS")"
 {
-	echo "== e2e benchmark (loadgen -> axs-broker -> axs-feeder -> inbox -> applier), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, fsync=on synchronous_commit=on (the feeder's batches: off unless its args say --synchronous-commit on)"
+	echo "== e2e benchmark (loadgen -> axs-broker -> axs-feeder -> inbox -> applier$([ "$OUTCOMES" = off ] || echo ' -> outcome stream -> axs-feeder -> axs-broker')), outcome stream $OUTCOMES, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, fsync=on synchronous_commit=on (the feeder's batches: off unless its args say --synchronous-commit on)"
 	echo "sustained: $TOPIC:$PARTITIONS, keyed by $KEY, rate ${RATE}, linger.ms $LINGER_MS, feeder args ${FEEDER_ARGS:-none}; half load: $LATENCY_TOPIC:$LATENCY_PARTITIONS, linger.ms $LATENCY_LINGER_MS, feeder args ${LATENCY_FEEDER_ARGS:-none}; producer args ${PRODUCER_ARGS:-none}; broker and loadgen at nice $HARNESS_NICE; load now: $(uptime | sed 's/.*load average/load average/')"
 	printf '%-44s %12s\n' "measure" "value"
 	printf '%-44s %12s\n' "sustained: events decided" "$s_events"
