@@ -189,6 +189,19 @@ outcome_ledger_read(PgSink *sink, int64_t after_seq, int max_rows, int wait_ms,
 }
 
 PgSinkStatus
+outcome_ledger_prepare_session(PgSink *sink)
+{
+	PGresult   *result;
+	PgSinkStatus status;
+
+	status = pg_sink_query(sink, "SET synchronous_commit = off", 0, NULL, PGRES_COMMAND_OK,
+						   "setting up the publisher's session", &result);
+	if (status == PG_SINK_OK)
+		PQclear(result);
+	return status;
+}
+
+PgSinkStatus
 outcome_ledger_published(PgSink *sink, const char *topic, int64_t seq)
 {
 	char		seq_text[24];

@@ -69,6 +69,14 @@ extern PgSinkStatus outcome_ledger_try_lock(PgSink *sink, const char *topic, boo
 extern PgSinkStatus outcome_ledger_read(PgSink *sink, int64_t after_seq, int max_rows,
 										int wait_ms, OutcomeBatch *batch);
 
+/*
+ * Once the lock is held: the session's only write is the progress of
+ * outcome_ledger_published, for monitoring, so its commits need not wait
+ * for the WAL flush (a crash may lose the last value; the next commit
+ * writes a newer one).
+ */
+extern PgSinkStatus outcome_ledger_prepare_session(PgSink *sink);
+
 /* axs.outcomes_published(topic, seq): the publisher's progress, for the lag metric. */
 extern PgSinkStatus outcome_ledger_published(PgSink *sink, const char *topic, int64_t seq);
 

@@ -164,6 +164,11 @@ publisher_take_lock(Publisher *publisher)
 			publisher_failed(publisher, "trying the publisher lock");
 			continue;
 		}
+		if (held && outcome_ledger_prepare_session(&publisher->sink) != PG_SINK_OK)
+		{
+			publisher_failed(publisher, "setting up the publisher's session");
+			continue;
+		}
 		if (held)
 		{
 			publisher->lock_held = true;
