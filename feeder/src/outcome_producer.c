@@ -42,9 +42,15 @@ outcome_producer_create(OutcomeProducer *producer, const FeederOptions *options,
 						volatile sig_atomic_t *running)
 {
 	char		transactional_id[512];
-	KafkaProperty defaults[2] = {
+	KafkaProperty defaults[3] = {
 		{"client.id", "axs-feeder"},
 		{"transactional.id", transactional_id},
+		/*
+		 * JSON outcomes shrink about four times: fewer bytes to copy and
+		 * send for the producer and the brokers, for less CPU than that
+		 * saves (-X compression.codec=none to change it)
+		 */
+		{"compression.codec", "lz4"},
 	};
 	rd_kafka_conf_t *conf;
 	char		message[512];
