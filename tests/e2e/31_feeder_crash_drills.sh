@@ -52,17 +52,6 @@ DIR=$SCRATCH/kill9
 # drill b's row-lock holder waits for DIR/release
 trap 'touch "$DIR/release" 2>/dev/null; feeder_cleanup' EXIT
 
-# wait_log FILE PATTERN SECONDS: until FILE has a line matching PATTERN.
-wait_log()
-{
-	local deadline=$((SECONDS + $3))
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # wait_stored_at_least COUNT SECONDS
 wait_stored_at_least()
 {
@@ -163,11 +152,6 @@ drill_end()
 # the applier's fence is an advisory lock too, hence the application name).
 FEEDER_LOCKS_SQL="SELECT l.pid FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
 	WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted AND s.application_name = 'axs-feeder'"
-
-loadgen_running()
-{
-	[ -n "$LOADGEN_PID" ] && kill -0 "$LOADGEN_PID" 2>/dev/null
-}
 
 # offsets_snapshot: the stored offsets now, as a VALUES list of (partition, next_offset).
 offsets_snapshot()

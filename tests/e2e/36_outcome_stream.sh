@@ -46,16 +46,6 @@ cleanup()
 trap cleanup EXIT
 failures=0
 
-wait_log()
-{
-	local deadline=$((SECONDS + $3))
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 published_seq()
 {
 	q -c "SELECT coalesce((SELECT published_seq FROM axs.outcome_publishers WHERE topic = '$OUTCOMES'), 0)" 2>/dev/null || echo 0
@@ -71,11 +61,6 @@ wait_published_beyond()
 		sleep 0.1
 	done
 	return 1
-}
-
-loadgen_running()
-{
-	[ -n "$LOADGEN_PID" ] && kill -0 "$LOADGEN_PID" 2>/dev/null
 }
 
 # publisher_only NAME: a feeder that only publishes (no --topic, no --group).
@@ -135,9 +120,9 @@ SYNC_PID=$!
 # 1. kill -9 of the publishing feeder
 wait_published_beyond 3000 60 || die "nothing published 60 s after the stream started: $(tail -n 5 "$DIR/feeder-a.log")"
 kill9 "$FEEDER_A" "feeder a (consuming and publishing)"
-start_feeder c "$TOPIC" --outcomes-topic "$OUTCOMES"
-FEEDER_C=$FEEDER_PID
 wait_log "$DIR/feeder-b.log" "publisher lock taken" 30 || die "feeder b did not take over publishing within 30 s"
+# only now: started earlier, c could take the lock before b (both try every 200 ms)
+start_feeder c "$TOPIC" --outcomes-topic "$OUTCOMES"
 at=$(published_seq)
 wait_published_beyond "$at" 30 || die "feeder b took the lock but published nothing within 30 s"
 echo "# feeder b publishes: $(grep 'recovered the last seq' "$DIR/feeder-b.log" | tail -n 1)"

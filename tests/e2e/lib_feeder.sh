@@ -148,6 +148,23 @@ feeder_cleanup()
 	"$TOP/scripts/cluster.sh" stop "$DIR" >/dev/null 2>&1 || true
 }
 
+# wait_log FILE PATTERN SECONDS: until FILE has a line matching PATTERN.
+wait_log()
+{
+	local deadline=$((SECONDS + $3))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# loadgen_running: the loadgen started in the background as LOADGEN_PID still runs.
+loadgen_running()
+{
+	[ -n "${LOADGEN_PID:-}" ] && kill -0 "$LOADGEN_PID" 2>/dev/null
+}
+
 stored_sum()
 {
 	q -c "SELECT coalesce(sum(next_offset), 0) FROM axs.feeder_offsets WHERE topic = '$1'" 2>/dev/null || echo "?"
