@@ -132,5 +132,58 @@ SELECT count(*) FROM axs.outcomes_after(10, 10);
 ROLLBACK;
 SELECT count(*) AS intact FROM axs.outcomes_after(0, 100);
 
+-- axs.outcome_frames_after packs the same events for the publisher, in
+-- rows of about 256 kB: decoded here field by field, they equal
+-- axs.outcomes_after's rows, for an event from Kafka (queued as the feeder
+-- queues one) and for the others; bad arguments and rights as above
+INSERT INTO axs.inbox (event_id, payload, queued_at, source_topic, source_partition, source_offset)
+SELECT 12, payload, now(), axs.source_topic('orders'), 3, 41 FROM axs.event_log WHERE id = 5;
+-- a big-endian integer of the frames
+CREATE FUNCTION pg_temp.int_at(frames bytea, at bigint, bytes int) RETURNS bigint
+LANGUAGE sql AS $$
+	SELECT ('x' || lpad(encode(substring(frames FROM at::int + 1 FOR bytes), 'hex'), 16, '0'))::bit(64)::bigint
+$$;
+SET ROLE regress_axs_app;
+SELECT axs.submit_many(jsonb_agg(jsonb_build_object('id', 100 + e, 'kind', 'deposit', 'account', 7,
+													'currency', 'USDT', 'amount', e)))
+	AS position FROM generate_series(1, 1500) AS e \gset
+SELECT axs.wait(:position, 10000) AS applied_in_time;
+SET ROLE regress_axs_reader;
+CREATE TEMP TABLE frame_rows AS SELECT row_number() OVER () AS r, f FROM axs.outcome_frames_after(0, 10000) AS f;
+SELECT count(*) > 1 AS several_rows, max(length(f)) < 300 * 1024 AS rows_near_256kb FROM frame_rows;
+CREATE TEMP TABLE unpacked AS
+WITH RECURSIVE frame(r, at, f) AS (
+	SELECT r, 0::bigint, f FROM frame_rows
+	UNION ALL
+	SELECT r, at + 44 + pg_temp.int_at(f, at + 42, 2) + pg_temp.int_at(f, at + 36, 4), f FROM frame
+	WHERE at + 44 + pg_temp.int_at(f, at + 42, 2) + pg_temp.int_at(f, at + 36, 4) < length(f)
+)
+SELECT pg_temp.int_at(f, at, 8) AS seq, pg_temp.int_at(f, at + 8, 8) AS id,
+	   CASE WHEN flags & 1 = 1 THEN convert_from(substring(f FROM at::int + 45 FOR topic_length::int), 'UTF8') END AS source_topic,
+	   CASE WHEN flags & 1 = 1 THEN pg_temp.int_at(f, at + 32, 4)::int END AS source_partition,
+	   CASE WHEN flags & 1 = 1 THEN pg_temp.int_at(f, at + 24, 8) END AS source_offset,
+	   CASE WHEN flags & 2 = 2 THEN pg_temp.int_at(f, at + 16, 8) END AS queued_at_us,
+	   convert_from(substring(f FROM (at + 45 + topic_length)::int FOR pg_temp.int_at(f, at + 36, 4)::int), 'UTF8') AS message
+FROM frame, LATERAL (SELECT pg_temp.int_at(f, at + 40, 2) AS flags, pg_temp.int_at(f, at + 42, 2) AS topic_length) AS h;
+CREATE TEMP TABLE rows_after AS
+SELECT seq, id, source_topic, source_partition, source_offset,
+	   (extract(epoch FROM queued_at - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint AS queued_at_us, message
+FROM axs.outcomes_after(0, 10000);
+SELECT (SELECT count(*) FROM unpacked) AS frames, (SELECT count(*) FROM rows_after) AS rows,
+	   (SELECT count(*) FROM (TABLE unpacked EXCEPT TABLE rows_after) AS d) AS frames_not_rows,
+	   (SELECT count(*) FROM (TABLE rows_after EXCEPT TABLE unpacked) AS d) AS rows_not_frames;
+SELECT seq, id, source_topic, source_partition, source_offset, queued_at_us IS NOT NULL AS queued,
+	   message::jsonb - 'decided_at' AS message
+FROM unpacked WHERE id = 12;
+SELECT count(*) AS seq_in_order FROM unpacked AS u
+WHERE u.seq <> (SELECT count(*) FROM unpacked AS v WHERE v.seq <= u.seq);
+SELECT count(*) AS nothing_new FROM axs.outcome_frames_after((SELECT max(seq) FROM unpacked), 10, 50);
+SELECT * FROM axs.outcome_frames_after(-1, 10);
+SELECT * FROM axs.outcome_frames_after(0, 100001);
+SET ROLE regress_axs_nobody;
+SELECT * FROM axs.outcome_frames_after(0, 10);
+RESET ROLE;
+DROP TABLE frame_rows, unpacked, rows_after;
+
 REVOKE USAGE ON SCHEMA axs FROM regress_axs_nobody;
 DROP ROLE regress_axs_nobody, regress_axs_reader;

@@ -475,6 +475,18 @@ RETURNS TABLE (seq bigint, id bigint, source_topic text, source_partition intege
 AS 'MODULE_PATHNAME', 'axs_outcomes_after' LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp SET work_mem = '32MB';	-- the rows stay in memory: a call returns at most a few MB
 
+-- The same events as axs.outcomes_after, packed for the outcome publisher
+-- (axs-feeder) into rows of about 256 kB of frames, in seq order: one frame
+-- per event, its numbers big-endian: seq int8, id int8, queued_at int8
+-- (microseconds since 2000-01-01), source_offset int8, source_partition
+-- int4, message length int4, flags int2 (1: from Kafka, 2: queued_at set),
+-- source topic length int2, the source topic's name, the message.
+CREATE FUNCTION axs.outcome_frames_after(after_seq bigint, max_rows integer DEFAULT 1000,
+										 wait_ms integer DEFAULT 0)
+RETURNS SETOF bytea
+AS 'MODULE_PATHNAME', 'axs_outcome_frames_after' LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp SET work_mem = '32MB';
+
 -- The fence of the publishers of one outcome topic: a session-level
 -- advisory lock (classid 6387828, objid hashtext of the topic), taken
 -- without waiting.  True if this session holds it.
@@ -894,7 +906,8 @@ GRANT EXECUTE ON FUNCTION axs.balance(bigint, text), axs.balances(bigint), axs.e
 	axs.verify(), axs.history_verify(),
 	axs.history(bigint, text, timestamptz, timestamptz, integer),
 	axs.history_after(bigint, text, bigint, integer), axs.balance_at(bigint, text, timestamptz), axs.event_json(bigint, bytea), axs.event_legs(bigint, bytea), axs.decided_reason(bigint),
-	axs.applier_stats(), axs.outcomes_after(bigint, integer, integer)
+	axs.applier_stats(), axs.outcomes_after(bigint, integer, integer),
+	axs.outcome_frames_after(bigint, integer, integer)
 	TO axs_reader;
 
 GRANT EXECUTE ON FUNCTION axs.apply(jsonb),
@@ -922,4 +935,4 @@ GRANT EXECUTE ON FUNCTION axs.feeder_advance(text, integer, bigint, bigint),
 -- The outcome publisher (axs-feeder --outcomes-topic).
 GRANT SELECT ON axs.outcome_stream, axs.history_blocks, axs.source_topics, axs.currencies TO axs_feeder;
 GRANT EXECUTE ON FUNCTION axs.source_topic(text), axs.outcomes_after(bigint, integer, integer),
-	axs.outcome_publisher_try_lock(text), axs.outcomes_published(text, bigint) TO axs_feeder;
+	axs.outcome_frames_after(bigint, integer, integer), axs.outcome_publisher_try_lock(text), axs.outcomes_published(text, bigint) TO axs_feeder;

@@ -1,7 +1,9 @@
 /*
  * outcome_stream_api.c
  *		axs.outcomes_after: the decided events after a decision sequence
- *		number, each with the message the outcome topic carries.
+ *		number, each with the message the outcome topic carries; and
+ *		axs.outcome_frames_after, the same events packed into a few bytea
+ *		values for the outcome publisher (axs-feeder).
  *
  * Reads the stream blocks (axs.outcome_stream) after the given seq and,
  * for each applied event, its entries in the history blocks of its
@@ -10,6 +12,18 @@
  * (axs-feeder's publisher reads the stream front to back).  The tables are
  * read through SPI with the caller's rights; every query takes a new
  * snapshot, so a call that waits sees the batches committed meanwhile.
+ *
+ * The frames spare the publisher a row per event (a tuplestore row, seven
+ * send functions and a DataRow message on the server, parsing that row in
+ * libpq): a row is a bytea of FRAMES_ROW_BYTES or a little more, each
+ * event one frame in it, its numbers big-endian:
+ *
+ *	int64 seq, int64 id, int64 queued_at (microseconds since 2000-01-01),
+ *	int64 source_offset, int32 source_partition, int32 message length,
+ *	int16 flags (FRAME_HAS_SOURCE, FRAME_HAS_QUEUED_AT), int16 topic length,
+ *	the source topic's name, the message
+ *
+ * (feeder/src/outcome_frames.c reads them).
  */
 #include "postgres.h"
 
@@ -37,6 +51,13 @@
 #define OUTCOMES_MAX_WAIT_MS 60000
 /* Stream blocks fetched per query. */
 #define BLOCKS_PER_QUERY 16
+
+/* axs.outcome_frames_after's frames (see above) */
+#define FRAME_HEADER_BYTES 44
+#define FRAME_HAS_SOURCE 1
+#define FRAME_HAS_QUEUED_AT 2
+/* A bytea of frames is returned once it holds this many bytes. */
+#define FRAMES_ROW_BYTES (256 * 1024)
 
 /*
  * The decoded history of one decision unit: its entries in block order
@@ -81,10 +102,11 @@ typedef struct NameTable
 
 typedef struct OutcomeCall
 {
-	ReturnSetInfo *rsinfo;
+	ReturnSetInfo *rsinfo;		/* axs.outcomes_after: its rows go there */
+	StringInfo	frames;			/* axs.outcome_frames_after: the frames of its next row */
 	NameTable	currencies;
 	NameTable	topics;
-	StringInfoData message;
+	StringInfoData message;		/* a row's message */
 	int			rows;
 	TimestampTz rendered_at;	/* the decided_at last rendered, and its JSON */
 	char		rendered_at_json[40];
@@ -313,7 +335,7 @@ append_int64(StringInfo out, int64 value)
 
 /* decided_at as RFC 3339 in UTC; a batch's events share one, rendered once. */
 static void
-append_timestamp(OutcomeCall *call, TimestampTz at)
+append_timestamp(OutcomeCall *call, StringInfo out, TimestampTz at)
 {
 	if (at != call->rendered_at || call->rendered_at_json[0] == '\0')
 	{
@@ -327,75 +349,83 @@ append_timestamp(OutcomeCall *call, TimestampTz at)
 				 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
 		call->rendered_at = at;
 	}
-	appendStringInfoString(&call->message, call->rendered_at_json);
+	appendStringInfoString(out, call->rendered_at_json);
 }
 
 /* The balances after an applied event, from its unit's history. */
 static void
-append_balances(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
+append_balances(OutcomeCall *call, StringInfo out, const AxsStreamEntry *entry, int64 seq)
 {
 	bool		first = true;
 
 	if (entry->history_unit == 0)
 	{
-		appendStringInfoString(&call->message, "[]");
+		appendStringInfoString(out, "[]");
 		return;
 	}
 	if (kept_unit.unit != entry->history_unit)
 		load_unit(entry->history_unit, seq);
 	if (entry->ordinal < 0 || entry->ordinal > kept_unit.max_ordinal)
 		stream_damaged("its history unit has no entries for it", seq);
-	appendStringInfoChar(&call->message, '[');
+	appendStringInfoChar(out, '[');
 	for (uint32 i = kept_unit.first[entry->ordinal]; i < kept_unit.first[entry->ordinal + 1]; i++)
 	{
 		const AxsHistoryEntry *change = &kept_unit.entries[kept_unit.order[i]];
 
 		if (change->event_id != entry->id)
 			stream_damaged("its history entries belong to another event", seq);
-		appendStringInfoString(&call->message, first ? "{\"account\":" : ",{\"account\":");
-		append_int64(&call->message, change->account);
-		appendStringInfoString(&call->message, ",\"currency\":");
-		appendStringInfoString(&call->message, currency_json(call, change->currency, seq));
-		appendStringInfoString(&call->message, ",\"available\":");
-		append_int64(&call->message, change->available);
-		appendStringInfoString(&call->message, ",\"frozen\":");
-		append_int64(&call->message, change->frozen);
-		appendStringInfoChar(&call->message, '}');
+		appendStringInfoString(out, first ? "{\"account\":" : ",{\"account\":");
+		append_int64(out, change->account);
+		appendStringInfoString(out, ",\"currency\":");
+		appendStringInfoString(out, currency_json(call, change->currency, seq));
+		appendStringInfoString(out, ",\"available\":");
+		append_int64(out, change->available);
+		appendStringInfoString(out, ",\"frozen\":");
+		append_int64(out, change->frozen);
+		appendStringInfoChar(out, '}');
 		first = false;
 	}
-	appendStringInfoChar(&call->message, ']');
+	appendStringInfoChar(out, ']');
 }
 
+/* Append the outcome message of the event at seq to out. */
 static void
-emit_outcome(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
+render_message(OutcomeCall *call, StringInfo out, const AxsStreamEntry *entry, int64 seq)
 {
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
 	const char *kind = axs_event_kind_name((AxsEventKind) entry->kind);
 	const char *reason = axs_reason_name((AxsReason) entry->reason);
 
 	if (kind == NULL || (entry->reason != AXS_REASON_NONE && reason == NULL))
 		stream_damaged("an unknown kind or reason", seq);
-	resetStringInfo(&call->message);
-	appendStringInfoString(&call->message, "{\"id\":");
-	append_int64(&call->message, entry->id);
-	appendStringInfoString(&call->message, ",\"seq\":");
-	append_int64(&call->message, seq);
+	appendStringInfoString(out, "{\"id\":");
+	append_int64(out, entry->id);
+	appendStringInfoString(out, ",\"seq\":");
+	append_int64(out, seq);
 	if (entry->reason == AXS_REASON_NONE)
-		appendStringInfoString(&call->message, ",\"status\":\"applied\",\"reason\":null");
+		appendStringInfoString(out, ",\"status\":\"applied\",\"reason\":null");
 	else
 	{
-		appendStringInfoString(&call->message, ",\"status\":\"rejected\",\"reason\":");
-		escape_json(&call->message, reason);
+		appendStringInfoString(out, ",\"status\":\"rejected\",\"reason\":");
+		escape_json(out, reason);
 	}
-	appendStringInfoString(&call->message, ",\"kind\":");
-	escape_json(&call->message, kind);
-	appendStringInfoString(&call->message, ",\"decided_at\":");
-	append_timestamp(call, entry->decided_at);
-	appendStringInfoString(&call->message, ",\"balances\":");
-	append_balances(call, entry, seq);
-	appendStringInfoChar(&call->message, '}');
+	appendStringInfoString(out, ",\"kind\":");
+	escape_json(out, kind);
+	appendStringInfoString(out, ",\"decided_at\":");
+	append_timestamp(call, out, entry->decided_at);
+	appendStringInfoString(out, ",\"balances\":");
+	append_balances(call, out, entry, seq);
+	appendStringInfoChar(out, '}');
+}
 
+/* An axs.outcomes_after row. */
+static void
+emit_row(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
+{
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+
+	resetStringInfo(&call->message);
+	render_message(call, &call->message, entry, seq);
 	values[0] = Int64GetDatum(seq);
 	values[1] = Int64GetDatum(entry->id);
 	if (entry->source_topic != 0)
@@ -410,6 +440,84 @@ emit_outcome(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
 	nulls[5] = entry->queued_at == 0;
 	values[6] = PointerGetDatum(cstring_to_text_with_len(call->message.data, call->message.len));
 	tuplestore_putvalues(call->rsinfo->setResult, call->rsinfo->setDesc, values, nulls);
+}
+
+/* Write value as size big-endian bytes at out->data + at. */
+static void
+put_big_endian(StringInfo out, int at, uint64 value, int size)
+{
+	for (int i = size - 1; i >= 0; i--)
+	{
+		out->data[at + i] = (char) (value & 0xff);
+		value >>= 8;
+	}
+}
+
+/* An axs.outcome_frames_after frame; the message is rendered in place. */
+static void
+emit_frame(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
+{
+	StringInfo	out = call->frames;
+	int			header = out->len;
+	int			message;
+	int			flags = 0;
+	size_t		topic_length = 0;
+
+	enlargeStringInfo(out, FRAME_HEADER_BYTES);
+	out->len += FRAME_HEADER_BYTES;
+	if (entry->source_topic != 0)
+	{
+		const char *topic;
+
+		require_name(&call->topics, entry->source_topic, "SELECT id, topic FROM axs.source_topics",
+					 "an unknown source topic", seq);
+		topic = call->topics.names[entry->source_topic];
+		topic_length = strlen(topic);
+		if (topic_length > PG_UINT16_MAX)
+			stream_damaged("its source topic's name is too long", seq);
+		appendBinaryStringInfo(out, topic, (int) topic_length);
+		flags |= FRAME_HAS_SOURCE;
+	}
+	if (entry->queued_at != 0)
+		flags |= FRAME_HAS_QUEUED_AT;
+	message = out->len;
+	render_message(call, out, entry, seq);
+	put_big_endian(out, header, (uint64) seq, 8);
+	put_big_endian(out, header + 8, (uint64) entry->id, 8);
+	put_big_endian(out, header + 16, (uint64) entry->queued_at, 8);
+	put_big_endian(out, header + 24, (uint64) entry->source_offset, 8);
+	put_big_endian(out, header + 32, (uint32) entry->source_partition, 4);
+	put_big_endian(out, header + 36, (uint32) (out->len - message), 4);
+	put_big_endian(out, header + 40, (uint16) flags, 2);
+	put_big_endian(out, header + 42, (uint16) topic_length, 2);
+}
+
+/* Return the frames gathered so far as a row, if there are any. */
+static void
+flush_frames(OutcomeCall *call)
+{
+	Datum		value;
+	bool		isnull = false;
+
+	if (call->frames->len == VARHDRSZ)
+		return;
+	SET_VARSIZE(call->frames->data, call->frames->len);
+	value = PointerGetDatum(call->frames->data);
+	tuplestore_putvalues(call->rsinfo->setResult, call->rsinfo->setDesc, &value, &isnull);
+	call->frames->len = VARHDRSZ;
+}
+
+static void
+emit_outcome(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
+{
+	if (call->frames != NULL)
+	{
+		emit_frame(call, entry, seq);
+		if (call->frames->len >= FRAMES_ROW_BYTES)
+			flush_frames(call);
+	}
+	else
+		emit_row(call, entry, seq);
 	call->rows++;
 }
 
@@ -460,18 +568,14 @@ read_outcomes(OutcomeCall *call, int64 after_seq, int max_rows)
 	return call->rows;
 }
 
-PG_FUNCTION_INFO_V1(axs_outcomes_after);
 /*
- * axs.outcomes_after(after_seq, max_rows, wait_ms): see the install script.
+ * Validate the arguments, then read into call the decided events after
+ * after_seq (at most max_rows), waiting up to wait_ms for the first.
  */
-Datum
-axs_outcomes_after(PG_FUNCTION_ARGS)
+static void
+collect_outcomes(OutcomeCall *call, int64 after_seq, int32 max_rows, int32 wait_ms)
 {
-	int64		after_seq = PG_GETARG_INT64(0);
-	int32		max_rows = PG_GETARG_INT32(1);
-	int32		wait_ms = PG_GETARG_INT32(2);
 	TimestampTz deadline;
-	OutcomeCall call;
 	bool		waiting = false;
 
 	if (after_seq < 0)
@@ -493,10 +597,8 @@ axs_outcomes_after(PG_FUNCTION_ARGS)
 		mallopt(M_TRIM_THRESHOLD, READER_TRIM_THRESHOLD);
 		reader_memory_kept = true;
 	}
-	InitMaterializedSRF(fcinfo, 0);
-	memset(&call, 0, sizeof(call));
-	call.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	initStringInfo(&call.message);
+	/* in the caller's context: what SPI allocates is gone at SPI_finish */
+	initStringInfo(&call->message);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 
 	SPI_connect();
@@ -511,7 +613,7 @@ axs_outcomes_after(PG_FUNCTION_ARGS)
 			axs_status_prepare_for_progress();
 			waiting = true;
 		}
-		if (read_outcomes(&call, after_seq, max_rows) > 0)
+		if (read_outcomes(call, after_seq, max_rows) > 0)
 			break;
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (remaining <= 0)
@@ -522,5 +624,45 @@ axs_outcomes_after(PG_FUNCTION_ARGS)
 	if (waiting)
 		axs_status_end_progress_wait();
 	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(axs_outcomes_after);
+/*
+ * axs.outcomes_after(after_seq, max_rows, wait_ms): see the install script.
+ */
+Datum
+axs_outcomes_after(PG_FUNCTION_ARGS)
+{
+	OutcomeCall call;
+
+	memset(&call, 0, sizeof(call));
+	InitMaterializedSRF(fcinfo, 0);
+	call.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	collect_outcomes(&call, PG_GETARG_INT64(0), PG_GETARG_INT32(1), PG_GETARG_INT32(2));
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(axs_outcome_frames_after);
+/*
+ * axs.outcome_frames_after(after_seq, max_rows, wait_ms): see the install
+ * script; the frames are described at the top of this file.
+ */
+Datum
+axs_outcome_frames_after(PG_FUNCTION_ARGS)
+{
+	OutcomeCall call;
+	StringInfoData frames;
+
+	memset(&call, 0, sizeof(call));
+	/* a set of bytea: the caller's one-column descriptor */
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	call.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	initStringInfo(&frames);
+	enlargeStringInfo(&frames, FRAMES_ROW_BYTES + 4096);
+	/* each bytea's header goes first, its length set when it is returned */
+	appendStringInfoSpaces(&frames, VARHDRSZ);
+	call.frames = &frames;
+	collect_outcomes(&call, PG_GETARG_INT64(0), PG_GETARG_INT32(1), PG_GETARG_INT32(2));
+	flush_frames(&call);
 	return (Datum) 0;
 }

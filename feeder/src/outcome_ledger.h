@@ -4,7 +4,7 @@
  *		session (a PgSink of its own): the publisher lock of an outcome
  *		topic (axs.outcome_publisher_try_lock, a session advisory lock
  *		taken without waiting), the decided events after a seq
- *		(axs.outcomes_after) read into rows, and the progress report
+ *		(axs.outcome_frames_after) read into rows, and the progress report
  *		(axs.outcomes_published, for monitoring only).
  *
  * Never retries and never decides: failures are in the sink's last_error.
@@ -18,35 +18,13 @@
 
 #include <libpq-fe.h>
 
+#include "outcome_frames.h"
 #include "pg_sink.h"
 
-/*
- * One decided event as axs.outcomes_after returns it.  The strings point
- * into the batch's PGresult and are NUL-terminated.
- */
-typedef struct OutcomeRow
-{
-	int64_t		seq;			/* the ledger's decision sequence number */
-	const char *id;				/* the event id in decimal: the message key */
-	size_t		id_length;
-	const char *source_topic;	/* NULL: the event did not come from Kafka */
-	bool		has_source_partition;
-	int32_t		source_partition;
-	const char *source_partition_text;	/* decimal, NULL with the partition */
-	const char *source_offset_text; /* decimal, NULL if none */
-	char		id_buffer[24];	/* where id and the texts above are written */
-	char		partition_buffer[12];
-	char		offset_buffer[24];
-	bool		has_queued_at;	/* false for a synchronous call */
-	int64_t		queued_at_us;	/* microseconds since the Unix epoch */
-	const char *message;		/* the complete JSON message value */
-	size_t		message_length;
-} OutcomeRow;
-
-/* The rows of one axs.outcomes_after call, in seq order. */
+/* The rows of one axs.outcome_frames_after call, in seq order. */
 typedef struct OutcomeBatch
 {
-	PGresult   *result;
+	PGresult   *result;			/* the frames the rows point into */
 	OutcomeRow *rows;
 	int			count;
 	int			capacity;
@@ -62,7 +40,7 @@ extern void outcome_batch_free(OutcomeBatch *batch);
 extern PgSinkStatus outcome_ledger_try_lock(PgSink *sink, const char *topic, bool *held);
 
 /*
- * axs.outcomes_after(after_seq, max_rows, wait_ms) into batch (cleared
+ * axs.outcome_frames_after(after_seq, max_rows, wait_ms) into batch (cleared
  * first): at most max_rows decided events with seq > after_seq, waiting up
  * to wait_ms for the first.
  */

@@ -28,6 +28,11 @@
 
 #define PARTITION_COUNT_TIMEOUT_MS 10000
 
+/* The headers naming an event's Kafka source (README, "The outcome stream"). */
+#define HEADER_SOURCE_TOPIC "axs-source-topic"
+#define HEADER_SOURCE_PARTITION "axs-source-partition"
+#define HEADER_SOURCE_OFFSET "axs-source-offset"
+
 /* Properties exactly-once depends on: -X may not change them. */
 static const KafkaProperty fixed_properties[] = {
 	/* each message written once, in order per partition, to every in-sync replica */
@@ -204,14 +209,15 @@ source_headers(const OutcomeRow *row)
 {
 	rd_kafka_headers_t *headers;
 
-	if (row->source_topic == NULL)
+	if (!row->has_source)
 		return NULL;
 	headers = rd_kafka_headers_new(3);
-	rd_kafka_header_add(headers, "axs-source-topic", -1, row->source_topic, -1);
-	if (row->source_partition_text != NULL)
-		rd_kafka_header_add(headers, "axs-source-partition", -1, row->source_partition_text, -1);
-	if (row->source_offset_text != NULL)
-		rd_kafka_header_add(headers, "axs-source-offset", -1, row->source_offset_text, -1);
+	rd_kafka_header_add(headers, HEADER_SOURCE_TOPIC, sizeof(HEADER_SOURCE_TOPIC) - 1,
+						row->source_topic, (ssize_t) row->source_topic_length);
+	rd_kafka_header_add(headers, HEADER_SOURCE_PARTITION, sizeof(HEADER_SOURCE_PARTITION) - 1,
+						row->source_partition_text, (ssize_t) row->source_partition_text_length);
+	rd_kafka_header_add(headers, HEADER_SOURCE_OFFSET, sizeof(HEADER_SOURCE_OFFSET) - 1,
+						row->source_offset_text, (ssize_t) row->source_offset_text_length);
 	return headers;
 }
 
@@ -223,11 +229,11 @@ outcome_producer_send(OutcomeProducer *producer, int32_t partition, const Outcom
 	char		what[64];
 
 	/*
-	 * librdkafka owns the headers once the message is queued, not before.
-	 * Key and value are not copied: they live in the row's PGresult, which
-	 * the publisher keeps until the transaction is committed or aborted or
-	 * the producer destroyed (publisher.c), by when librdkafka is done
-	 * with every message.
+	 * librdkafka owns the headers once the message is queued, not before,
+	 * and copies the key.  The value is not copied: it lives in the
+	 * batch's PGresult, which the publisher keeps until the transaction is
+	 * committed or aborted or the producer destroyed (publisher.c), by
+	 * when librdkafka is done with every message.
 	 */
 	for (;;)
 	{

@@ -270,7 +270,7 @@ publisher_route_batch(Publisher *publisher)
 	{
 		const OutcomeRow *row = &batch->rows[r];
 		int32_t		partition = outcome_route_partition(publisher->route.partition_count,
-														row->has_source_partition,
+														row->has_source,
 														row->source_partition,
 														row->id, row->id_length);
 
@@ -282,7 +282,7 @@ publisher_route_batch(Publisher *publisher)
 		produce += publisher->row_partitions[r] >= 0;
 	}
 	if (gaps > 0)
-		log_message("outcome publisher: axs.outcomes_after returned %d seq(s) out of sequence, "
+		log_message("outcome publisher: axs.outcome_frames_after returned %d seq(s) out of sequence, "
 					"the first after seq %" PRId64 ": the ledger's decision sequence has gaps",
 					gaps, gap_after);
 	return produce;
@@ -384,7 +384,7 @@ publisher_hold_lock(Publisher *publisher)
 								publisher->options->outcomes_batch, PUBLISHER_WAIT_MS,
 								&publisher->batch) != PG_SINK_OK)
 		{
-			publisher_failed(publisher, "reading the decided events (axs.outcomes_after)");
+			publisher_failed(publisher, "reading the decided events (axs.outcome_frames_after)");
 			return;
 		}
 		retry_after_success(&publisher->retry);

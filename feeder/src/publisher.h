@@ -32,7 +32,7 @@
  */
 #define PUBLISHER_TAKEOVER_GRACE_MS 1000
 
-/* How long axs.outcomes_after waits for the first decided event. */
+/* How long axs.outcome_frames_after waits for the first decided event. */
 #define PUBLISHER_WAIT_MS 100
 
 typedef struct Publisher Publisher;

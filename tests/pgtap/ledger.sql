@@ -11,7 +11,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(129);
+SELECT plan(130);
 
 ---------------------------------------------------------------------------
 -- Catalogue: every public function with its exact signature, and no others
@@ -21,7 +21,8 @@ SELECT functions_are('axs', ARRAY[
 	'apply', 'applier_stats', 'balance', 'balance_at', 'balances', 'cache_invalidate', 'create_currency',
 	'decided_reason', 'deposit', 'event_json', 'event_legs', 'event_status', 'feeder_advance',
 	'feeder_rewind', 'freeze', 'history', 'history_after', 'history_verify',
-	'inbox_append_guard', 'outcome_publisher_try_lock', 'outcomes_after', 'outcomes_published',
+	'inbox_append_guard', 'outcome_frames_after', 'outcome_publisher_try_lock', 'outcomes_after',
+	'outcomes_published',
 	'resume_account', 'set_credit_limit', 'start_applier', 'submit', 'submit_many',
 	'source_topic', 'suspend_account', 'trade', 'transfer', 'unfreeze', 'verify', 'wait', 'withdraw'],
 	'schema axs has exactly the documented functions');
@@ -342,15 +343,19 @@ RESET ROLE;
 -- the outcome stream's functions: who may call them, with whose rights
 SELECT isnt_definer('axs', 'outcomes_after', ARRAY['bigint', 'integer', 'integer'],
 	'axs.outcomes_after runs with the caller''s rights');
+SELECT isnt_definer('axs', 'outcome_frames_after', ARRAY['bigint', 'integer', 'integer'],
+	'axs.outcome_frames_after runs with the caller''s rights');
 SELECT is_definer('axs', 'source_topic', ARRAY['text'], 'axs.source_topic is SECURITY DEFINER (registers a topic)');
 SELECT ok(has_function_privilege('axs_feeder', 'axs.outcomes_after(bigint, integer, integer)', 'EXECUTE')
+	AND has_function_privilege('axs_feeder', 'axs.outcome_frames_after(bigint, integer, integer)', 'EXECUTE')
 	AND has_function_privilege('axs_feeder', 'axs.outcomes_published(text, bigint)', 'EXECUTE')
 	AND has_function_privilege('axs_feeder', 'axs.outcome_publisher_try_lock(text)', 'EXECUTE')
 	AND has_function_privilege('axs_feeder', 'axs.source_topic(text)', 'EXECUTE'),
 	'axs_feeder may publish outcomes and register its source topics');
 SELECT ok(NOT has_function_privilege('axs_app', 'axs.outcomes_published(text, bigint)', 'EXECUTE')
 	AND NOT has_function_privilege('axs_app', 'axs.source_topic(text)', 'EXECUTE')
-	AND has_function_privilege('axs_reader', 'axs.outcomes_after(bigint, integer, integer)', 'EXECUTE'),
+	AND has_function_privilege('axs_reader', 'axs.outcomes_after(bigint, integer, integer)', 'EXECUTE')
+	AND has_function_privilege('axs_reader', 'axs.outcome_frames_after(bigint, integer, integer)', 'EXECUTE'),
 	'applications read the outcome stream but neither record a publisher''s progress nor register topics');
 SELECT is(axs.source_topic('tap.events'), axs.source_topic('tap.events'), 'axs.source_topic gives a topic one id');
 SELECT throws_ok($$SELECT axs.source_topic('')$$, '22023', 'a source topic needs a name',
