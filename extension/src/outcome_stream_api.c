@@ -91,21 +91,28 @@ static UnitHistory kept_unit;
 #define READER_TRIM_THRESHOLD (256 * 1024 * 1024)
 static bool reader_memory_kept = false;
 
-/* Names by id, for one call: as they are, and as JSON strings (quoted, escaped). */
+/*
+ * Names by id, kept by the backend: as they are, as JSON strings (quoted,
+ * escaped) and as text datums (made when first asked for).  An id's name
+ * never changes (currencies and source topics are only ever added), so a
+ * table is read again only for an id it does not hold yet.
+ */
 typedef struct NameTable
 {
+	MemoryContext context;		/* holds the arrays and the names; NULL: not read yet */
 	char	  **names;
 	char	  **quoted;
-	Datum	   *texts;			/* as text datums, made when first asked for */
+	Datum	   *texts;
 	int			count;			/* ids 1 .. count - 1 */
 } NameTable;
+
+static NameTable currency_names;
+static NameTable topic_names;
 
 typedef struct OutcomeCall
 {
 	ReturnSetInfo *rsinfo;		/* axs.outcomes_after: its rows go there */
 	StringInfo	frames;			/* axs.outcome_frames_after: the frames of its next row */
-	NameTable	currencies;
-	NameTable	topics;
 	StringInfoData message;		/* a row's message */
 	int			rows;
 	TimestampTz rendered_at;	/* the decided_at last rendered, and its JSON */
@@ -144,14 +151,14 @@ stream_damaged(const char *what, int64 seq)
 			 errhint("Restore axs.outcome_stream and axs.history_blocks from a backup; they must never be written by hand.")));
 }
 
-/* id -> name of a two-column (integer id, text name) query, for this call. */
-static NameTable
-load_names(const char *query)
+/* Read table again from a two-column (integer id, text name) query. */
+static void
+load_names(NameTable *table, const char *query)
 {
-	NameTable	table = {NULL, NULL, NULL, 0};
+	MemoryContext context;
 	int			ret = SPI_execute(query, false, 0);
+	int			count = 1;
 
-	/* SPI_palloc: in the function's context, kept past SPI_freetuptable */
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading names failed: %s", SPI_result_code_string(ret));
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -159,15 +166,17 @@ load_names(const char *query)
 		bool		isnull;
 		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
 
-		if (id >= table.count)
-			table.count = id + 1;
+		count = Max(count, id + 1);
 	}
-	table.names = SPI_palloc(sizeof(char *) * Max(table.count, 1));
-	table.quoted = SPI_palloc(sizeof(char *) * Max(table.count, 1));
-	table.texts = SPI_palloc(sizeof(Datum) * Max(table.count, 1));
-	memset(table.names, 0, sizeof(char *) * Max(table.count, 1));
-	memset(table.quoted, 0, sizeof(char *) * Max(table.count, 1));
-	memset(table.texts, 0, sizeof(Datum) * Max(table.count, 1));
+	/* built apart, and put in place only once complete */
+	context = AllocSetContextCreate(TopMemoryContext, "axs outcome stream names", ALLOCSET_SMALL_SIZES);
+	if (table->context != NULL)
+		MemoryContextDelete(table->context);
+	table->context = context;
+	table->count = count;
+	table->names = MemoryContextAllocZero(context, sizeof(char *) * count);
+	table->quoted = MemoryContextAllocZero(context, sizeof(char *) * count);
+	table->texts = MemoryContextAllocZero(context, sizeof(Datum) * count);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
@@ -176,55 +185,59 @@ load_names(const char *query)
 
 		if (id > 0)
 		{
+			MemoryContext caller = MemoryContextSwitchTo(context);
 			StringInfoData quoted;
 
-			table.names[id] = SPI_palloc(strlen(name) + 1);
-			strcpy(table.names[id], name);
+			table->names[id] = pstrdup(name);
 			initStringInfo(&quoted);
 			escape_json(&quoted, name);
-			table.quoted[id] = SPI_palloc(quoted.len + 1);
-			memcpy(table.quoted[id], quoted.data, quoted.len + 1);
-			pfree(quoted.data);
+			table->quoted[id] = quoted.data;
+			MemoryContextSwitchTo(caller);
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
-	return table;
 }
 
-/* Make sure id is in the table (reloading it once if not); else the stream is damaged. */
+/* Make sure id is in the table (reading it again once if not); else the stream is damaged. */
 static void
 require_name(NameTable *table, int32 id, const char *query, const char *what, int64 seq)
 {
-	if (table->names == NULL || id <= 0 || id >= table->count || table->names[id] == NULL)
+	if (table->context == NULL || id <= 0 || id >= table->count || table->names[id] == NULL)
 	{
-		*table = load_names(query);
+		load_names(table, query);
 		if (id <= 0 || id >= table->count || table->names[id] == NULL)
 			stream_damaged(what, seq);
 	}
 }
 
 static const char *
-currency_json(OutcomeCall *call, int32 currency, int64 seq)
+currency_json(int32 currency, int64 seq)
 {
-	require_name(&call->currencies, currency, "SELECT id, code FROM axs.currencies",
+	require_name(&currency_names, currency, "SELECT id, code FROM axs.currencies",
 				 "an unknown currency", seq);
-	return call->currencies.quoted[currency];
+	return currency_names.quoted[currency];
+}
+
+static const char *
+source_topic_name(int32 topic, int64 seq)
+{
+	require_name(&topic_names, topic, "SELECT id, topic FROM axs.source_topics",
+				 "an unknown source topic", seq);
+	return topic_names.names[topic];
 }
 
 static Datum
-source_topic_text(OutcomeCall *call, int32 topic, int64 seq)
+source_topic_text(int32 topic, int64 seq)
 {
-	NameTable  *topics = &call->topics;
-
-	require_name(topics, topic, "SELECT id, topic FROM axs.source_topics", "an unknown source topic", seq);
-	if (topics->texts[topic] == (Datum) 0)
+	source_topic_name(topic, seq);
+	if (topic_names.texts[topic] == (Datum) 0)
 	{
-		MemoryContext caller = MemoryContextSwitchTo(GetMemoryChunkContext(topics->texts));
+		MemoryContext caller = MemoryContextSwitchTo(topic_names.context);
 
-		topics->texts[topic] = CStringGetTextDatum(topics->names[topic]);
+		topic_names.texts[topic] = CStringGetTextDatum(topic_names.names[topic]);
 		MemoryContextSwitchTo(caller);
 	}
-	return topics->texts[topic];
+	return topic_names.texts[topic];
 }
 
 /* Grow a kept array (TopMemoryContext) to hold at least needed elements. */
@@ -377,7 +390,7 @@ append_balances(OutcomeCall *call, StringInfo out, const AxsStreamEntry *entry, 
 		appendStringInfoString(out, first ? "{\"account\":" : ",{\"account\":");
 		append_int64(out, change->account);
 		appendStringInfoString(out, ",\"currency\":");
-		appendStringInfoString(out, currency_json(call, change->currency, seq));
+		appendStringInfoString(out, currency_json(change->currency, seq));
 		appendStringInfoString(out, ",\"available\":");
 		append_int64(out, change->available);
 		appendStringInfoString(out, ",\"frozen\":");
@@ -430,7 +443,7 @@ emit_row(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
 	values[1] = Int64GetDatum(entry->id);
 	if (entry->source_topic != 0)
 	{
-		values[2] = source_topic_text(call, entry->source_topic, seq);
+		values[2] = source_topic_text(entry->source_topic, seq);
 		values[3] = Int32GetDatum(entry->source_partition);
 		values[4] = Int64GetDatum(entry->source_offset);
 	}
@@ -467,11 +480,8 @@ emit_frame(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
 	out->len += FRAME_HEADER_BYTES;
 	if (entry->source_topic != 0)
 	{
-		const char *topic;
+		const char *topic = source_topic_name(entry->source_topic, seq);
 
-		require_name(&call->topics, entry->source_topic, "SELECT id, topic FROM axs.source_topics",
-					 "an unknown source topic", seq);
-		topic = call->topics.names[entry->source_topic];
 		topic_length = strlen(topic);
 		if (topic_length > PG_UINT16_MAX)
 			stream_damaged("its source topic's name is too long", seq);
