@@ -122,8 +122,15 @@ make_reachable()
 port_is_free()
 {
 	local port=$1
-	# Any listener on the port, on any address, makes it unusable for us.
-	! ss -ltnH "sport = :$port" | grep -q .
+	# Busy: a listener on the port, on any address, or a connection whose
+	# local port it is and which PostgreSQL's bind would collide with (a
+	# client's: outgoing connections take their local ports from
+	# 32768-60999, which overlaps our range).  Not busy: the closing
+	# connections a stopped or crashed postmaster leaves on its port
+	# (FIN-WAIT, CLOSING, LAST-ACK, TIME-WAIT), which its successor's
+	# SO_REUSEADDR binds over, so that a restarted cluster keeps its port.
+	! ss -tanH state listening state established state syn-sent state syn-recv state close-wait \
+		"sport = :$port" | grep -q .
 }
 
 pick_port()
