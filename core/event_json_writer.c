@@ -8,6 +8,7 @@
  * (event_json_reference.c, event_json_fast.c).  Pure C: it must not include
  * PostgreSQL headers.
  */
+#include "decimal.h"
 #include "event.h"
 
 #include <stdbool.h>
@@ -45,18 +46,9 @@ append_bytes(JsonWriter *writer, const char *bytes, size_t length)
 static void
 append_int64(JsonWriter *writer, int64_t value)
 {
-	char		digits[20];
-	char	   *start = digits + sizeof(digits);
-	uint64_t	magnitude = value < 0 ? -(uint64_t) value : (uint64_t) value;
+	char		decimal[DECIMAL_INT64_BYTES];
 
-	do
-	{
-		*--start = (char) ('0' + magnitude % 10);
-		magnitude /= 10;
-	} while (magnitude != 0);
-	if (value < 0)
-		append_literal(writer, "-");
-	append_bytes(writer, start, (size_t) (digits + sizeof(digits) - start));
+	append_bytes(writer, decimal, decimal_int64(value, decimal));
 }
 
 /*

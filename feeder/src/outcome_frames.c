@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "copy_binary.h"
+#include "decimal.h"
+
 static uint64_t
 big_endian(const unsigned char *bytes, int size)
 {
@@ -16,28 +19,6 @@ big_endian(const unsigned char *bytes, int size)
 	for (int i = 0; i < size; i++)
 		value = (value << 8) | bytes[i];
 	return value;
-}
-
-/* value in decimal into buffer (at least 21 bytes); returns its length. */
-static size_t
-format_int64(int64_t value, char *buffer)
-{
-	char		digits[21];
-	size_t		n = 0;
-	uint64_t	magnitude = value < 0 ? 0 - (uint64_t) value : (uint64_t) value;
-	size_t		length = 0;
-
-	do
-	{
-		digits[n++] = (char) ('0' + magnitude % 10);
-		magnitude /= 10;
-	} while (magnitude != 0);
-	if (value < 0)
-		buffer[length++] = '-';
-	while (n > 0)
-		buffer[length++] = digits[--n];
-	buffer[length] = '\0';
-	return length;
 }
 
 /* Make room for one more row. */
@@ -93,10 +74,10 @@ outcome_frames_read(const char *data, size_t length, OutcomeRow **rows, int *cap
 		grow_rows(rows, capacity, *count + 1);
 		row = &(*rows)[*count];
 		row->seq = (int64_t) big_endian(bytes + at, 8);
-		row->id_length = format_int64((int64_t) big_endian(bytes + at + 8, 8), row->id);
+		row->id_length = decimal_int64((int64_t) big_endian(bytes + at + 8, 8), row->id);
 		row->has_queued_at = (flags & OUTCOME_FRAME_HAS_QUEUED_AT) != 0;
 		row->queued_at_us = row->has_queued_at ?
-			(int64_t) big_endian(bytes + at + 16, 8) + OUTCOME_POSTGRES_EPOCH_UNIX_US : 0;
+			(int64_t) big_endian(bytes + at + 16, 8) + COPY_POSTGRES_EPOCH_OFFSET_USEC : 0;
 		row->has_source = (flags & OUTCOME_FRAME_HAS_SOURCE) != 0;
 		row->source_topic = NULL;
 		row->source_topic_length = 0;
@@ -108,10 +89,10 @@ outcome_frames_read(const char *data, size_t length, OutcomeRow **rows, int *cap
 			row->source_topic = data + at + OUTCOME_FRAME_HEADER_BYTES;
 			row->source_topic_length = topic_length;
 			row->source_partition = (int32_t) (uint32_t) big_endian(bytes + at + 32, 4);
-			row->source_partition_text_length = format_int64(row->source_partition,
+			row->source_partition_text_length = decimal_int64(row->source_partition,
 															 row->source_partition_text);
 			row->source_offset_text_length =
-				format_int64((int64_t) big_endian(bytes + at + 24, 8), row->source_offset_text);
+				decimal_int64((int64_t) big_endian(bytes + at + 24, 8), row->source_offset_text);
 		}
 		row->message = data + at + OUTCOME_FRAME_HEADER_BYTES + topic_length;
 		row->message_length = message_length;

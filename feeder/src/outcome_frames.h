@@ -15,13 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "decimal.h"
+
 /* A frame's fixed part, and its flags. */
 #define OUTCOME_FRAME_HEADER_BYTES 44
 #define OUTCOME_FRAME_HAS_SOURCE 1
 #define OUTCOME_FRAME_HAS_QUEUED_AT 2
-
-/* Microseconds from the Unix epoch to PostgreSQL's (2000-01-01). */
-#define OUTCOME_POSTGRES_EPOCH_UNIX_US INT64_C(946684800000000)
 
 /*
  * One decided event.  The texts are the row's own (the array of rows may
@@ -30,15 +29,15 @@
 typedef struct OutcomeRow
 {
 	int64_t		seq;			/* the ledger's decision sequence number */
-	char		id[24];			/* the event id in decimal: the message key */
+	char		id[DECIMAL_INT64_BYTES];	/* the event id in decimal: the message key */
 	size_t		id_length;
 	bool		has_source;		/* it came from Kafka: the source fields are set */
 	const char *source_topic;	/* not NUL-terminated */
 	size_t		source_topic_length;
 	int32_t		source_partition;
-	char		source_partition_text[12];	/* decimal */
+	char		source_partition_text[DECIMAL_INT64_BYTES];	/* decimal */
 	size_t		source_partition_text_length;
-	char		source_offset_text[24]; /* decimal */
+	char		source_offset_text[DECIMAL_INT64_BYTES];	/* decimal */
 	size_t		source_offset_text_length;
 	bool		has_queued_at;	/* false for a synchronous call */
 	int64_t		queued_at_us;	/* microseconds since the Unix epoch */

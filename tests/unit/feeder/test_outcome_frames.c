@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "copy_binary.h"
 #include "outcome_frames.h"
 
 /* Frames being built, as the extension writes them (big-endian). */
@@ -63,27 +64,42 @@ assert_text(const char *text, size_t length, const char *expected)
 	assert_memory_equal(text, expected, length);
 }
 
+/* What reads have read so far. */
+typedef struct Read
+{
+	OutcomeRow *rows;
+	int			capacity;
+	int			count;
+	char		error[200];
+} Read;
+
+/* Read the frames into read, after the rows it holds. */
+static bool
+read_frames(Read *read, const Frames *frames)
+{
+	return outcome_frames_read(frames->bytes, frames->length, &read->rows, &read->capacity,
+							   &read->count, read->error, sizeof(read->error));
+}
+
 static void
 test_reads_every_field(void **state)
 {
 	static Frames frames;
-	OutcomeRow *rows = NULL;
-	int			capacity = 0;
-	int			count = 0;
-	char		error[200];
+	Read		read = {0};
+	OutcomeRow *rows;
 
 	(void) state;
 	frames.length = 0;
 	add_frame(&frames, 41, 1234567, 123456789, "axs.events", 7, 987654321, "{\"id\":1234567}");
 	add_frame(&frames, 42, 9, 0, NULL, 0, 0, "{\"id\":9}");
-	assert_true(outcome_frames_read(frames.bytes, frames.length, &rows, &capacity, &count,
-									error, sizeof(error)));
-	assert_int_equal(count, 2);
+	assert_true(read_frames(&read, &frames));
+	assert_int_equal(read.count, 2);
+	rows = read.rows;
 
 	assert_int_equal(rows[0].seq, 41);
 	assert_text(rows[0].id, rows[0].id_length, "1234567");
 	assert_true(rows[0].has_queued_at);
-	assert_int_equal(rows[0].queued_at_us, 123456789 + OUTCOME_POSTGRES_EPOCH_UNIX_US);
+	assert_int_equal(rows[0].queued_at_us, 123456789 + COPY_POSTGRES_EPOCH_OFFSET_USEC);
 	assert_true(rows[0].has_source);
 	assert_int_equal(rows[0].source_partition, 7);
 	assert_text(rows[0].source_topic, rows[0].source_topic_length, "axs.events");
@@ -105,27 +121,25 @@ static void
 test_extreme_values(void **state)
 {
 	static Frames frames;
-	OutcomeRow *rows = NULL;
-	int			capacity = 0;
-	int			count = 0;
-	char		error[200];
+	Read		read = {0};
+	OutcomeRow *rows;
 
 	(void) state;
 	frames.length = 0;
 	add_frame(&frames, INT64_MAX, INT64_MAX, -1, "t", INT32_MAX, INT64_MAX, "x");
-	add_frame(&frames, 1, INT64_MIN, INT64_MIN + OUTCOME_POSTGRES_EPOCH_UNIX_US, "t", 0, 0, "");
-	assert_true(outcome_frames_read(frames.bytes, frames.length, &rows, &capacity, &count,
-									error, sizeof(error)));
-	assert_int_equal(count, 2);
+	add_frame(&frames, 1, INT64_MIN, INT64_MIN + COPY_POSTGRES_EPOCH_OFFSET_USEC, "t", 0, 0, "");
+	assert_true(read_frames(&read, &frames));
+	assert_int_equal(read.count, 2);
+	rows = read.rows;
 	assert_int_equal(rows[0].seq, INT64_MAX);
 	assert_text(rows[0].id, rows[0].id_length, "9223372036854775807");
-	assert_int_equal(rows[0].queued_at_us, -1 + OUTCOME_POSTGRES_EPOCH_UNIX_US);
+	assert_int_equal(rows[0].queued_at_us, -1 + COPY_POSTGRES_EPOCH_OFFSET_USEC);
 	assert_int_equal(rows[0].source_partition, INT32_MAX);
 	assert_text(rows[0].source_partition_text, rows[0].source_partition_text_length, "2147483647");
 	assert_text(rows[0].source_offset_text, rows[0].source_offset_text_length,
 				"9223372036854775807");
 	assert_text(rows[1].id, rows[1].id_length, "-9223372036854775808");
-	assert_int_equal(rows[1].queued_at_us, INT64_MIN + 2 * OUTCOME_POSTGRES_EPOCH_UNIX_US);
+	assert_int_equal(rows[1].queued_at_us, INT64_MIN + 2 * COPY_POSTGRES_EPOCH_OFFSET_USEC);
 	assert_int_equal(rows[1].message_length, 0);
 	free(rows);
 }
