@@ -47,7 +47,7 @@ outcome_producer_create(OutcomeProducer *producer, const FeederOptions *options,
 						volatile sig_atomic_t *running)
 {
 	char		transactional_id[512];
-	KafkaProperty defaults[3] = {
+	KafkaProperty defaults[5] = {
 		{"client.id", "axs-feeder"},
 		{"transactional.id", transactional_id},
 		/*
@@ -56,6 +56,20 @@ outcome_producer_create(OutcomeProducer *producer, const FeederOptions *options,
 		 * saves (-X compression.codec=none to change it)
 		 */
 		{"compression.codec", "lz4"},
+		/*
+		 * A transaction's share of a busy partition in one request.
+		 * librdkafka sends one partition a ProduceRequest, at most five
+		 * in flight, and its broker thread polls without waiting while a
+		 * partition holds messages it may not send yet: with its 1 MB
+		 * batches a busy partition's ~1.4 MB share of a 20,000-event
+		 * transaction took two requests, and that thread spent a third of
+		 * a core polling (docs/design/outcome-stream.md).  2 MB of JSON
+		 * outcomes is under 0.5 MB after lz4, under Kafka's default 1 MB
+		 * max.message.bytes; without compression, set both back to
+		 * 1000000 or raise the topic's max.message.bytes.
+		 */
+		{"batch.size", OUTCOME_PRODUCER_BATCH_BYTES},
+		{"message.max.bytes", OUTCOME_PRODUCER_BATCH_BYTES},
 	};
 	rd_kafka_conf_t *conf;
 	char		message[512];

@@ -2,11 +2,12 @@
  * outcome_producer.h
  *		The outcome publisher's transactional Kafka producer: its
  *		configuration (transactional.id "axs-outcomes-" + the topic unless
- *		-X sets one, acks=all, idempotence), the transaction calls with
- *		librdkafka's errors sorted into what the publisher does next, and
- *		producing one outcome message to an explicit partition (key = the
- *		event id, value = the message, headers = its Kafka source), waiting
- *		for room while librdkafka's queue is full.
+ *		-X sets one, acks=all, idempotence, lz4, 2 MB batches), the
+ *		transaction calls with librdkafka's errors sorted into what the
+ *		publisher does next, and producing one outcome message to an
+ *		explicit partition (key = the event id, value = the message,
+ *		headers = its Kafka source), waiting for room while librdkafka's
+ *		queue is full.
  *
  * Decides neither routing nor what to publish: the publisher does, with
  * outcome_route.  A call that waits for Kafka ends within a few seconds of
@@ -23,6 +24,12 @@
 
 #include "options.h"
 #include "outcome_ledger.h"
+
+/*
+ * The most bytes of outcomes (before compression) in one request for one
+ * partition: the producer's default batch.size and message.max.bytes.
+ */
+#define OUTCOME_PRODUCER_BATCH_BYTES "2000000"
 
 /* How long a commit or an abort may take before it counts as failed. */
 #define OUTCOME_PRODUCER_TIMEOUT_MS 30000
