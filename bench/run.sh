@@ -3,17 +3,20 @@
 # bench/run.sh
 #	Entry point of "make bench": runs every benchmark under bench/ (today
 #	the applier benchmark, bench/applier/run.sh, then the end-to-end one,
-#	bench/e2e/run.sh, without and with the outcome stream), prints the
-#	tables and writes them to bench/results/<timestamp>.txt.  A new benchmark adds a
-#	bench/NAME/run.sh that prints rows "method|events|seconds" on stdout
-#	and is listed in BENCHMARKS.
+#	bench/e2e/run.sh, three times without and three times with the outcome
+#	stream, with the medians), prints the tables and writes them to
+#	bench/results/<timestamp>.txt.  A new benchmark adds a bench/NAME/run.sh
+#	that prints rows "method|events|seconds" on stdout and is listed in
+#	BENCHMARKS.
 #
 # Options (environment): AXS_BENCH_EVENTS (1000000), AXS_BENCH_BATCH_SIZES
 # ("20000 100000 200000"), AXS_BENCH_REPEATS (3 drains per batch size),
 # AXS_BENCH_BASELINE_EVENTS (20000), AXS_BENCH_AXS_EVENTS (200000),
 # AXS_BENCH_CLIENTS (16), AXS_BENCH_E2E=0 to skip the end-to-end benchmark,
-# AXS_BENCH_E2E_OUTCOMES_RATE (175000, as without the stream: the producer's
-# rate in the end-to-end run with the outcome stream on).
+# AXS_BENCH_E2E_RUNS (3 end-to-end runs without and 3 with the outcome
+# stream, and their medians), AXS_BENCH_E2E_OUTCOMES_RATE (175000, as
+# without the stream: the producer's rate in the end-to-end runs with the
+# outcome stream on).
 
 set -euo pipefail
 
@@ -56,11 +59,52 @@ for name in $BENCHMARKS; do
 		rm -f "$OUT.$name.rows"
 	} 2>&1 | tee -a "$OUT"
 done
-# End to end twice: without the outcome stream (the ledger's own targets),
-# then with it.
+# e2e_runs OUTCOMES RATE: AXS_BENCH_E2E_RUNS end-to-end runs, each table
+# into $OUT, then the median of each headline measure over the runs.
+e2e_runs()
+{
+	local outcomes=$1 rate=$2 runs=${AXS_BENCH_E2E_RUNS:-3} k
+	local tables=()
+
+	for k in $(seq "$runs"); do
+		AXS_BENCH_E2E_OUTCOMES=$outcomes AXS_BENCH_E2E_RATE=$rate \
+			AXS_BENCH_RESULTS_FILE=$OUT.e2e.$k "$TOP/bench/e2e/run.sh"
+		cat "$OUT.e2e.$k" >>"$OUT"
+		tables+=("$OUT.e2e.$k")
+	done
+	awk -v runs="$runs" -v outcomes="$outcomes" '
+		BEGIN {
+			n = split("sustained: events/s|half load: latency p99 (ms)|" \
+				"sustained: events/s to the outcome committed|" \
+				"half load: produce->outcome commit p99 (ms)|feeder VmHWM (MB)", names, "|")
+		}
+		{
+			for (i = 1; i <= n; i++)
+				if (substr($0, 1, length(names[i])) == names[i] &&
+					substr($0, length(names[i]) + 1) ~ /^ +[0-9.]+$/)
+					values[i, ++count[i]] = $NF
+		}
+		END {
+			printf "== e2e medians of %d runs, outcome stream %s\n", runs, outcomes
+			for (i = 1; i <= n; i++) {
+				m = count[i]
+				if (m == 0) continue
+				for (j = 1; j <= m; j++) sorted[j] = values[i, j] + 0
+				for (j = 2; j <= m; j++)
+					for (k = j; k > 1 && sorted[k - 1] > sorted[k]; k--) { t = sorted[k]; sorted[k] = sorted[k - 1]; sorted[k - 1] = t }
+				median = m % 2 ? sorted[(m + 1) / 2] : (sorted[m / 2] + sorted[m / 2 + 1]) / 2
+				printf "%-54s %12s   (runs: %s", "median: " names[i], median, values[i, 1]
+				for (j = 2; j <= m; j++) printf ", %s", values[i, j]
+				print ")"
+			}
+		}' "${tables[@]}" | tee -a "$OUT"
+	rm -f "${tables[@]}"
+}
+
+# End to end without the outcome stream (the ledger's own targets), then
+# with it.
 if [ "${AXS_BENCH_E2E:-1}" != 0 ]; then
-	AXS_BENCH_E2E_OUTCOMES=off AXS_BENCH_RESULTS_FILE=$OUT "$TOP/bench/e2e/run.sh"
-	AXS_BENCH_E2E_OUTCOMES=on AXS_BENCH_E2E_RATE=${AXS_BENCH_E2E_OUTCOMES_RATE:-175000} \
-		AXS_BENCH_RESULTS_FILE=$OUT "$TOP/bench/e2e/run.sh"
+	e2e_runs off 175000
+	e2e_runs on "${AXS_BENCH_E2E_OUTCOMES_RATE:-175000}"
 fi
 echo "results written to $OUT"
