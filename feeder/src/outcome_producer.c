@@ -63,7 +63,7 @@ outcome_producer_create(OutcomeProducer *producer, const FeederOptions *options,
 		 * partition holds messages it may not send yet: with its 1 MB
 		 * batches a busy partition's ~1.4 MB share of a 20,000-event
 		 * transaction took two requests, and that thread spent a third of
-		 * a core polling (docs/design/outcome-stream.md).  2 MB of JSON
+		 * a core polling (docs/design/feeder.md).  2 MB of JSON
 		 * outcomes is under 0.5 MB after lz4, under Kafka's default 1 MB
 		 * max.message.bytes; without compression, set both back to
 		 * 1000000 or raise the topic's max.message.bytes.

@@ -53,7 +53,7 @@ test_a_stall_is_made_up_for_at_most_the_bound(void **state)
 	pacer_start(&pacer, 100000, START_US);
 	/* due 999 ms ago: sent now, and the schedule restarts 100 ms back */
 	assert_int_equal(pacer_wait_us(&pacer, index, stalled_until), 0);
-	/* the next 100 ms worth go at once, as on the old schedule */
+	/* the next 100 ms worth go at once, on the restarted schedule */
 	assert_int_equal(pacer_wait_us(&pacer, index + burst - 1, stalled_until), 0);
 	assert_int_equal(pacer_wait_us(&pacer, index + burst, stalled_until), 0);
 	/* and the rest at the rate, not the other 899 ms of the stall at once */
