@@ -185,5 +185,22 @@ SELECT * FROM axs.outcome_frames_after(0, 10);
 RESET ROLE;
 DROP TABLE frame_rows, unpacked, rows_after;
 
+-- a session keeps the currency codes and source topic names it has read,
+-- and follows their tables: renamed in a transaction, the outcomes show
+-- the new names; rolled back, the old ones
+SELECT source_topic, message::jsonb #>> '{balances,0,currency}' AS currency
+FROM axs.outcomes_after(0, 10000) WHERE id = 12;
+BEGIN;
+UPDATE axs.currencies SET code = 'XBT' WHERE code = 'BTC';
+UPDATE axs.source_topics SET topic = 'orders.v2' WHERE topic = 'orders';
+SELECT source_topic, message::jsonb #>> '{balances,0,currency}' AS currency
+FROM axs.outcomes_after(0, 10000) WHERE id = 12;
+SELECT count(*) AS frames_with_new_names
+FROM axs.outcome_frames_after(0, 10000) AS f
+WHERE position('orders.v2'::bytea IN f) > 0 AND position('"currency":"XBT"'::bytea IN f) > 0;
+ROLLBACK;
+SELECT source_topic, message::jsonb #>> '{balances,0,currency}' AS currency
+FROM axs.outcomes_after(0, 10000) WHERE id = 12;
+
 REVOKE USAGE ON SCHEMA axs FROM regress_axs_nobody;
 DROP ROLE regress_axs_nobody, regress_axs_reader;

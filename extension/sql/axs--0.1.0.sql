@@ -44,8 +44,9 @@ CREATE TABLE axs.currencies (
 );
 
 -- Every backend's caches of the tables that carry this trigger
--- (currency_cache.c, account_rules.c) follow them: the trigger queues a
--- relcache invalidation of the table, which the caches listen to.
+-- (currency_cache.c, account_rules.c, outcome_stream_api.c) follow them:
+-- the trigger queues a relcache invalidation of the table, which the caches
+-- listen to.
 CREATE FUNCTION axs.cache_invalidate() RETURNS trigger
 AS 'MODULE_PATHNAME', 'axs_cache_invalidate' LANGUAGE C SET search_path = pg_catalog, pg_temp;
 CREATE TRIGGER currencies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON axs.currencies
@@ -157,6 +158,8 @@ CREATE TABLE axs.source_topics (
 	id			integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	topic		text NOT NULL UNIQUE
 );
+CREATE TRIGGER source_topics_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON axs.source_topics
+	FOR EACH STATEMENT EXECUTE FUNCTION axs.cache_invalidate();
 
 -- Where each outcome publisher (axs-feeder --outcomes-topic) has got to,
 -- for monitoring: the committed Kafka transactions are the publisher's own

@@ -37,6 +37,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -93,21 +94,26 @@ static bool reader_memory_kept = false;
 
 /*
  * Names by id, kept by the backend: as they are, as JSON strings (quoted,
- * escaped) and as text datums (made when first asked for).  An id's name
- * never changes (currencies and source topics are only ever added), so a
- * table is read again only for an id it does not hold yet.
+ * escaped) and as text datums (made when first asked for).  They follow
+ * their table as currency_cache.c's codes do: its statement trigger
+ * (axs.cache_invalidate) queues a relcache invalidation, which drops them
+ * (names_invalidate); and an id they do not hold makes them read again.
  */
 typedef struct NameTable
 {
-	MemoryContext context;		/* holds the arrays and the names; NULL: not read yet */
+	const char *query;			/* (integer id, text name) of every row */
+	const char *relname;		/* the table, in schema axs */
+	Oid			relid;
+	MemoryContext context;		/* holds the arrays and the names; NULL: not read */
 	char	  **names;
 	char	  **quoted;
 	Datum	   *texts;
 	int			count;			/* ids 1 .. count - 1 */
 } NameTable;
 
-static NameTable currency_names;
-static NameTable topic_names;
+static NameTable currency_names = {.query = "SELECT id, code FROM axs.currencies", .relname = "currencies"};
+static NameTable topic_names = {.query = "SELECT id, topic FROM axs.source_topics", .relname = "source_topics"};
+static bool names_callback_registered = false;
 
 typedef struct OutcomeCall
 {
@@ -151,14 +157,45 @@ stream_damaged(const char *what, int64 seq)
 			 errhint("Restore axs.outcome_stream and axs.history_blocks from a backup; they must never be written by hand.")));
 }
 
-/* Read table again from a two-column (integer id, text name) query. */
 static void
-load_names(NameTable *table, const char *query)
+forget_names(NameTable *table)
 {
-	MemoryContext context;
-	int			ret = SPI_execute(query, false, 0);
-	int			count = 1;
+	if (table->context != NULL)
+		MemoryContextDelete(table->context);
+	table->context = NULL;
+	table->names = NULL;
+	table->quoted = NULL;
+	table->texts = NULL;
+	table->count = 0;
+}
 
+/* Relcache invalidation of a names table (or of everything): forget its names. */
+static void
+names_invalidate(Datum argument, Oid relid)
+{
+	if (relid == InvalidOid || relid == currency_names.relid)
+		forget_names(&currency_names);
+	if (relid == InvalidOid || relid == topic_names.relid)
+		forget_names(&topic_names);
+}
+
+/* Read the table's names again. */
+static void
+load_names(NameTable *table)
+{
+	Oid			relid = axs_table_oid(table->relname);
+	MemoryContext context;
+	char	  **names;
+	char	  **quoted;
+	int			count = 1;
+	int			ret;
+
+	if (!names_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(names_invalidate, (Datum) 0);
+		names_callback_registered = true;
+	}
+	ret = SPI_execute(table->query, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading names failed: %s", SPI_result_code_string(ret));
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -170,13 +207,8 @@ load_names(NameTable *table, const char *query)
 	}
 	/* built apart, and put in place only once complete */
 	context = AllocSetContextCreate(TopMemoryContext, "axs outcome stream names", ALLOCSET_SMALL_SIZES);
-	if (table->context != NULL)
-		MemoryContextDelete(table->context);
-	table->context = context;
-	table->count = count;
-	table->names = MemoryContextAllocZero(context, sizeof(char *) * count);
-	table->quoted = MemoryContextAllocZero(context, sizeof(char *) * count);
-	table->texts = MemoryContextAllocZero(context, sizeof(Datum) * count);
+	names = MemoryContextAllocZero(context, sizeof(char *) * count);
+	quoted = MemoryContextAllocZero(context, sizeof(char *) * count);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
@@ -186,25 +218,32 @@ load_names(NameTable *table, const char *query)
 		if (id > 0)
 		{
 			MemoryContext caller = MemoryContextSwitchTo(context);
-			StringInfoData quoted;
+			StringInfoData json;
 
-			table->names[id] = pstrdup(name);
-			initStringInfo(&quoted);
-			escape_json(&quoted, name);
-			table->quoted[id] = quoted.data;
+			names[id] = pstrdup(name);
+			initStringInfo(&json);
+			escape_json(&json, name);
+			quoted[id] = json.data;
 			MemoryContextSwitchTo(caller);
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
+	forget_names(table);
+	table->relid = relid;
+	table->context = context;
+	table->names = names;
+	table->quoted = quoted;
+	table->texts = MemoryContextAllocZero(context, sizeof(Datum) * count);
+	table->count = count;
 }
 
 /* Make sure id is in the table (reading it again once if not); else the stream is damaged. */
 static void
-require_name(NameTable *table, int32 id, const char *query, const char *what, int64 seq)
+require_name(NameTable *table, int32 id, const char *what, int64 seq)
 {
 	if (table->context == NULL || id <= 0 || id >= table->count || table->names[id] == NULL)
 	{
-		load_names(table, query);
+		load_names(table);
 		if (id <= 0 || id >= table->count || table->names[id] == NULL)
 			stream_damaged(what, seq);
 	}
@@ -213,16 +252,14 @@ require_name(NameTable *table, int32 id, const char *query, const char *what, in
 static const char *
 currency_json(int32 currency, int64 seq)
 {
-	require_name(&currency_names, currency, "SELECT id, code FROM axs.currencies",
-				 "an unknown currency", seq);
+	require_name(&currency_names, currency, "an unknown currency", seq);
 	return currency_names.quoted[currency];
 }
 
 static const char *
 source_topic_name(int32 topic, int64 seq)
 {
-	require_name(&topic_names, topic, "SELECT id, topic FROM axs.source_topics",
-				 "an unknown source topic", seq);
+	require_name(&topic_names, topic, "an unknown source topic", seq);
 	return topic_names.names[topic];
 }
 

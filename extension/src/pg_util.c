@@ -177,7 +177,7 @@ PG_FUNCTION_INFO_V1(axs_cache_invalidate);
 /*
  * Statement trigger axs.cache_invalidate(): queue an invalidation of the
  * table's relcache entry, which the backends' caches of that table follow
- * (currency_cache.c, account_rules.c).
+ * (currency_cache.c, account_rules.c, outcome_stream_api.c).
  */
 Datum
 axs_cache_invalidate(PG_FUNCTION_ARGS)
