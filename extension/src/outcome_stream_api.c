@@ -16,14 +16,7 @@
  * The frames spare the publisher a row per event (a tuplestore row, seven
  * send functions and a DataRow message on the server, parsing that row in
  * libpq): a row is a bytea of FRAMES_ROW_BYTES or a little more, each
- * event one frame in it, its numbers big-endian:
- *
- *	int64 seq, int64 id, int64 queued_at (microseconds since 2000-01-01),
- *	int64 source_offset, int32 source_partition, int32 message length,
- *	int16 flags (FRAME_HAS_SOURCE, FRAME_HAS_QUEUED_AT), int16 topic length,
- *	the source topic's name, the message
- *
- * (feeder/src/outcome_frames.c reads them).
+ * event one frame in it (core/outcome_frame.h).
  */
 #include "postgres.h"
 
@@ -45,6 +38,7 @@
 #include "applier_status.h"
 #include "event.h"
 #include "history_block.h"
+#include "outcome_frame.h"
 #include "pg_util.h"
 #include "stream_block.h"
 
@@ -53,10 +47,6 @@
 /* Stream blocks fetched per query. */
 #define BLOCKS_PER_QUERY 16
 
-/* axs.outcome_frames_after's frames (see above) */
-#define FRAME_HEADER_BYTES 44
-#define FRAME_HAS_SOURCE 1
-#define FRAME_HAS_QUEUED_AT 2
 /* A bytea of frames is returned once it holds this many bytes. */
 #define FRAMES_ROW_BYTES (256 * 1024)
 
@@ -513,8 +503,8 @@ emit_frame(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
 	int			flags = 0;
 	size_t		topic_length = 0;
 
-	enlargeStringInfo(out, FRAME_HEADER_BYTES);
-	out->len += FRAME_HEADER_BYTES;
+	enlargeStringInfo(out, OUTCOME_FRAME_HEADER_BYTES);
+	out->len += OUTCOME_FRAME_HEADER_BYTES;
 	if (entry->source_topic != 0)
 	{
 		const char *topic = source_topic_name(entry->source_topic, seq);
@@ -523,20 +513,20 @@ emit_frame(OutcomeCall *call, const AxsStreamEntry *entry, int64 seq)
 		if (topic_length > PG_UINT16_MAX)
 			stream_damaged("its source topic's name is too long", seq);
 		appendBinaryStringInfo(out, topic, (int) topic_length);
-		flags |= FRAME_HAS_SOURCE;
+		flags |= OUTCOME_FRAME_HAS_SOURCE;
 	}
 	if (entry->queued_at != 0)
-		flags |= FRAME_HAS_QUEUED_AT;
+		flags |= OUTCOME_FRAME_HAS_QUEUED_AT;
 	message = out->len;
 	render_message(call, out, entry, seq);
-	put_big_endian(out, header, (uint64) seq, 8);
-	put_big_endian(out, header + 8, (uint64) entry->id, 8);
-	put_big_endian(out, header + 16, (uint64) entry->queued_at, 8);
-	put_big_endian(out, header + 24, (uint64) entry->source_offset, 8);
-	put_big_endian(out, header + 32, (uint32) entry->source_partition, 4);
-	put_big_endian(out, header + 36, (uint32) (out->len - message), 4);
-	put_big_endian(out, header + 40, (uint16) flags, 2);
-	put_big_endian(out, header + 42, (uint16) topic_length, 2);
+	put_big_endian(out, header + OUTCOME_FRAME_SEQ, (uint64) seq, 8);
+	put_big_endian(out, header + OUTCOME_FRAME_ID, (uint64) entry->id, 8);
+	put_big_endian(out, header + OUTCOME_FRAME_QUEUED_AT, (uint64) entry->queued_at, 8);
+	put_big_endian(out, header + OUTCOME_FRAME_SOURCE_OFFSET, (uint64) entry->source_offset, 8);
+	put_big_endian(out, header + OUTCOME_FRAME_SOURCE_PARTITION, (uint32) entry->source_partition, 4);
+	put_big_endian(out, header + OUTCOME_FRAME_MESSAGE_LENGTH, (uint32) (out->len - message), 4);
+	put_big_endian(out, header + OUTCOME_FRAME_FLAGS, (uint16) flags, 2);
+	put_big_endian(out, header + OUTCOME_FRAME_TOPIC_LENGTH, (uint16) topic_length, 2);
 }
 
 /* Return the frames gathered so far as a row, if there are any. */

@@ -61,9 +61,9 @@ outcome_frames_read(const char *data, size_t length, OutcomeRow **rows, int *cap
 					 "a header has %d", at, length - at, OUTCOME_FRAME_HEADER_BYTES);
 			return false;
 		}
-		message_length = (size_t) big_endian(bytes + at + 36, 4);
-		flags = (int) big_endian(bytes + at + 40, 2);
-		topic_length = (size_t) big_endian(bytes + at + 42, 2);
+		message_length = (size_t) big_endian(bytes + at + OUTCOME_FRAME_MESSAGE_LENGTH, 4);
+		flags = (int) big_endian(bytes + at + OUTCOME_FRAME_FLAGS, 2);
+		topic_length = (size_t) big_endian(bytes + at + OUTCOME_FRAME_TOPIC_LENGTH, 2);
 		if (length - at - OUTCOME_FRAME_HEADER_BYTES < topic_length + message_length)
 		{
 			snprintf(error, error_size, "the frame at byte %zu names %zu bytes of topic and "
@@ -73,11 +73,11 @@ outcome_frames_read(const char *data, size_t length, OutcomeRow **rows, int *cap
 		}
 		grow_rows(rows, capacity, *count + 1);
 		row = &(*rows)[*count];
-		row->seq = (int64_t) big_endian(bytes + at, 8);
-		row->id_length = decimal_int64((int64_t) big_endian(bytes + at + 8, 8), row->id);
+		row->seq = (int64_t) big_endian(bytes + at + OUTCOME_FRAME_SEQ, 8);
+		row->id_length = decimal_int64((int64_t) big_endian(bytes + at + OUTCOME_FRAME_ID, 8), row->id);
 		row->has_queued_at = (flags & OUTCOME_FRAME_HAS_QUEUED_AT) != 0;
 		row->queued_at_us = row->has_queued_at ?
-			(int64_t) big_endian(bytes + at + 16, 8) + COPY_POSTGRES_EPOCH_OFFSET_USEC : 0;
+			(int64_t) big_endian(bytes + at + OUTCOME_FRAME_QUEUED_AT, 8) + COPY_POSTGRES_EPOCH_OFFSET_USEC : 0;
 		row->has_source = (flags & OUTCOME_FRAME_HAS_SOURCE) != 0;
 		row->source_topic = NULL;
 		row->source_topic_length = 0;
@@ -88,11 +88,11 @@ outcome_frames_read(const char *data, size_t length, OutcomeRow **rows, int *cap
 		{
 			row->source_topic = data + at + OUTCOME_FRAME_HEADER_BYTES;
 			row->source_topic_length = topic_length;
-			row->source_partition = (int32_t) (uint32_t) big_endian(bytes + at + 32, 4);
+			row->source_partition = (int32_t) (uint32_t) big_endian(bytes + at + OUTCOME_FRAME_SOURCE_PARTITION, 4);
 			row->source_partition_text_length = decimal_int64(row->source_partition,
 															 row->source_partition_text);
 			row->source_offset_text_length =
-				decimal_int64((int64_t) big_endian(bytes + at + 24, 8), row->source_offset_text);
+				decimal_int64((int64_t) big_endian(bytes + at + OUTCOME_FRAME_SOURCE_OFFSET, 8), row->source_offset_text);
 		}
 		row->message = data + at + OUTCOME_FRAME_HEADER_BYTES + topic_length;
 		row->message_length = message_length;

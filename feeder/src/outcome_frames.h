@@ -2,8 +2,8 @@
  * outcome_frames.h
  *		The decided events as axs.outcome_frames_after packs them for the
  *		outcome publisher: one frame per event (its layout in
- *		extension/src/outcome_stream_api.c), read into rows that point
- *		into the frames, with the key and the source headers' texts.
+ *		core/outcome_frame.h), read into rows that point into the frames,
+ *		with the key and the source headers' texts.
  *
  * Pure: no I/O.  Every length is checked against the bytes there are, so
  * frames that do not parse are refused whole, never read past.
@@ -16,11 +16,7 @@
 #include <stdint.h>
 
 #include "decimal.h"
-
-/* A frame's fixed part, and its flags. */
-#define OUTCOME_FRAME_HEADER_BYTES 44
-#define OUTCOME_FRAME_HAS_SOURCE 1
-#define OUTCOME_FRAME_HAS_QUEUED_AT 2
+#include "outcome_frame.h"
 
 /*
  * One decided event.  The texts are the row's own (the array of rows may
